@@ -1,0 +1,118 @@
+// The watchdog's configuration: every key (environment variable and flag), parsed and
+// validated once at startup into an immutable Config. One table (Keys()) defines each key's
+// environment name, flag, default and help; it drives parsing, --help and the README test.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/expected.h"
+
+namespace hw::config {
+
+enum class Mode { kStreaming, kSerializing, kHttp, kStatic };
+std::string_view ModeName(Mode mode);
+
+enum class LogFormat { kText, kJson };
+
+using Duration = std::chrono::milliseconds;
+
+// Settings of the signature check (signatures.md). Scheme names are validated by the
+// signature module, which knows them; everything else is validated here.
+struct SignatureOptions {
+  std::vector<std::string> schemes;       // hmac_scheme, split on commas; {"none"} = off
+  std::vector<std::string> secret_names;  // hmac_secret, split on commas
+  // hmac_secret_<scheme>: secret names for one scheme (key: scheme name as written after
+  // the prefix, lower case, '_' kept, e.g. "github", "standard_webhooks").
+  std::map<std::string, std::vector<std::string>> scheme_secret_names;
+  std::string secrets_path = "/var/openfaas/secrets";  // /run/secrets tried if missing
+  bool secret_raw = false;                             // hmac_secret_raw
+  std::string header;                                  // hmac_header ("" = scheme's own)
+  Duration tolerance = std::chrono::minutes(5);        // hmac_tolerance
+  bool allow_sha1 = false;                             // hmac_allow_sha1
+  std::size_t replay_cache = 0;                        // hmac_replay_cache (0 = off)
+  // hmac_allow_unsigned: exact (METHOD, /path) pairs; method upper-case.
+  std::vector<std::pair<std::string, std::string>> allow_unsigned;
+  std::string public_url;                      // hmac_public_url
+  std::string algorithm;                       // hmac_algorithm (generic)
+  std::string encoding;                        // hmac_encoding (generic)
+  std::string prefix;                          // hmac_prefix (generic)
+  Duration reload_interval = std::chrono::seconds(2);  // hmac_reload_interval
+};
+
+struct Config {
+  // Function
+  std::string fprocess;               // fprocess / function_process, as written
+  std::vector<std::string> argv;      // fprocess split into arguments (quotes honoured)
+  Mode mode = Mode::kStreaming;
+  std::string upstream_url;           // upstream_url / http_upstream_url
+  Duration upstream_ready_timeout = std::chrono::seconds(60);
+  std::string static_path = "/home/app/public";
+
+  // Serving
+  int port = 8080;
+  int metrics_port = 8081;
+  Duration read_timeout = std::chrono::seconds(30);
+  Duration write_timeout = std::chrono::seconds(30);
+  Duration exec_timeout = std::chrono::seconds(30);
+  Duration healthcheck_interval = std::chrono::seconds(30);  // defaults to write_timeout
+  Duration keepalive_timeout = std::chrono::seconds(5);
+  int max_inflight = 0;
+  int max_connections = 256;
+  std::size_t max_body_bytes = 25u * 1024 * 1024;
+  std::size_t max_header_bytes = 64u * 1024;
+  std::size_t body_memory_bytes = 1024u * 1024;  // larger bodies are spooled to TMPDIR
+
+  // Compatibility switches
+  bool suppress_lock = false;
+  std::string content_type;  // "" = echo the request's Content-Type, else octet-stream
+  bool buffer_http = false;  // accepted for compatibility; Content-Length is always sent
+  bool combine_output = false;
+  bool cgi_headers = true;
+  bool write_debug = false;
+  std::string tmpdir = "/tmp";
+
+  // Logs
+  bool prefix_logs = true;
+  std::size_t log_buffer_size = 65536;
+  LogFormat log_format = LogFormat::kText;
+
+  SignatureOptions signature;
+};
+
+// One configuration key: its environment name (and alias), flag, default and help.
+struct KeySpec {
+  std::string env;
+  std::string alias;  // "" if none
+  std::string flag;   // long flag name without dashes
+  std::string default_text;
+  std::string help;
+};
+
+// Every key, in README order. Dynamic keys (hmac_secret_<scheme>) appear once with a
+// placeholder name.
+const std::vector<KeySpec>& Keys();
+
+using Environment = std::map<std::string, std::string>;
+Environment CurrentEnvironment();
+
+// Parses a duration: bare integer seconds or Go-style ("500ms", "10s", "1m30s", "1h").
+// Fails on anything else, including negative values.
+Expected<Duration> ParseDuration(std::string_view text);
+// Parses a size in bytes: integer with optional K/KiB/M/MiB/G/GiB suffix.
+Expected<std::size_t> ParseBytes(std::string_view text);
+// true/1/false/0 (case-insensitive).
+Expected<bool> ParseBool(std::string_view text);
+// Splits fprocess into arguments: spaces separate, simple '...' and "..." quotes group.
+Expected<std::vector<std::string>> SplitCommandLine(std::string_view text);
+
+// Builds the Config from the environment and flag values (flag name -> value); flags win.
+// On failure the Error names the variable, the value and what was expected.
+Expected<Config> Load(const Environment& env, const std::map<std::string, std::string>& flags);
+
+}  // namespace hw::config

@@ -1,0 +1,34 @@
+// The watchdog's log: plain text or one JSON object per line (log_format), on stderr.
+// Thread-safe. Callers format the message themselves (fmt::format); nothing here may be
+// handed a secret.
+#pragma once
+
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace hw::log {
+
+enum class Format { kText, kJson };
+enum class Level { kDebug, kInfo, kWarn, kError };
+
+// Sets up the logger; call once from main before anything logs. Safe to skip in tests
+// (a default text logger is created on first use).
+void Init(Format format);
+
+void Write(Level level, std::string_view message);
+inline void Debug(std::string_view m) { Write(Level::kDebug, m); }
+inline void Info(std::string_view m) { Write(Level::kInfo, m); }
+inline void Warn(std::string_view m) { Write(Level::kWarn, m); }
+inline void Error(std::string_view m) { Write(Level::kError, m); }
+
+// A line with named fields: in text format "message key=value ...", in JSON format
+// {"level":..,"msg":..,"key":"value",...}. Used for the access log.
+using Fields = std::vector<std::pair<std::string_view, std::string_view>>;
+void WriteFields(Level level, std::string_view message, const Fields& fields);
+
+// Lines a function wrote to stdout/stderr, already split; `stream` is "stdout" or "stderr".
+// With prefix=true the line carries a timestamp and the stream name, as of-watchdog does.
+void FunctionOutput(std::string_view stream, std::string_view line, bool prefix);
+
+}  // namespace hw::log
