@@ -1,0 +1,113 @@
+// Integration-test harness: starts the real hmac-watchdog binary on port 0 with a chosen
+// environment, captures its log, and talks HTTP/1.1 to it over loopback with a small client
+// of its own (raw sockets: nothing is added to or decoded from what the test sends).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace hw::test {
+
+using Env = std::map<std::string, std::string>;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// A folder under /tmp removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string Write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+std::string ProgramPath(const std::string& name);  // a test program built with the tests
+std::string ScriptPath(const std::string& name);   // tests/integration/scripts/NAME
+
+class Watchdog {
+ public:
+  // Starts the binary with exactly `env` (plus PATH, and port=0, metrics_port=0 unless set)
+  // and `args`. With wait_ready, waits (up to 10 s) for the "ready" log line and reads the
+  // bound ports from the log.
+  static std::unique_ptr<Watchdog> Start(Env env, std::vector<std::string> args = {},
+                                         bool wait_ready = true,
+                                         const std::string& binary = "");
+  ~Watchdog();
+
+  int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }
+  pid_t pid() const { return pid_; }
+  std::string Log() const;
+  // Waits until `text` appears in the log; false on timeout.
+  bool WaitForLog(const std::string& text,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  void Signal(int sig) const;
+  // Waits for the process to exit; returns its exit code (128+signal if killed), or nullopt
+  // on timeout.
+  std::optional<int> WaitExit(std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  // Resident memory of the watchdog process, from /proc/PID/status (kB).
+  long VmRssKb() const;
+  int OpenFds() const;
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int metrics_port_ = 0;
+  std::optional<int> exit_code_;
+  mutable std::mutex mutex_;
+  std::string log_;
+  std::thread reader_;
+};
+
+struct Response {
+  int status = 0;  // 0 when no response arrived (connection refused, reset, timeout)
+  Headers headers;
+  std::string body;
+  std::string error;  // why status is 0
+  bool chunked = false;
+  bool complete = true;  // false when a chunked body ended without its last chunk
+  std::optional<std::string> Header(const std::string& name) const;
+};
+
+// One request on a fresh connection ("Connection: close" is added, and Content-Length when
+// the body is not empty and the headers name neither it nor Transfer-Encoding).
+Response Request(int port, const std::string& method, const std::string& target,
+                 const Headers& headers = {}, const std::string& body = "",
+                 std::chrono::milliseconds timeout = std::chrono::seconds(30));
+inline Response Get(int port, const std::string& target) { return Request(port, "GET", target); }
+// Sends `raw` bytes as they are, then reads until the server closes (or timeout) and parses
+// the first response.
+Response RawRequest(int port, const std::string& raw,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Polls `fn` until it returns true or the deadline passes.
+template <typename F>
+bool Eventually(F fn, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fn()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return fn();
+}
+
+std::string ReadFile(const std::string& path);
+bool FileExists(const std::string& path);
+// Whether a process with this pid exists (and is not a zombie).
+bool ProcessAlive(pid_t pid);
+// Signs `body` like `hmac-watchdog sign` does: returns the header lines it printed.
+Headers Sign(const std::string& scheme, const std::string& secret_file, const std::string& body,
+             const std::vector<std::string>& extra_args = {});
+
+}  // namespace hw::test

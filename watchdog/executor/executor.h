@@ -1,0 +1,69 @@
+// The contract between the server and the function: a verified request goes in, a response
+// (whole, or streamed) comes out. One implementation per mode (serializing, streaming, http,
+// static). Nothing here sees the HTTP library.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/body.h"
+#include "common/expected.h"
+
+namespace hw::executor {
+
+struct Header {
+  std::string name;
+  std::string value;
+};
+
+// A request that passed verification and the limiter.
+struct FunctionRequest {
+  std::string_view method;
+  std::string_view path;    // decoded path, e.g. "/hook"
+  std::string_view target;  // raw request target as sent: path and query
+  std::string_view query;   // raw query, without '?'
+  std::string_view remote_addr;
+  // Headers as received (names as sent), plus X-Webhook-Verified when a signature was valid;
+  // any client copy of X-Webhook-Verified has been removed.
+  const std::vector<Header>& headers;
+  const Body& body;
+};
+
+// A response body produced while it is sent.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  // Calls `write` with each chunk until the body ends. Returns true when the body ended
+  // normally; false when `write` returned false (client gone) or the source failed, in which
+  // case the connection is cut.
+  virtual bool Pump(const std::function<bool(std::string_view)>& write) = 0;
+};
+
+struct FunctionResponse {
+  int status = 200;
+  std::vector<Header> headers;
+  std::string body;                   // used when stream is null
+  std::unique_ptr<BodyStream> stream;  // streamed (chunked) body
+  bool internal = false;  // made by the watchdog, not the function: X-OpenFaaS-Internal
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // Prepares the function before traffic is admitted (http mode: starts the function process
+  // and waits until it accepts connections). Fails with a message for the operator.
+  virtual Status Start() { return Ok{}; }
+  // Called after the drain on shutdown (http mode: SIGTERM to the function, then wait).
+  virtual void Shutdown() {}
+  // Runs the function for one request. Thread-safe; never throws for a failing function
+  // (that is a 5xx response).
+  virtual FunctionResponse Invoke(const FunctionRequest& request) = 0;
+};
+
+// A response the watchdog itself makes (5xx and the like), marked internal.
+FunctionResponse InternalResponse(int status, std::string text);
+
+}  // namespace hw::executor

@@ -1,0 +1,132 @@
+#include "executor/function_process.h"
+
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "logging/log.h"
+#include "metrics/metrics.h"
+
+extern char** environ;
+
+namespace hw::executor {
+namespace {
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string HeaderEnvName(std::string_view header) {
+  std::string name = "Http_";
+  bool upper = true;
+  for (char c : header) {
+    if (c == '-') {
+      name += '_';
+      upper = true;
+      continue;
+    }
+    auto u = static_cast<unsigned char>(c);
+    name += static_cast<char>(upper ? std::toupper(u) : std::tolower(u));
+    upper = false;
+  }
+  return name;
+}
+
+std::vector<std::string> FunctionEnvironment(const std::vector<std::string>& base,
+                                             const FunctionRequest& request, bool cgi_headers) {
+  std::vector<std::string> env = base;
+  if (!cgi_headers) return env;
+  env.reserve(base.size() + request.headers.size() + 6);
+  std::vector<std::string> seen;
+  for (const auto& h : request.headers) {
+    std::string name = HeaderEnvName(h.name);
+    if (name == "Http_Content_Length") continue;  // set from the body below
+    bool duplicate = false;
+    for (const auto& s : seen) duplicate = duplicate || s == name;
+    if (duplicate) continue;  // first value only
+    seen.push_back(name);
+    env.push_back(name + "=" + h.value);
+  }
+  env.push_back(fmt::format("Http_Method={}", request.method));
+  if (!request.path.empty()) env.push_back(fmt::format("Http_Path={}", request.path));
+  if (!request.query.empty()) env.push_back(fmt::format("Http_Query={}", request.query));
+  env.push_back(fmt::format("Http_Content_Length={}", request.body.size()));
+  env.push_back(fmt::format("Http_ContentLength={}", request.body.size()));
+  return env;
+}
+
+FunctionLauncher::FunctionLauncher(const config::Config& config, metrics::Metrics* metrics)
+    : config_(config), metrics_(metrics) {
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) base_env_.emplace_back(*e);
+}
+
+Expected<ChildProcess> FunctionLauncher::Launch(const FunctionRequest& request) const {
+  SpawnOptions options;
+  options.argv = config_.argv;
+  options.env = FunctionEnvironment(base_env_, request, config_.cgi_headers);
+  options.combine_output = config_.combine_output;
+  auto child = ChildProcess::Spawn(options);
+  if (metrics_ != nullptr) {
+    if (child) {
+      metrics_->Spawned();
+    } else {
+      metrics_->SpawnFailed();
+    }
+  }
+  return child;
+}
+
+PumpOptions FunctionLauncher::PumpSettings(const FunctionRequest& request,
+                                           std::size_t* input_offset) const {
+  PumpOptions options;
+  const Body* body = &request.body;
+  options.input = [body, input_offset](char* buf, std::size_t cap) -> std::size_t {
+    long n = body->ReadAt(*input_offset, buf, cap);
+    if (n <= 0) return 0;
+    *input_offset += static_cast<std::size_t>(n);
+    return static_cast<std::size_t>(n);
+  };
+  const bool prefix = config_.prefix_logs;
+  options.on_stderr_line = [prefix](std::string_view line) {
+    log::FunctionOutput("stderr", line, prefix);
+  };
+  options.max_line = config_.log_buffer_size;
+  if (config_.exec_timeout.count() > 0) {
+    options.deadline = std::chrono::steady_clock::now() + config_.exec_timeout;
+  }
+  return options;
+}
+
+std::string FunctionLauncher::ContentType(const FunctionRequest& request) const {
+  if (!config_.content_type.empty()) return config_.content_type;
+  for (const auto& h : request.headers) {
+    if (IEquals(h.name, "Content-Type") && !h.value.empty()) return h.value;
+  }
+  return "application/octet-stream";
+}
+
+std::string DurationSeconds(std::chrono::steady_clock::time_point start) {
+  return fmt::format("{:.6f}", std::chrono::duration<double>(
+                                   std::chrono::steady_clock::now() - start)
+                                   .count());
+}
+
+FunctionResponse InternalResponse(int status, std::string text) {
+  FunctionResponse r;
+  r.status = status;
+  r.internal = true;
+  r.headers.push_back({"Content-Type", "text/plain; charset=utf-8"});
+  r.body = std::move(text);
+  return r;
+}
+
+}  // namespace hw::executor

@@ -1,0 +1,53 @@
+// What the fork modes (serializing, streaming) share: starting the function for one request
+// with the Http_* environment, feeding it the verified body, logging its stderr, and the
+// response headers every fork-mode answer carries.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "executor/executor.h"
+#include "executor/process.h"
+#include "executor/process_pump.h"
+
+namespace hw::metrics {
+class Metrics;
+}
+
+namespace hw::executor {
+
+// "x-hub-signature-256" -> "Http_X_Hub_Signature_256" (Go's canonical header form, '-' -> '_').
+std::string HeaderEnvName(std::string_view header);
+
+// The function's environment: `base` (the watchdog's own) plus, with cgi_headers, Http_* for
+// each request header (first value only), Http_Method, Http_Path, Http_Query (when
+// non-empty), Http_Content_Length and Http_ContentLength (the body's length).
+std::vector<std::string> FunctionEnvironment(const std::vector<std::string>& base,
+                                             const FunctionRequest& request, bool cgi_headers);
+
+class FunctionLauncher {
+ public:
+  FunctionLauncher(const config::Config& config, metrics::Metrics* metrics);
+
+  // Starts fprocess for `request`; counts the spawn (or the failure) in the metrics.
+  Expected<ChildProcess> Launch(const FunctionRequest& request) const;
+  // Pump settings: stdin from the request body, stderr lines to the log, exec_timeout.
+  PumpOptions PumpSettings(const FunctionRequest& request, std::size_t* input_offset) const;
+  // content_type, or the request's Content-Type when content_type is unset (classic), or
+  // application/octet-stream.
+  std::string ContentType(const FunctionRequest& request) const;
+  const config::Config& config() const { return config_; }
+
+ private:
+  const config::Config& config_;
+  metrics::Metrics* metrics_;
+  std::vector<std::string> base_env_;
+};
+
+// "0.012345" seconds since start, for X-Duration-Seconds.
+std::string DurationSeconds(std::chrono::steady_clock::time_point start);
+
+}  // namespace hw::executor

@@ -1,0 +1,52 @@
+#include "executor/serializing.h"
+
+#include <fmt/format.h>
+
+#include "logging/log.h"
+
+namespace hw::executor {
+
+FunctionResponse SerializingExecutor::Invoke(const FunctionRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto& cfg = launcher_.config();
+  auto child = launcher_.Launch(request);
+  if (!child) {
+    log::Error(fmt::format("cannot start the function: {}", child.error().message));
+    auto r = InternalResponse(500, "Function process could not be started\n");
+    r.headers.push_back({"X-Duration-Seconds", DurationSeconds(start)});
+    return r;
+  }
+  std::size_t offset = 0;
+  std::string output;
+  PumpOptions options = launcher_.PumpSettings(request, &offset);
+  options.on_stdout = [&output](std::string_view chunk) {
+    output.append(chunk);
+    return true;
+  };
+  ProcessPump pump(*child, std::move(options));
+  auto result = pump.Run();
+
+  FunctionResponse r;
+  if (!result) {
+    log::Error(fmt::format("function I/O failed: {}", result.error().message));
+    r = InternalResponse(500, "Function process failed\n");
+  } else if (result->outcome == PumpOutcome::kTimedOut) {
+    log::Warn(fmt::format("function exceeded exec_timeout ({} ms): process group killed",
+                          cfg.exec_timeout.count()));
+    r = InternalResponse(504, "Function timed out (exec_timeout)\n");
+  } else if (!result->status.success()) {
+    log::Warn(fmt::format("function failed: {}; {} bytes of output discarded",
+                          result->status.Describe(), output.size()));
+    r = InternalResponse(500, fmt::format("Function process failed: {}\n",
+                                          result->status.Describe()));
+  } else {
+    if (cfg.write_debug) log::FunctionOutput("stdout", output, cfg.prefix_logs);
+    r.status = 200;
+    r.headers.push_back({"Content-Type", launcher_.ContentType(request)});
+    r.body = std::move(output);
+  }
+  r.headers.push_back({"X-Duration-Seconds", DurationSeconds(start)});
+  return r;
+}
+
+}  // namespace hw::executor

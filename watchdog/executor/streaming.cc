@@ -1,0 +1,115 @@
+#include "executor/streaming.h"
+
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "logging/log.h"
+
+namespace hw::executor {
+namespace {
+
+// The running function and its pump, owned by the response body after the headers went out.
+struct Running {
+  ChildProcess child;
+  std::size_t input_offset = 0;
+  std::string first;  // output read before the status was decided
+  std::function<bool(std::string_view)> sink;
+  std::unique_ptr<ProcessPump> pump;
+  std::chrono::milliseconds exec_timeout{0};
+
+  explicit Running(ChildProcess c) : child(std::move(c)) {}
+};
+
+class StreamedOutput final : public BodyStream {
+ public:
+  explicit StreamedOutput(std::unique_ptr<Running> running) : running_(std::move(running)) {}
+
+  bool Pump(const std::function<bool(std::string_view)>& write) override {
+    auto& r = *running_;
+    if (!r.first.empty() && !write(r.first)) return false;
+    r.first.clear();
+    bool client_gone = false;
+    r.sink = [&](std::string_view chunk) {
+      if (write(chunk)) return true;
+      client_gone = true;
+      return false;
+    };
+    auto result = r.pump->Run();
+    r.sink = nullptr;
+    if (client_gone) {
+      log::Warn("client went away while the function was streaming: process group killed");
+      return false;  // ~ChildProcess kills the group
+    }
+    if (!result) {
+      log::Error(fmt::format("function I/O failed: {}", result.error().message));
+      return false;
+    }
+    if (result->outcome == PumpOutcome::kTimedOut) {
+      log::Warn(fmt::format(
+          "function exceeded exec_timeout ({} ms) after output started: response cut",
+          r.exec_timeout.count()));
+      return false;
+    }
+    if (!result->status.success()) {
+      log::Warn(fmt::format("function failed after output started ({}): response cut",
+                            result->status.Describe()));
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  std::unique_ptr<Running> running_;
+};
+
+}  // namespace
+
+FunctionResponse StreamingExecutor::Invoke(const FunctionRequest& request) {
+  const auto& cfg = launcher_.config();
+  auto child = launcher_.Launch(request);
+  if (!child) {
+    log::Error(fmt::format("cannot start the function: {}", child.error().message));
+    return InternalResponse(500, "Function process could not be started\n");
+  }
+  auto running = std::make_unique<Running>(std::move(*child));
+  running->exec_timeout = cfg.exec_timeout;
+  Running* r = running.get();
+  PumpOptions options = launcher_.PumpSettings(request, &r->input_offset);
+  // Until the status is decided the first chunk is kept; after that chunks go to the client.
+  options.on_stdout = [r](std::string_view chunk) {
+    if (r->sink) return r->sink(chunk);
+    r->first.append(chunk);
+    return false;
+  };
+  r->pump = std::make_unique<ProcessPump>(r->child, std::move(options));
+  auto result = r->pump->Run();
+  if (!result) {
+    log::Error(fmt::format("function I/O failed: {}", result.error().message));
+    return InternalResponse(500, "Function process failed\n");
+  }
+  FunctionResponse response;
+  response.headers.push_back({"Content-Type", launcher_.ContentType(request)});
+  switch (result->outcome) {
+    case PumpOutcome::kStopped:  // first output: the function is answering
+      response.status = 200;
+      response.stream = std::make_unique<StreamedOutput>(std::move(running));
+      return response;
+    case PumpOutcome::kTimedOut:
+      log::Warn(fmt::format("function exceeded exec_timeout ({} ms): process group killed",
+                            cfg.exec_timeout.count()));
+      return InternalResponse(504, "Function timed out (exec_timeout)\n");
+    case PumpOutcome::kCompleted:
+      break;
+  }
+  if (!result->status.success()) {
+    log::Warn(fmt::format("function failed before any output: {}", result->status.Describe()));
+    return InternalResponse(500, fmt::format("Function process failed: {}\n",
+                                             result->status.Describe()));
+  }
+  response.status = 200;
+  response.body = std::move(r->first);
+  return response;
+}
+
+}  // namespace hw::executor

@@ -1,0 +1,20 @@
+// Streaming mode (the default): fork fprocess per request, the verified body on stdin, stdout
+// streamed to the client as it is produced. The status waits for the first output byte or the
+// exit, so a process that fails before writing anything gets 500 (of-watchdog answers 200).
+#pragma once
+
+#include "executor/function_process.h"
+
+namespace hw::executor {
+
+class StreamingExecutor final : public Executor {
+ public:
+  StreamingExecutor(const config::Config& config, metrics::Metrics* metrics)
+      : launcher_(config, metrics) {}
+  FunctionResponse Invoke(const FunctionRequest& request) override;
+
+ private:
+  FunctionLauncher launcher_;
+};
+
+}  // namespace hw::executor

@@ -1,0 +1,176 @@
+// spdlog-backed implementation of the watchdog's log (the only file that includes spdlog).
+#include "logging/log.h"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace hw::log {
+namespace {
+
+struct Loggers {
+  Format format = Format::kText;
+  std::shared_ptr<spdlog::logger> main;  // timestamped lines
+  std::shared_ptr<spdlog::logger> raw;   // function output without prefix (text format)
+};
+
+std::shared_ptr<spdlog::logger> MakeLogger(const std::string& name, const std::string& pattern) {
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto logger = std::make_shared<spdlog::logger>(name, sink);
+  logger->set_pattern(pattern, spdlog::pattern_time_type::utc);
+  logger->set_level(spdlog::level::debug);
+  logger->flush_on(spdlog::level::debug);
+  return logger;
+}
+
+Loggers Build(Format format) {
+  Loggers l;
+  l.format = format;
+  if (format == Format::kJson) {
+    l.main = MakeLogger("json", R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})");
+  } else {
+    l.main = MakeLogger("text", "%Y/%m/%d %H:%M:%S.%f %v");
+  }
+  l.raw = MakeLogger("raw", "%v");
+  return l;
+}
+
+std::mutex& InitMutex() {
+  static std::mutex m;
+  return m;
+}
+
+Loggers*& Current() {
+  static Loggers* current = nullptr;
+  return current;
+}
+
+const Loggers& Get() {
+  Loggers* l = __atomic_load_n(&Current(), __ATOMIC_ACQUIRE);
+  if (l != nullptr) return *l;
+  std::lock_guard lock(InitMutex());
+  if (Current() == nullptr) __atomic_store_n(&Current(), new Loggers(Build(Format::kText)),
+                                             __ATOMIC_RELEASE);
+  return *Current();
+}
+
+spdlog::level::level_enum ToSpd(Level level) {
+  switch (level) {
+    case Level::kDebug: return spdlog::level::debug;
+    case Level::kInfo: return spdlog::level::info;
+    case Level::kWarn: return spdlog::level::warn;
+    case Level::kError: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+std::string_view LevelWord(Level level) {
+  switch (level) {
+    case Level::kDebug: return "debug";
+    case Level::kInfo: return "info";
+    case Level::kWarn: return "warn";
+    case Level::kError: return "error";
+  }
+  return "info";
+}
+
+// Appends `text` as the inside of a JSON string.
+void AppendJsonEscaped(std::string& out, std::string_view text) {
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          static const char* kHex = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+}
+
+// Text values with spaces, quotes or control characters are quoted, so a line stays one line
+// and parses as key=value pairs.
+void AppendTextValue(std::string& out, std::string_view value) {
+  bool plain = !value.empty();
+  for (unsigned char c : value) {
+    if (c <= ' ' || c == '"' || c == '=' || c == 0x7f) plain = false;
+  }
+  if (plain) {
+    out += value;
+    return;
+  }
+  out += '"';
+  AppendJsonEscaped(out, value);
+  out += '"';
+}
+
+}  // namespace
+
+void Init(Format format) {
+  std::lock_guard lock(InitMutex());
+  // The previous loggers are kept alive: another thread may still hold a reference.
+  __atomic_store_n(&Current(), new Loggers(Build(format)), __ATOMIC_RELEASE);
+}
+
+void Write(Level level, std::string_view message) { WriteFields(level, message, {}); }
+
+void WriteFields(Level level, std::string_view message, const Fields& fields) {
+  const Loggers& l = Get();
+  std::string line;
+  line.reserve(message.size() + 64);
+  if (l.format == Format::kJson) {
+    line += "\"msg\":\"";
+    AppendJsonEscaped(line, message);
+    line += '"';
+    for (const auto& [key, value] : fields) {
+      line += ",\"";
+      AppendJsonEscaped(line, key);
+      line += "\":\"";
+      AppendJsonEscaped(line, value);
+      line += '"';
+    }
+  } else {
+    line += '[';
+    line += LevelWord(level);
+    line += "] ";
+    for (unsigned char c : message) {
+      line += (c < 0x20 || c == 0x7f) ? ' ' : static_cast<char>(c);
+    }
+    for (const auto& [key, value] : fields) {
+      line += ' ';
+      line += key;
+      line += '=';
+      AppendTextValue(line, value);
+    }
+  }
+  l.main->log(ToSpd(level), std::string_view(line));
+}
+
+void FunctionOutput(std::string_view stream, std::string_view line, bool prefix) {
+  const Loggers& l = Get();
+  if (l.format == Format::kJson) {
+    WriteFields(Level::kInfo, line, {{"stream", stream}});
+  } else if (prefix) {
+    std::string text;
+    text.reserve(stream.size() + line.size() + 2);
+    text += stream;
+    text += ": ";
+    text += line;
+    l.main->info(std::string_view(text));
+  } else {
+    l.raw->info(line);
+  }
+}
+
+}  // namespace hw::log

@@ -1,0 +1,308 @@
+// hmac-watchdog: the entry point, and the only place that sees every module. It parses the
+// configuration, wires verifier, executor, metrics and server together, and runs the
+// SIGTERM sequence of compatibility.md.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <future>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <openssl/opensslv.h>
+
+#include "common/clock.h"
+#include "config/config.h"
+#include "executor/factory.h"
+#include "executor/process.h"
+#include "logging/log.h"
+#include "metrics/metrics.h"
+#include "server/health.h"
+#include "server/http_server.h"
+#include "signature/commands.h"
+#include "signature/verifier.h"
+
+namespace {
+
+constexpr int kExitConfig = 2;
+constexpr int kExitRuntime = 1;
+
+// Go's flag package takes "-version" and "-port=8080"; CLI11 wants two dashes for long
+// names. Single-dash words longer than one letter get a second dash.
+std::vector<std::string> NormalizeArgs(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.size() > 2 && a[0] == '-' && a[1] != '-' && a[2] != '=') a = "-" + a;
+    args.push_back(std::move(a));
+  }
+  return args;
+}
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "hmac-watchdog: %s\n", message.c_str());
+  return code;
+}
+
+std::string VersionText() {
+  return fmt::format("hmac-watchdog version {} (cpp-httplib {}, {})", HW_VERSION,
+                     HW_HTTPLIB_VERSION, OPENSSL_VERSION_TEXT);
+}
+
+// Waits for SIGTERM/SIGINT (blocked in every thread); returns the signal, or 0 on timeout.
+int WaitForSignal(const sigset_t& set, std::optional<std::chrono::milliseconds> timeout) {
+  while (true) {
+    int sig = 0;
+    if (!timeout) {
+      if (sigwait(&set, &sig) == 0) return sig;
+      continue;
+    }
+    timespec ts{};
+    ts.tv_sec = timeout->count() / 1000;
+    ts.tv_nsec = (timeout->count() % 1000) * 1000000;
+    sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig > 0) return sig;
+    if (errno == EAGAIN) return 0;
+  }
+}
+
+int Serve(const hw::config::Config& cfg) {
+  using namespace hw;
+  log::Init(cfg.log_format == config::LogFormat::kJson ? log::Format::kJson : log::Format::kText);
+
+  // SIGTERM/SIGINT are taken with sigwait by this thread only; SIGUSR1 carries a fatal
+  // error from another thread. Blocked before any thread starts, so all threads inherit it.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (auto reaper = executor::StartReaper(); !reaper) {
+    return Fail(kExitRuntime, reaper.error().message);
+  }
+
+  auto verifier = signature::Verifier::Create(cfg.signature, std::make_shared<SystemClock>());
+  if (!verifier) return Fail(kExitConfig, verifier.error().message);
+  if ((*verifier)->Disabled()) {
+    log::Warn("hmac_scheme=none: signature verification is OFF, every request reaches the function");
+  }
+
+  metrics::Metrics metrics;
+  const signature::Verifier* v = verifier->get();
+  metrics.SetSecretReloadSource([v] {
+    auto s = v->GetStats();
+    return std::pair<std::uint64_t, std::uint64_t>(s.reloads, s.reload_failures);
+  });
+
+  std::string fatal_reason;
+  std::mutex fatal_mutex;
+  auto on_fatal = [&fatal_reason, &fatal_mutex](std::string why) {
+    {
+      std::lock_guard lock(fatal_mutex);
+      if (fatal_reason.empty()) fatal_reason = std::move(why);
+    }
+    kill(getpid(), SIGUSR1);
+  };
+  auto executor = executor::MakeExecutor(cfg, &metrics, on_fatal);
+  if (!executor) return Fail(kExitConfig, executor.error().message);
+
+  server::Health health(cfg.max_inflight);
+  server::ServerDeps deps{&cfg, v, executor->get(), &metrics, &health};
+  auto server = server::HttpServer::Create(deps);
+  if (!server) return Fail(kExitRuntime, server.error().message);
+
+  std::promise<void> stopped;
+  auto stopped_future = stopped.get_future();
+  std::thread serving([&] {
+    (*server)->Run();
+    stopped.set_value();
+  });
+  (*server)->WaitUntilReady();
+  log::Info(fmt::format("listening on port {} (mode={}, hmac_scheme={}, metrics_port={})",
+                        (*server)->port(), config::ModeName(cfg.mode), (*verifier)->SchemesText(),
+                        (*server)->metrics_port()));
+
+  server::LockFile lock(cfg.tmpdir);
+  int exit_code = 0;
+  auto start = (*executor)->Start();
+  if (!start) {
+    log::Error(start.error().message);
+    exit_code = kExitRuntime;
+  } else {
+    health.SetFunctionReady();
+    if (!cfg.suppress_lock) {
+      if (auto s = lock.Write(); !s) {
+        log::Error(s.error().message);
+        exit_code = kExitRuntime;
+      }
+    }
+  }
+
+  if (exit_code == 0) {
+    log::Info(fmt::format("ready: {}", cfg.suppress_lock ? "lock file suppressed"
+                                                         : "lock file " + lock.path()));
+    int sig = WaitForSignal(signals, std::nullopt);
+    if (sig == SIGUSR1) {
+      std::lock_guard guard(fatal_mutex);
+      log::Error(fmt::format("stopping: {}", fatal_reason));
+      exit_code = kExitRuntime;
+    } else {
+      log::Info(fmt::format("{} received: lock file removed, health 503; draining after {} ms",
+                            sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                            cfg.healthcheck_interval.count()));
+      lock.Remove();
+      health.SetDraining();
+      // Stay up (unhealthy) so the orchestrator stops routing here; a second signal cuts
+      // the wait short.
+      if (cfg.healthcheck_interval.count() > 0) {
+        int again = WaitForSignal(signals, cfg.healthcheck_interval);
+        if (again == SIGUSR1) exit_code = kExitRuntime;
+      }
+    }
+  }
+
+  lock.Remove();
+  health.SetDraining();
+  (*server)->Stop();
+  if (stopped_future.wait_for(cfg.write_timeout) == std::future_status::timeout) {
+    log::Warn(fmt::format("drain: {} request(s) still running after write_timeout ({} ms); exiting",
+                          health.inflight(), cfg.write_timeout.count()));
+    (*executor)->Shutdown();
+    std::fflush(nullptr);
+    std::_Exit(exit_code);
+  }
+  serving.join();
+  (*executor)->Shutdown();
+  log::Info(fmt::format("shutdown complete (exit {})", exit_code));
+  return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace hw;
+  CLI::App app{"hmac-watchdog: an OpenFaaS watchdog that verifies webhook signatures before "
+               "it runs the function. Every option is also read from the environment variable "
+               "of the same name (lower case, '_' for '-'); flags win.",
+               "hmac-watchdog"};
+  app.set_version_flag("--version", VersionText());
+  bool run_healthcheck = false;
+  app.add_flag("--run-healthcheck", run_healthcheck,
+               "exit 0 if the lock file exists, else 1 (for Docker HEALTHCHECK)");
+  std::map<std::string, std::string> flags;
+  for (const auto& key : config::Keys()) {
+    if (key.env.find('<') != std::string::npos) continue;
+    std::string help = fmt::format("{} (env {}{}; default {})", key.help, key.env,
+                                   key.alias.empty() ? "" : ", alias " + key.alias,
+                                   key.default_text);
+    app.add_option_function<std::string>(
+        "--" + key.flag, [&flags, flag = key.flag](const std::string& v) { flags[flag] = v; },
+        help);
+  }
+  app.add_option_function<std::string>(
+      "--hmac-secret-for", [&flags](const std::string& v) { flags["hmac-secret-for"] = v; },
+      "per-scheme secret names, SCHEME=NAMES[;SCHEME=NAMES] (env hmac_secret_<scheme>)");
+
+  signature::SignRequest sign;
+  std::string sign_timestamp;
+  auto* sign_cmd = app.add_subcommand(
+      "sign", "print the signature header(s) a sender of --scheme would send for the body on stdin");
+  sign_cmd->add_option("--scheme", sign.scheme, "scheme name")->required();
+  sign_cmd->add_option("--secret-file", sign.secret_file, "file holding the secret")->required();
+  sign_cmd->add_option("--timestamp", sign_timestamp, "Unix time to sign (default: now)");
+  sign_cmd->add_option("--id", sign.id, "delivery/message id (default: random)");
+  sign_cmd->add_option("--header", sign.header, "signature header name (faas-cli, generic)");
+
+  signature::VerifyRequest verify;
+  std::string verify_now;
+  auto* verify_cmd = app.add_subcommand(
+      "verify", "check a recorded request: body on stdin, headers with -H; exit 0 only if valid");
+  verify_cmd->add_option("--scheme", verify.scheme, "scheme name")->required();
+  verify_cmd->add_option("--secret-file", verify.secret_file, "file holding the secret")->required();
+  verify_cmd->add_option("-H,--header", verify.headers, "a request header, 'Name: value'");
+  verify_cmd->add_option("--now", verify_now, "Unix time to check timestamps against");
+  verify_cmd->add_option("--method", verify.method, "request method (default POST)");
+  verify_cmd->add_option("--path", verify.path, "request path (default /)");
+  for (auto* cmd : {sign_cmd, verify_cmd}) {
+    cmd->add_option_function<std::string>(
+        "--algorithm", [&flags](const std::string& v) { flags["hmac-algorithm"] = v; },
+        "generic: sha1, sha256, sha512");
+    cmd->add_option_function<std::string>(
+        "--encoding", [&flags](const std::string& v) { flags["hmac-encoding"] = v; },
+        "generic: hex or base64");
+    cmd->add_option_function<std::string>(
+        "--prefix", [&flags](const std::string& v) { flags["hmac-prefix"] = v; },
+        "generic: value prefix such as sha256=");
+    cmd->add_option_function<std::string>(
+        "--tolerance", [&flags](const std::string& v) { flags["hmac-tolerance"] = v; },
+        "timestamp tolerance (verify)");
+    cmd->add_option_function<std::string>(
+        "--public-url", [&flags](const std::string& v) { flags["hmac-public-url"] = v; },
+        "URL the sender signs (twilio, square, hubspot)");
+  }
+
+  auto args = NormalizeArgs(argc, argv);
+  std::reverse(args.begin(), args.end());
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    std::cout << VersionText() << "\n";
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    return Fail(kExitConfig, e.what());
+  }
+
+  config::Environment env = config::CurrentEnvironment();
+  if (run_healthcheck) {
+    auto tmp = env.find("TMPDIR");
+    return server::RunHealthcheck(tmp != env.end() && !tmp->second.empty() ? tmp->second : "/tmp");
+  }
+
+  if (sign_cmd->parsed() || verify_cmd->parsed()) {
+    // Generic options come from the flags above, or from the environment.
+    auto options_env = env;
+    options_env["fprocess"] = "unused";
+    options_env["mode"] = "static";
+    auto cfg = config::Load(options_env, flags);
+    if (!cfg) return Fail(kExitConfig, cfg.error().message);
+    auto parse_time = [](const std::string& text, std::optional<std::int64_t>& out) -> bool {
+      if (text.empty()) return true;
+      std::int64_t v = 0;
+      auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || p != text.data() + text.size() || v < 0) return false;
+      out = v;
+      return true;
+    };
+    if (sign_cmd->parsed()) {
+      sign.options = cfg->signature;
+      if (!parse_time(sign_timestamp, sign.timestamp)) {
+        return Fail(kExitConfig, "invalid value for --timestamp: expected Unix seconds");
+      }
+      return signature::RunSign(sign, std::cin, std::cout, std::cerr);
+    }
+    verify.options = cfg->signature;
+    if (!parse_time(verify_now, verify.now)) {
+      return Fail(kExitConfig, "invalid value for --now: expected Unix seconds");
+    }
+    return signature::RunVerify(verify, std::cin, std::cout, std::cerr);
+  }
+
+  auto cfg = config::Load(env, flags);
+  if (!cfg) return Fail(kExitConfig, cfg.error().message);
+  return Serve(*cfg);
+}

@@ -1,0 +1,535 @@
+// cpp-httplib glue: routes, limits, the request pipeline and the access log. The only
+// translation unit that includes httplib.h (it takes ~14 s to compile).
+#include "server/http_server.h"
+
+// Limits baked into cpp-httplib at compile time, chosen here (see README "Limits").
+#define CPPHTTPLIB_LISTEN_BACKLOG 1024
+#define CPPHTTPLIB_TCP_NODELAY true
+#define CPPHTTPLIB_HEADER_MAX_LENGTH 65536
+#define CPPHTTPLIB_HEADER_MAX_COUNT 256
+#define CPPHTTPLIB_REQUEST_URI_MAX_LENGTH 16384
+#define CPPHTTPLIB_KEEPALIVE_MAX_COUNT 100000
+#define CPPHTTPLIB_THREAD_POOL_IDLE_TIMEOUT 10
+// Never defined: CPPHTTPLIB_ZLIB_SUPPORT, CPPHTTPLIB_BROTLI_SUPPORT, CPPHTTPLIB_ZSTD_SUPPORT,
+// CPPHTTPLIB_OPENSSL_SUPPORT: request bodies must reach the verifier as wire bytes.
+#include <httplib.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "executor/executor.h"
+#include "logging/log.h"
+#include "metrics/metrics.h"
+#include "server/health.h"
+#include "signature/verifier.h"
+
+#if defined(CPPHTTPLIB_ZLIB_SUPPORT) || defined(CPPHTTPLIB_BROTLI_SUPPORT)
+#error "hmac-watchdog must not decode request bodies: build cpp-httplib without compression"
+#endif
+
+namespace hw::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kInternalHeader = "X-OpenFaaS-Internal";
+constexpr std::string_view kInternalValue = "hmac-watchdog";
+constexpr std::string_view kVerifiedHeader = "X-Webhook-Verified";
+constexpr std::string_view kUnauthorizedBody = "Unauthorized: webhook signature not accepted\n";
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// What one request has been through so far. cpp-httplib runs a connection's requests one
+// after another on one worker thread, so a thread_local follows the request from the
+// pre-routing hook to the handler and the logger.
+struct RequestContext {
+  Clock::time_point start;
+  bool seen = false;            // went through our pre-routing hook
+  bool function_call = false;   // counted in the function metrics
+  bool from_function = false;   // the response is the function's (leave 4xx/5xx alone)
+  bool deferred_log = false;    // streamed: logged when the stream ends
+  std::string_view outcome = "-";
+  std::string_view scheme = "-";
+  std::vector<executor::Header> hidden;  // headers taken out of cpp-httplib's sight
+};
+
+RequestContext& Ctx() {
+  thread_local RequestContext ctx;
+  return ctx;
+}
+
+class HeaderView final : public signature::HeaderSource {
+ public:
+  explicit HeaderView(const std::vector<executor::Header>& headers) : headers_(headers) {}
+  std::vector<std::string_view> Values(std::string_view name) const override {
+    std::vector<std::string_view> out;
+    for (const auto& h : headers_) {
+      if (IEquals(h.name, name)) out.push_back(h.value);
+    }
+    return out;
+  }
+
+ private:
+  const std::vector<executor::Header>& headers_;
+};
+
+void SetInternal(httplib::Response& res, int status, std::string_view text) {
+  res.status = status;
+  res.set_header(std::string(kInternalHeader), std::string(kInternalValue));
+  res.set_content(std::string(text), "text/plain; charset=utf-8");
+}
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  explicit Impl(const ServerDeps& deps) : deps_(deps), cfg_(*deps.config) {}
+
+  Status Bind();
+  void Run();
+  void Stop();
+  void WaitUntilReady() { server_.wait_until_ready(); }
+  int port() const { return port_; }
+  int metrics_port() const { return metrics_bound_port_; }
+
+ private:
+  void Configure();
+  httplib::Server::HandlerResponse PreRouting(const httplib::Request& req, httplib::Response& res);
+  void HandleFunction(const httplib::Request& req, httplib::Response& res,
+                      const httplib::ContentReader* reader);
+  void ApplyResponse(const httplib::Request& req, httplib::Response& res,
+                     executor::FunctionResponse&& out);
+  void AccessLog(const httplib::Request& req, int status, std::size_t bytes);
+
+  ServerDeps deps_;
+  const config::Config& cfg_;
+  httplib::Server server_;
+  httplib::Server metrics_server_;
+  int port_ = 0;
+  int metrics_bound_port_ = 0;
+  std::thread metrics_thread_;
+};
+
+void HttpServer::Impl::Configure() {
+  const int max_conn = cfg_.max_connections;
+  const std::size_t base_threads = static_cast<std::size_t>(std::min(max_conn, 8));
+  server_.new_task_queue = [base_threads, max_conn] {
+    return new httplib::ThreadPool(base_threads, static_cast<std::size_t>(max_conn),
+                                   static_cast<std::size_t>(max_conn));
+  };
+  auto secs = [](config::Duration d) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(d);
+  };
+  server_.set_read_timeout(secs(cfg_.read_timeout));
+  server_.set_write_timeout(secs(cfg_.write_timeout));
+  server_.set_keep_alive_timeout(std::max<time_t>(
+      1, std::chrono::duration_cast<std::chrono::seconds>(cfg_.keepalive_timeout).count()));
+  server_.set_keep_alive_max_count(CPPHTTPLIB_KEEPALIVE_MAX_COUNT);
+  server_.set_payload_max_length(cfg_.max_body_bytes);
+  server_.set_tcp_nodelay(true);
+
+  server_.set_pre_routing_handler(
+      [this](const httplib::Request& req, httplib::Response& res) { return PreRouting(req, res); });
+
+  auto plain = [this](const httplib::Request& req, httplib::Response& res) {
+    HandleFunction(req, res, nullptr);
+  };
+  auto with_reader = [this](const httplib::Request& req, httplib::Response& res,
+                            const httplib::ContentReader& reader) {
+    HandleFunction(req, res, &reader);
+  };
+  server_.Get(".*", plain);
+  server_.Options(".*", plain);
+  server_.Post(".*", with_reader);
+  server_.Put(".*", with_reader);
+  server_.Patch(".*", with_reader);
+  server_.Delete(".*", with_reader);
+
+  server_.set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown exception";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        log::Error(fmt::format("internal error while serving {} {}: {}", req.method, req.path,
+                               what));
+        Ctx().from_function = false;
+        res.headers.clear();
+        SetInternal(res, 500, "Internal Server Error\n");
+      });
+
+  // Responses cpp-httplib makes itself (bad request line, oversized URI, ...) get a short
+  // body and the internal marker; the function's own 4xx/5xx pass untouched.
+  server_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    auto& ctx = Ctx();
+    bool ours = !(ctx.seen && ctx.start == req.start_time_ && ctx.from_function);
+    if (!ours || !res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string text = fmt::format("{} {}\n", res.status, httplib::status_message(res.status));
+    SetInternal(res, res.status, text);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+
+  server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    auto& ctx = Ctx();
+    bool matched = ctx.seen && ctx.start == req.start_time_;
+    if (matched && ctx.deferred_log) return;  // logged when the stream ends
+    if (matched && ctx.function_call) {
+      deps_.metrics->RequestFinished(
+          req.method, res.status,
+          std::chrono::duration<double>(Clock::now() - ctx.start).count());
+    }
+    if (!matched) {
+      ctx = RequestContext{};
+      ctx.start = req.start_time_;
+    }
+    AccessLog(req, res.status, res.body.size());
+  });
+
+  if (cfg_.metrics_port != 0) {
+    metrics_server_.new_task_queue = [] { return new httplib::ThreadPool(1, 4, 16); };
+    metrics_server_.set_read_timeout(std::chrono::seconds(10));
+    metrics_server_.set_write_timeout(std::chrono::seconds(10));
+    metrics_server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(deps_.metrics->Render(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+  }
+}
+
+httplib::Server::HandlerResponse HttpServer::Impl::PreRouting(const httplib::Request& req,
+                                                              httplib::Response& res) {
+  using HR = httplib::Server::HandlerResponse;
+  auto& ctx = Ctx();
+  ctx = RequestContext{};
+  ctx.seen = true;
+  ctx.start = req.start_time_;
+
+  // Reserved endpoints.
+  if (req.path == "/_/health" || req.path == "/_/ready") {
+    if (req.method != "GET") {
+      res.set_header("Allow", "GET");
+      SetInternal(res, 405, "Method Not Allowed\n");
+      return HR::Handled;
+    }
+    int status = req.path == "/_/health" ? deps_.health->HealthStatus()
+                                         : deps_.health->ReadyStatus();
+    SetInternal(res, status, status == 200 ? "OK" : httplib::status_message(status));
+    return HR::Handled;
+  }
+
+  // Header values that cpp-httplib percent-decoded into CR, LF or NUL would split the
+  // request sent to the function: refuse them before anything else looks at them.
+  std::size_t head_bytes = req.target.size() + req.method.size() + 12;
+  std::optional<std::string_view> content_length;
+  for (const auto& [name, value] : req.headers) {
+    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      SetInternal(res, 400, "Bad Request: header value contains CR, LF or NUL\n");
+      return HR::Handled;
+    }
+    head_bytes += name.size() + value.size() + 4;
+    if (IEquals(name, "Content-Length")) {
+      if (content_length && *content_length != value) {
+        SetInternal(res, 400, "Bad Request: conflicting Content-Length headers\n");
+        return HR::Handled;
+      }
+      content_length = value;
+    }
+  }
+  if (head_bytes > cfg_.max_header_bytes) {
+    SetInternal(res, 431, "Request Header Fields Too Large\n");
+    return HR::Handled;
+  }
+  if (content_length) {
+    std::uint64_t n = 0;
+    auto [ptr, ec] = std::from_chars(content_length->data(),
+                                     content_length->data() + content_length->size(), n);
+    if (ec != std::errc() || ptr != content_length->data() + content_length->size()) {
+      SetInternal(res, 400, "Bad Request: invalid Content-Length\n");
+      return HR::Handled;
+    }
+    if (n > cfg_.max_body_bytes) {
+      ctx.outcome = "too_large";
+      deps_.metrics->Verification("-", "too_large");
+      SetInternal(res, 413, "Payload Too Large\n");
+      return HR::Handled;
+    }
+  }
+
+  // Keep cpp-httplib from decoding or parsing the body (gzip, multipart, forms): the
+  // signature is over the wire bytes. The headers are restored for the function.
+  auto& mutable_headers = const_cast<httplib::Headers&>(req.headers);
+  for (std::string_view name : {"Content-Encoding", "Content-Type"}) {
+    auto range = mutable_headers.equal_range(std::string(name));
+    for (auto it = range.first; it != range.second; ++it) {
+      ctx.hidden.push_back({it->first, it->second});
+    }
+    mutable_headers.erase(range.first, range.second);
+  }
+  return HR::Unhandled;
+}
+
+void HttpServer::Impl::HandleFunction(const httplib::Request& req, httplib::Response& res,
+                                      const httplib::ContentReader* reader) {
+  auto& ctx = Ctx();
+  std::vector<executor::Header> headers;
+  headers.reserve(req.headers.size() + ctx.hidden.size() + 1);
+  for (const auto& [name, value] : req.headers) {
+    if (IEquals(name, kVerifiedHeader)) continue;  // only the watchdog may say so
+    headers.push_back({name, value});
+  }
+  for (auto& h : ctx.hidden) headers.push_back(std::move(h));
+  ctx.hidden.clear();
+
+  std::string_view target = req.target;
+  std::string_view query;
+  if (auto q = target.find('?'); q != std::string_view::npos) query = target.substr(q + 1);
+
+  HeaderView view(headers);
+  signature::RequestHead head{req.method, req.path, query, view};
+  auto check = deps_.verifier->Begin(head);
+
+  Body body(cfg_.body_memory_bytes, cfg_.tmpdir);
+  std::optional<signature::Decision> early;
+  if (!check->NeedsBody()) {
+    early = check->Finish();
+    if (!signature::Admits(early->outcome)) reader = nullptr;  // no need to read the body
+  }
+  bool timed_out = false;
+  std::optional<std::string> spool_error;
+  if (reader != nullptr) {
+    const bool feed = !early.has_value();
+    const auto deadline = ctx.start + cfg_.read_timeout;
+    bool ok = (*reader)([&](const char* data, std::size_t n) {
+      if (Clock::now() > deadline) {
+        timed_out = true;
+        return false;
+      }
+      std::string_view chunk(data, n);
+      if (feed) check->Update(chunk);
+      if (auto s = body.Append(chunk); !s) {
+        spool_error = s.error().message;
+        return false;
+      }
+      return true;
+    });
+    if (!ok) {
+      if (res.status == 413) {
+        ctx.outcome = "too_large";
+        deps_.metrics->Verification("-", "too_large");
+        SetInternal(res, 413, "Payload Too Large\n");
+      } else if (spool_error) {
+        log::Error(*spool_error);
+        SetInternal(res, 507, "Insufficient Storage: the request body could not be spooled\n");
+      } else if (timed_out) {
+        SetInternal(res, 408, "Request Timeout\n");
+      } else {
+        SetInternal(res, 400, "Bad Request: the request body could not be read\n");
+      }
+      return;
+    }
+  } else if (!req.body.empty()) {
+    // Methods without a content reader (GET, OPTIONS): cpp-httplib already read the body.
+    if (!early) check->Update(req.body);
+    if (auto s = body.Append(req.body); !s) {
+      log::Error(s.error().message);
+      SetInternal(res, 507, "Insufficient Storage: the request body could not be spooled\n");
+      return;
+    }
+  }
+
+  signature::Decision decision = early ? *early : check->Finish();
+  ctx.outcome = signature::OutcomeName(decision.outcome);
+  ctx.scheme = decision.scheme.empty() ? std::string_view("-") : decision.scheme;
+  deps_.metrics->Verification(ctx.scheme, ctx.outcome);
+  if (!signature::Admits(decision.outcome)) {
+    SetInternal(res, decision.outcome == signature::Outcome::kTooLarge ? 413 : 401,
+                decision.outcome == signature::Outcome::kTooLarge ? "Payload Too Large\n"
+                                                                  : kUnauthorizedBody);
+    return;
+  }
+  if (decision.outcome == signature::Outcome::kValid) {
+    headers.push_back({std::string(kVerifiedHeader), std::string(decision.scheme)});
+  }
+
+  if (!deps_.health->TryAcquire()) {
+    SetInternal(res, 429,
+                fmt::format("Concurrent request limit exceeded. Max concurrent requests: {}\n",
+                            deps_.health->max_inflight()));
+    return;
+  }
+  ctx.function_call = true;
+  deps_.metrics->RequestStarted();
+  executor::FunctionRequest freq{req.method, req.path, target, query, req.remote_addr, headers,
+                                 body};
+  executor::FunctionResponse out;
+  try {
+    out = deps_.executor->Invoke(freq);
+  } catch (...) {
+    deps_.health->Release();
+    throw;
+  }
+  if (!out.stream) deps_.health->Release();
+  ApplyResponse(req, res, std::move(out));
+}
+
+void HttpServer::Impl::ApplyResponse(const httplib::Request& req, httplib::Response& res,
+                                     executor::FunctionResponse&& out) {
+  auto& ctx = Ctx();
+  ctx.from_function = !out.internal;
+  res.status = out.status;
+  std::string content_type;
+  for (auto& h : out.headers) {
+    if (IEquals(h.name, "Content-Type")) {
+      content_type = h.value;
+      if (out.stream) continue;
+    }
+    res.headers.emplace(std::move(h.name), std::move(h.value));
+  }
+  if (out.internal) res.set_header(std::string(kInternalHeader), std::string(kInternalValue));
+  if (!out.stream) {
+    res.body = std::move(out.body);
+    return;
+  }
+  // Streamed body: the limiter slot, the metrics and the access log end with the stream.
+  ctx.deferred_log = true;
+  struct StreamState {
+    std::unique_ptr<executor::BodyStream> stream;
+    std::size_t bytes = 0;
+    int status = 200;
+    std::string method, path, call_id, user_agent, outcome, scheme;
+    Clock::time_point start;
+  };
+  auto state = std::make_shared<StreamState>();
+  state->stream = std::move(out.stream);
+  state->status = out.status;
+  state->method = req.method;
+  state->path = req.path;
+  state->call_id = req.get_header_value("X-Call-Id");
+  state->user_agent = req.get_header_value("User-Agent");
+  state->outcome = std::string(ctx.outcome);
+  state->scheme = std::string(ctx.scheme);
+  state->start = ctx.start;
+  res.set_chunked_content_provider(
+      content_type.empty() ? "application/octet-stream" : content_type,
+      [state](std::size_t, httplib::DataSink& sink) {
+        bool ok = state->stream->Pump([&](std::string_view chunk) {
+          state->bytes += chunk.size();
+          return sink.write(chunk.data(), chunk.size());
+        });
+        if (!ok) return false;
+        sink.done();
+        return true;
+      },
+      [this, state](bool success) {
+        deps_.health->Release();
+        double seconds = std::chrono::duration<double>(Clock::now() - state->start).count();
+        deps_.metrics->RequestFinished(state->method, state->status, seconds);
+        if (state->user_agent.rfind("kube-probe/", 0) == 0) return;
+        log::WriteFields(
+            success ? log::Level::kInfo : log::Level::kWarn, "request",
+            {{"method", state->method},
+             {"path", state->path},
+             {"status", std::to_string(state->status)},
+             {"bytes", std::to_string(state->bytes)},
+             {"duration", fmt::format("{:.6f}", seconds)},
+             {"outcome", state->outcome},
+             {"scheme", state->scheme},
+             {"call_id", state->call_id.empty() ? "-" : state->call_id},
+             {"stream", success ? "complete" : "cut"}});
+      });
+}
+
+void HttpServer::Impl::AccessLog(const httplib::Request& req, int status, std::size_t bytes) {
+  const auto& ua = req.get_header_value("User-Agent");
+  if (ua.rfind("kube-probe/", 0) == 0) return;
+  auto& ctx = Ctx();
+  double seconds = std::chrono::duration<double>(Clock::now() - ctx.start).count();
+  std::string call_id = req.get_header_value("X-Call-Id");
+  std::string status_text = std::to_string(status);
+  std::string bytes_text = std::to_string(bytes);
+  std::string duration = fmt::format("{:.6f}", seconds);
+  log::WriteFields(log::Level::kInfo, "request",
+                   {{"method", req.method.empty() ? std::string_view("-") : req.method},
+                    {"path", req.path.empty() ? std::string_view("-") : req.path},
+                    {"status", status_text},
+                    {"bytes", bytes_text},
+                    {"duration", duration},
+                    {"outcome", ctx.outcome},
+                    {"scheme", ctx.scheme},
+                    {"call_id", call_id.empty() ? std::string_view("-") : call_id}});
+}
+
+Status HttpServer::Impl::Bind() {
+  Configure();
+  auto bind = [](httplib::Server& s, int port) -> int {
+    for (const char* host : {"::", "0.0.0.0"}) {
+      if (port == 0) {
+        int p = s.bind_to_any_port(host);
+        if (p > 0) return p;
+      } else if (s.bind_to_port(host, port)) {
+        return port;
+      }
+    }
+    return -1;
+  };
+  port_ = bind(server_, cfg_.port);
+  if (port_ < 0) {
+    return Error{fmt::format("cannot listen on port {} (port): {}", cfg_.port,
+                             std::strerror(errno))};
+  }
+  if (cfg_.metrics_port != 0) {
+    metrics_bound_port_ = bind(metrics_server_, cfg_.metrics_port);
+    if (metrics_bound_port_ < 0) {
+      return Error{fmt::format("cannot listen on port {} (metrics_port): {}", cfg_.metrics_port,
+                               std::strerror(errno))};
+    }
+  }
+  return Ok{};
+}
+
+void HttpServer::Impl::Run() {
+  if (metrics_bound_port_ > 0) {
+    metrics_thread_ = std::thread([this] { metrics_server_.listen_after_bind(); });
+  }
+  server_.listen_after_bind();
+  if (metrics_thread_.joinable()) {
+    metrics_server_.stop();
+    metrics_thread_.join();
+  }
+}
+
+void HttpServer::Impl::Stop() {
+  server_.stop();
+}
+
+Expected<std::unique_ptr<HttpServer>> HttpServer::Create(const ServerDeps& deps) {
+  auto impl = std::make_unique<Impl>(deps);
+  if (auto s = impl->Bind(); !s) return s.error();
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpServer::~HttpServer() = default;
+int HttpServer::port() const { return impl_->port(); }
+int HttpServer::metrics_port() const { return impl_->metrics_port(); }
+void HttpServer::Run() { impl_->Run(); }
+void HttpServer::Stop() { impl_->Stop(); }
+void HttpServer::WaitUntilReady() { impl_->WaitUntilReady(); }
+
+}  // namespace hw::server
