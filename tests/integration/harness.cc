@@ -117,6 +117,7 @@ std::unique_ptr<Watchdog> Watchdog::Start(Env env, std::vector<std::string> args
       self->log_.append(buf, static_cast<std::size_t>(n));
     }
     ::close(fd);
+    self->reader_done_.store(true);
   });
   if (wait_ready) {
     if (!w->WaitForLog("ready:") && !w->WaitForLog("ready:", std::chrono::milliseconds(1))) {
@@ -161,6 +162,9 @@ std::optional<int> Watchdog::WaitExit(std::chrono::milliseconds timeout) {
     pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      // Let the reader take the last lines (a function the watchdog started may still hold
+      // the pipe open, so this waits a bounded time).
+      Eventually([this] { return reader_done_.load(); }, std::chrono::seconds(2));
       return exit_code_;
     }
     if (SteadyClock::now() > deadline) return std::nullopt;

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -67,6 +68,7 @@ class Watchdog {
   std::optional<int> exit_code_;
   mutable std::mutex mutex_;
   std::string log_;
+  std::atomic<bool> reader_done_{false};
   std::thread reader_;
 };
 

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds hmac-watchdog and runs every test: unit, integration (the real static binary over
+# loopback), the fuzz corpora, the static binary in an empty chroot; then the whole suite
+# again under ASan+UBSan and under TSan, and a bounded libFuzzer run per target.
+# Installs what it needs with apt-get (run as root on a fresh Debian machine).
+#
+#   ./test.sh           everything (what CI runs)
+#   ./test.sh --quick   release build and its tests only (the short local loop)
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+quick=0
+fuzz_seconds=${FUZZ_SECONDS:-30}
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    *) echo "usage: ./test.sh [--quick]" >&2; exit 2 ;;
+  esac
+done
+jobs=$(nproc)
+started=$(date +%s)
+step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
+
+step "dependencies"
+if [ "$quick" = 1 ]; then .ci/deps; else .ci/deps --fuzz; fi
+.ci/fetch-httplib "$root/build/deps/httplib"
+
+failed=()
+run_suite() {  # name build-dir cmake-args...
+  local name=$1 dir=$2; shift 2
+  step "$name: configure and build"
+  .ci/build "$dir" -DHW_WERROR=ON "$@"
+  step "$name: tests"
+  if ! (cd "$dir" && ctest -j"$jobs" --output-on-failure --timeout 300); then
+    failed+=("$name")
+  fi
+}
+
+mkdir -p build
+run_suite "release (static binary)" build/release -DCMAKE_BUILD_TYPE=Release -DHW_STATIC=ON
+if [ "$quick" = 0 ]; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    run_suite "asan+ubsan" build/asan -DCMAKE_BUILD_TYPE=Debug -DHW_SANITIZE=address,undefined
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    run_suite "tsan" build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHW_SANITIZE=thread
+
+  step "fuzz: build (clang, libFuzzer)"
+  CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHW_FUZZ=ON \
+    -DHW_TESTS=ON >build/fuzz.configure.log 2>&1 || { cat build/fuzz.configure.log; exit 1; }
+  targets=$(cd build/fuzz && cmake --build . --target help | sed -n 's/^\.\.\. \(fuzz_[a-z0-9_]*\).*/\1/p')
+  # shellcheck disable=SC2086
+  cmake --build build/fuzz -j"$jobs" --target $targets
+  for t in $targets; do
+    name=${t#fuzz_}
+    step "fuzz: $name for ${fuzz_seconds}s"
+    work=build/fuzz/corpus-$name
+    mkdir -p "$work"
+    if ! build/fuzz/tests/$t -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+         "$work" "tests/fuzz/corpus/$name" >"build/fuzz/$name.log" 2>&1; then
+      tail -n 40 "build/fuzz/$name.log"
+      failed+=("fuzz $name")
+    else
+      grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "build/fuzz/$name.log" | tail -n 2
+    fi
+  done
+fi
+
+step "done"
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'FAILED: %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "all test suites passed"
