@@ -425,18 +425,14 @@ void HttpServer::Impl::ApplyResponse(const httplib::Request& req, httplib::Respo
   state->outcome = std::string(ctx.outcome);
   state->scheme = std::string(ctx.scheme);
   state->start = ctx.start;
-  res.set_chunked_content_provider(
-      content_type.empty() ? "application/octet-stream" : content_type,
-      [state](std::size_t, httplib::DataSink& sink) {
-        bool ok = state->stream->Pump([&](std::string_view chunk) {
-          state->bytes += chunk.size();
-          return sink.write(chunk.data(), chunk.size());
-        });
-        if (!ok) return false;
-        sink.done();
-        return true;
-      },
-      [this, state](bool success) {
+  auto pump = [state](httplib::DataSink& sink) {
+    return state->stream->Pump([&](std::string_view chunk) {
+      state->bytes += chunk.size();
+      return sink.write(chunk.data(), chunk.size());
+    });
+  };
+  const std::string type = content_type.empty() ? "application/octet-stream" : content_type;
+  auto releaser = [this, state](bool success) {
         deps_.health->Release();
         double seconds = std::chrono::duration<double>(Clock::now() - state->start).count();
         deps_.metrics->RequestFinished(state->method, state->status, seconds);
@@ -452,7 +448,22 @@ void HttpServer::Impl::ApplyResponse(const httplib::Request& req, httplib::Respo
              {"scheme", state->scheme},
              {"call_id", state->call_id.empty() ? "-" : state->call_id},
              {"stream", success ? "complete" : "cut"}});
-      });
+  };
+  if (out.stream_length) {
+    res.set_content_provider(
+        *out.stream_length, type,
+        [pump](std::size_t, std::size_t, httplib::DataSink& sink) { return pump(sink); },
+        releaser);
+  } else {
+    res.set_chunked_content_provider(
+        type,
+        [pump](std::size_t, httplib::DataSink& sink) {
+          if (!pump(sink)) return false;
+          sink.done();
+          return true;
+        },
+        releaser);
+  }
 }
 
 void HttpServer::Impl::AccessLog(const httplib::Request& req, int status, std::size_t bytes) {

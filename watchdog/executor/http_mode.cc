@@ -1,0 +1,252 @@
+#include "executor/http_mode.h"
+
+#include <signal.h>
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "executor/function_process.h"
+#include "executor/line_splitter.h"
+#include "executor/process_pump.h"
+#include "logging/log.h"
+#include "metrics/metrics.h"
+
+extern char** environ;
+
+namespace hw::executor {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr std::size_t kBufferLimit = 1024 * 1024;  // larger upstream bodies are streamed
+
+// One keep-alive connection per worker thread: no lock, no contention (cpp-httplib runs a
+// connection's requests on one thread, one at a time).
+thread_local std::unique_ptr<UpstreamConnection> t_connection;
+
+TimePoint DeadlineFor(const config::Config& c, SteadyClock::time_point start) {
+  if (c.exec_timeout.count() > 0) return start + c.exec_timeout;
+  return start + std::chrono::hours(24 * 365);
+}
+
+FunctionResponse FailureResponse(UpstreamFailure failure, const std::string& why,
+                                 const config::Config& c, SteadyClock::time_point start) {
+  FunctionResponse r;
+  if (failure == UpstreamFailure::kTimeout) {
+    log::Warn(fmt::format("function did not answer within exec_timeout ({} ms): {}",
+                          c.exec_timeout.count(), why));
+    r = InternalResponse(504, "Function timed out (exec_timeout)\n");
+  } else {
+    log::Warn(fmt::format("upstream {} failed: {}", c.upstream_url, why));
+    r = InternalResponse(502, "Bad Gateway: the function could not be reached\n");
+  }
+  r.headers.push_back({"X-Duration-Seconds", DurationSeconds(start)});
+  return r;
+}
+
+// Relays the rest of an upstream body to the client after the headers went out.
+class UpstreamBody final : public BodyStream {
+ public:
+  UpstreamBody(std::unique_ptr<UpstreamConnection> conn, ResponseHead head, TimePoint deadline)
+      : conn_(std::move(conn)), head_(std::move(head)), deadline_(deadline) {}
+
+  bool Pump(const std::function<bool(std::string_view)>& write) override {
+    bool ok = conn_->ReadBody(head_, deadline_, write);
+    if (!ok) {
+      if (conn_->failure() == UpstreamFailure::kTimeout) {
+        log::Warn("function exceeded exec_timeout while streaming: response cut");
+      } else if (conn_->failure() != UpstreamFailure::kNone) {
+        log::Warn("upstream connection broke while streaming: response cut");
+      }
+      return false;
+    }
+    if (conn_->reusable() && !t_connection) t_connection = std::move(conn_);
+    return true;
+  }
+
+ private:
+  std::unique_ptr<UpstreamConnection> conn_;
+  ResponseHead head_;
+  TimePoint deadline_;
+};
+
+bool IsEventStream(const ResponseHead& head) {
+  for (const auto& h : head.headers) {
+    if (h.name.size() == 12 && strncasecmp(h.name.c_str(), "Content-Type", 12) == 0 &&
+        h.value.rfind("text/event-stream", 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+HttpExecutor::HttpExecutor(const config::Config& config, UpstreamAddress upstream,
+                           metrics::Metrics* metrics, std::function<void(std::string)> on_fatal)
+    : config_(config),
+      upstream_(std::move(upstream)),
+      metrics_(metrics),
+      on_fatal_(std::move(on_fatal)) {}
+
+HttpExecutor::~HttpExecutor() {
+  Shutdown();
+}
+
+Status HttpExecutor::Start() {
+  if (!config_.argv.empty()) {
+    SpawnOptions options;
+    options.argv = config_.argv;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) options.env.emplace_back(*e);
+    options.pipe_stdin = false;
+    auto child = ChildProcess::Spawn(options);
+    if (!child) return Error{fmt::format("cannot start the function: {}", child.error().message)};
+    if (metrics_ != nullptr) metrics_->Spawned();
+    function_ = std::make_unique<ChildProcess>(std::move(*child));
+    log::Info(fmt::format("started function process {} (pid {})", config_.fprocess,
+                          function_->pid()));
+    ChildProcess* fn = function_.get();
+    output_thread_ = std::thread([this, fn] {
+      const bool prefix = config_.prefix_logs;
+      LineSplitter stdout_lines(config_.log_buffer_size, [prefix](std::string_view line) {
+        log::FunctionOutput("stdout", line, prefix);
+      });
+      PumpOptions options;
+      options.on_stdout = [&stdout_lines](std::string_view chunk) {
+        stdout_lines.Append(chunk);
+        return true;
+      };
+      options.on_stderr_line = [prefix](std::string_view line) {
+        log::FunctionOutput("stderr", line, prefix);
+      };
+      options.max_line = config_.log_buffer_size;
+      ProcessPump pump(*fn, std::move(options));
+      auto result = pump.Run();
+      stdout_lines.Flush();
+      std::string how = result ? result->status.Describe() : result.error().message;
+      if (!stopping_.load()) {
+        on_fatal_(fmt::format("the function process ({}) exited: {}; exiting so the container "
+                              "restarts",
+                              config_.fprocess, how));
+      } else {
+        log::Info(fmt::format("function process exited: {}", how));
+      }
+    });
+  }
+  // Not ready until the function accepts connections (of-watchdog answers 200 at once and
+  // the first requests after a scale-up fail).
+  auto start = SteadyClock::now();
+  auto deadline = start + config_.upstream_ready_timeout;
+  auto next_log = start + std::chrono::seconds(2);
+  while (true) {
+    UpstreamFailure failure = UpstreamFailure::kNone;
+    auto conn = UpstreamConnection::Open(upstream_, SteadyClock::now() + std::chrono::seconds(1),
+                                         &failure);
+    if (conn) {
+      log::Info(fmt::format("function accepts connections on {} after {} ms", config_.upstream_url,
+                            std::chrono::duration_cast<std::chrono::milliseconds>(
+                                SteadyClock::now() - start)
+                                .count()));
+      return Ok{};
+    }
+    if (function_ && function_->TryExitStatus()) {
+      return Error{fmt::format("the function process exited ({}) before accepting connections on {}",
+                               function_->TryExitStatus()->Describe(), config_.upstream_url)};
+    }
+    auto now = SteadyClock::now();
+    if (now >= deadline) {
+      return Error{fmt::format("the function did not accept connections on {} within "
+                               "upstream_ready_timeout ({} ms): {}",
+                               config_.upstream_url, config_.upstream_ready_timeout.count(),
+                               conn.error().message)};
+    }
+    if (now >= next_log) {
+      log::Info(fmt::format("waiting for the function to accept connections on {}",
+                            config_.upstream_url));
+      next_log = now + std::chrono::seconds(2);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
+  const auto start = SteadyClock::now();
+  const TimePoint deadline = DeadlineFor(config_, start);
+  if (metrics_ != nullptr) metrics_->UpstreamRequest();
+  std::string target(request.target.empty() ? request.path : request.target);
+  const bool head_request = request.method == "HEAD";
+
+  std::unique_ptr<UpstreamConnection> conn;
+  ResponseHead head;
+  for (int attempt = 0;; ++attempt) {
+    conn = std::move(t_connection);
+    bool reused = conn != nullptr;
+    if (!conn) {
+      UpstreamFailure failure = UpstreamFailure::kNone;
+      auto opened = UpstreamConnection::Open(upstream_, deadline, &failure);
+      if (!opened) return FailureResponse(failure, opened.error().message, config_, start);
+      conn = std::make_unique<UpstreamConnection>(std::move(*opened));
+    }
+    conn->BeginExchange();
+    auto sent = conn->SendRequest(request.method, target, request.headers, request.body,
+                                  upstream_, deadline);
+    if (sent) {
+      auto read = conn->ReadHead(head_request, deadline);
+      if (read) {
+        head = std::move(*read);
+        break;
+      }
+      sent = read.error();
+    }
+    // A kept-alive connection the upstream had already closed: retry once on a new one, but
+    // only if nothing of a response arrived (the request was then not answered).
+    if (reused && attempt == 0 && !conn->received_anything() &&
+        conn->failure() == UpstreamFailure::kBroken) {
+      continue;
+    }
+    return FailureResponse(conn->failure(), sent.error().message, config_, start);
+  }
+
+  FunctionResponse response;
+  response.status = head.status;
+  response.headers = std::move(head.headers);
+  head.headers.clear();
+  bool stream = head.framing == ResponseHead::Framing::kChunked ||
+                head.framing == ResponseHead::Framing::kUntilClose ||
+                (head.framing == ResponseHead::Framing::kLength && head.length > kBufferLimit) ||
+                IsEventStream(head);
+  if (stream) {
+    if (head.framing == ResponseHead::Framing::kLength) response.stream_length = head.length;
+    response.stream = std::make_unique<UpstreamBody>(std::move(conn), head, deadline);
+    return response;
+  }
+  std::string body;
+  if (head.framing == ResponseHead::Framing::kLength) body.reserve(head.length);
+  bool ok = conn->ReadBody(head, deadline, [&body](std::string_view chunk) {
+    body.append(chunk);
+    return true;
+  });
+  if (!ok) return FailureResponse(conn->failure(), "response body cut", config_, start);
+  if (conn->reusable()) t_connection = std::move(conn);
+  response.body = std::move(body);
+  response.headers.push_back({"X-Duration-Seconds", DurationSeconds(start)});
+  return response;
+}
+
+void HttpExecutor::Shutdown() {
+  if (stopping_.exchange(true)) return;
+  if (function_) {
+    if (function_->KillGroup(SIGTERM)) {
+      log::Info("sent SIGTERM to the function process");
+      auto grace = SteadyClock::now() + config_.write_timeout;
+      if (!function_->WaitUntil(grace)) {
+        log::Warn("the function process ignored SIGTERM: SIGKILL");
+        function_->KillGroup(SIGKILL);
+        function_->Wait();
+      }
+    }
+  }
+  if (output_thread_.joinable()) output_thread_.join();
+}
+
+}  // namespace hw::executor

@@ -1,0 +1,96 @@
+// A small HTTP/1.1 client for http mode's upstream: forwards the verified request byte for
+// byte (headers as received minus hop-by-hop ones, the exact Content-Length) over a keep-alive
+// connection and reads the response head, then the body as it arrives. Written for this one
+// job instead of reusing cpp-httplib's client, which adds headers, may decode bodies and
+// serialises on a shared mutex.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/body.h"
+#include "common/expected.h"
+#include "common/unique_fd.h"
+#include "executor/executor.h"
+
+namespace hw::executor {
+
+using TimePoint = std::chrono::steady_clock::time_point;
+
+struct UpstreamAddress {
+  std::string host;  // as written in upstream_url
+  int port = 80;
+  std::string base_path;  // path of upstream_url without a trailing '/', usually ""
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+};
+
+// Parses http://host[:port][/base]. host must be an IP address or "localhost" (resolved
+// without NSS, so the static binary works in any image).
+Expected<UpstreamAddress> ParseUpstreamUrl(std::string_view url);
+
+// true for headers that describe one connection, not the message (RFC 9110 7.6.1).
+bool IsHopByHop(std::string_view name);
+
+enum class UpstreamFailure { kNone, kRefused, kTimeout, kBroken };
+
+struct ResponseHead {
+  int status = 0;
+  std::vector<Header> headers;  // hop-by-hop, Content-Length and Transfer-Encoding removed
+  enum class Framing { kNone, kLength, kChunked, kUntilClose } framing = Framing::kNone;
+  std::size_t length = 0;  // with kLength
+  bool keep_alive = true;
+};
+
+class UpstreamConnection {
+ public:
+  // Connects (non-blocking, TCP_NODELAY) before `deadline`.
+  static Expected<UpstreamConnection> Open(const UpstreamAddress& address, TimePoint deadline,
+                                           UpstreamFailure* failure);
+
+  // Sends the request head and the whole body.
+  Status SendRequest(std::string_view method, std::string_view target,
+                     const std::vector<Header>& headers, const Body& body,
+                     const UpstreamAddress& address, TimePoint deadline);
+  // Reads the response head. `head_request`: the response has no body.
+  Expected<ResponseHead> ReadHead(bool head_request, TimePoint deadline);
+  // Reads the body as framed by `head`, calling `write` per chunk (false = stop: the
+  // connection is then not reusable). Returns false with failure() set on an upstream error.
+  bool ReadBody(const ResponseHead& head, TimePoint deadline,
+                const std::function<bool(std::string_view)>& write);
+
+  UpstreamFailure failure() const { return failure_; }
+  // Whether any byte of a response arrived on this exchange (a retry is safe only if not).
+  bool received_anything() const { return received_; }
+  bool reusable() const { return reusable_; }
+  void BeginExchange() {
+    received_ = false;
+    failure_ = UpstreamFailure::kNone;
+  }
+  int exchanges() const { return exchanges_; }
+
+ private:
+  explicit UpstreamConnection(UniqueFd fd) : fd_(std::move(fd)) {}
+  Status WriteAll(std::string_view data, TimePoint deadline);
+  // Reads more bytes into buffer_; returns false on EOF, error or timeout (failure_ set).
+  bool Fill(TimePoint deadline);
+  std::optional<std::string> ReadLine(TimePoint deadline, std::size_t max);
+  bool Fail(UpstreamFailure kind);
+
+  UniqueFd fd_;
+  std::string buffer_;
+  std::size_t pos_ = 0;
+  UpstreamFailure failure_ = UpstreamFailure::kNone;
+  bool received_ = false;
+  bool reusable_ = true;
+  int exchanges_ = 0;
+};
+
+}  // namespace hw::executor
