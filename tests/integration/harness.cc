@@ -56,8 +56,6 @@ std::string ScriptPath(const std::string& name) {
   return std::string(HW_TEST_SCRIPTS_DIR) + "/" + name;
 }
 
-namespace {
-
 // A port that was free a moment ago (the metrics port cannot be 0: that turns it off).
 int FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -70,8 +68,6 @@ int FreePort() {
   ::close(fd);
   return ntohs(addr.sin_port);
 }
-
-}  // namespace
 
 std::unique_ptr<Watchdog> Watchdog::Start(Env env, std::vector<std::string> args,
                                           bool wait_ready, const std::string& binary) {
@@ -123,16 +119,25 @@ std::unique_ptr<Watchdog> Watchdog::Start(Env env, std::vector<std::string> args
     if (!w->WaitForLog("ready:") && !w->WaitForLog("ready:", std::chrono::milliseconds(1))) {
       throw std::runtime_error("watchdog did not become ready; log:\n" + w->Log());
     }
-    std::smatch m;
-    std::string log = w->Log();
-    if (std::regex_search(log, m, std::regex("listening on port (\\d+).*metrics_port=(\\d+)"))) {
-      w->port_ = std::stoi(m[1]);
-      w->metrics_port_ = std::stoi(m[2]);
-    } else {
-      throw std::runtime_error("no port in the watchdog log:\n" + log);
+    if (!w->WaitForPort(std::chrono::milliseconds(1))) {
+      throw std::runtime_error("no port in the watchdog log:\n" + w->Log());
     }
   }
   return w;
+}
+
+bool Watchdog::WaitForPort(std::chrono::milliseconds timeout) {
+  static const std::regex kPorts("listening on port (\\d+).*metrics_port=(\\d+)");
+  return Eventually(
+      [&] {
+        std::smatch m;
+        std::string log = Log();
+        if (!std::regex_search(log, m, kPorts)) return false;
+        port_ = std::stoi(m[1]);
+        metrics_port_ = std::stoi(m[2]);
+        return true;
+      },
+      timeout);
 }
 
 Watchdog::~Watchdog() {

@@ -33,6 +33,9 @@ class TempDir {
   std::string path_;
 };
 
+// A loopback TCP port that was free a moment ago.
+int FreePort();
+
 std::string ProgramPath(const std::string& name);  // a test program built with the tests
 std::string ScriptPath(const std::string& name);   // tests/integration/scripts/NAME
 
@@ -47,6 +50,8 @@ class Watchdog {
   ~Watchdog();
 
   int port() const { return port_; }
+  // Waits for the "listening on port" line (before readiness) and records the ports.
+  bool WaitForPort(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   int metrics_port() const { return metrics_port_; }
   pid_t pid() const { return pid_; }
   std::string Log() const;

@@ -1,0 +1,167 @@
+// http mode end to end: a supervised upstream (tiny C++ server or Python http.server).
+#include <signal.h>
+
+#include <future>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "harness.h"
+
+using namespace hw::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Upstream {
+  int port = FreePort();
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port); }
+};
+
+Env HttpEnv(const TempDir& tmp, const Upstream& up, const std::string& extra_args = "") {
+  return {{"mode", "http"},
+          {"fprocess", ProgramPath("upstream") + " " + std::to_string(up.port) + extra_args},
+          {"upstream_url", up.Url()},
+          {"hmac_scheme", "none"},
+          {"TMPDIR", tmp.path()}};
+}
+
+}  // namespace
+
+TEST_CASE("http mode forwards method, target, headers and the exact body, and relays the answer") {
+  TempDir tmp;
+  Upstream up;
+  auto w = Watchdog::Start(HttpEnv(tmp, up));
+  auto r = Request(w->port(), "POST", "/echo?x=1&y=%20", {{"X-Custom", "v1"}, {"Content-Type", "application/json"}},
+                   "{\"a\":1}");
+  REQUIRE(r.status == 200);
+  CHECK_THAT(r.body, Catch::Contains("method=POST\n"));
+  CHECK_THAT(r.body, Catch::Contains("target=/echo?x=1&y=%20\n"));
+  CHECK_THAT(r.body, Catch::Contains("X-Custom: v1"));
+  CHECK_THAT(r.body, Catch::Contains("Content-Type: application/json"));
+  CHECK_THAT(r.body, Catch::Contains("Host: 127.0.0.1"));
+  CHECK_THAT(r.body, Catch::Contains("Content-Length: 7"));
+  CHECK_THAT(r.body, Catch::EndsWith("\n\n{\"a\":1}"));
+  CHECK_THAT(r.body, !Catch::Contains("Connection:"));
+  CHECK(r.Header("X-Upstream") == "yes");
+  CHECK(r.Header("X-Duration-Seconds"));
+  auto teapot = Request(w->port(), "GET", "/status/418");
+  CHECK(teapot.status == 418);
+  CHECK(teapot.body == "custom");
+  CHECK_FALSE(teapot.Header("X-OpenFaaS-Internal"));
+}
+
+TEST_CASE("http mode is not healthy and writes no lock file until the upstream listens") {
+  TempDir tmp;
+  Upstream up;
+  auto w = Watchdog::Start(HttpEnv(tmp, up, " --listen-delay-ms 2000"), {}, false);
+  REQUIRE(w->WaitForPort());
+  int early_503 = 0;
+  // Poll health until it says 200; every request after that must succeed.
+  bool healthy = Eventually(
+      [&] {
+        auto h = Get(w->port(), "/_/health");
+        if (h.status == 503) {
+          ++early_503;
+          CHECK_FALSE(FileExists(tmp.path() + "/.lock"));
+        }
+        return h.status == 200;
+      },
+      15s);
+  REQUIRE(healthy);
+  CHECK(early_503 > 0);
+  CHECK(FileExists(tmp.path() + "/.lock"));
+  CHECK(w->Log().find("function accepts connections") != std::string::npos);
+  for (int i = 0; i < 20; ++i) CHECK(Request(w->port(), "POST", "/echo", {}, "x").status == 200);
+}
+
+TEST_CASE("http mode answers 504 when the upstream is slower than exec_timeout") {
+  TempDir tmp;
+  Upstream up;
+  auto env = HttpEnv(tmp, up);
+  env["exec_timeout"] = "500ms";
+  auto w = Watchdog::Start(env);
+  auto r = Get(w->port(), "/slow?ms=3000");
+  CHECK(r.status == 504);
+  CHECK(r.Header("X-OpenFaaS-Internal") == "hmac-watchdog");
+  CHECK(Get(w->port(), "/slow?ms=10").status == 200);
+}
+
+TEST_CASE("http mode answers 502 when the upstream resets the connection") {
+  TempDir tmp;
+  Upstream up;
+  auto w = Watchdog::Start(HttpEnv(tmp, up));
+  auto r = Get(w->port(), "/reset");
+  CHECK(r.status == 502);
+  CHECK(r.Header("X-OpenFaaS-Internal") == "hmac-watchdog");
+  CHECK(Get(w->port(), "/echo").status == 200);
+}
+
+TEST_CASE("http mode exits non-zero when the function process dies") {
+  TempDir tmp;
+  Upstream up;
+  auto w = Watchdog::Start(HttpEnv(tmp, up));
+  Get(w->port(), "/crash");
+  auto code = w->WaitExit(10s);
+  REQUIRE(code);
+  CHECK(*code != 0);
+  CHECK_THAT(w->Log(), Catch::Contains("exited"));
+  CHECK_FALSE(FileExists(tmp.path() + "/.lock"));
+}
+
+TEST_CASE("http mode drains in-flight requests on SIGTERM before it signals the function") {
+  TempDir tmp;
+  Upstream up;
+  std::string term_file = tmp.path() + "/term";
+  auto env = HttpEnv(tmp, up, " --term-file " + term_file);
+  env["healthcheck_interval"] = "200ms";
+  auto w = Watchdog::Start(env);
+  std::vector<std::future<Response>> inflight;
+  for (int i = 0; i < 3; ++i) {
+    inflight.push_back(std::async(std::launch::async, [&] { return Get(w->port(), "/slow?ms=1500"); }));
+  }
+  std::this_thread::sleep_for(300ms);
+  w->Signal(SIGTERM);
+  for (auto& f : inflight) CHECK(f.get().status == 200);
+  CHECK(w->WaitExit(15s) == 0);
+  REQUIRE(FileExists(term_file));
+  CHECK(ReadFile(term_file) == "sigterm 0\n");
+}
+
+TEST_CASE("http mode reuses keep-alive connections to the upstream") {
+  TempDir tmp;
+  Upstream up;
+  auto w = Watchdog::Start(HttpEnv(tmp, up));
+  for (int i = 0; i < 100; ++i) REQUIRE(Request(w->port(), "POST", "/echo", {}, "x").status == 200);
+  auto stats = Get(w->port(), "/stats");
+  REQUIRE(stats.status == 200);
+  int connections = std::stoi(stats.body.substr(stats.body.find('=') + 1));
+  INFO(stats.body);
+  CHECK(connections <= 10);  // one per worker thread, not one per request
+}
+
+TEST_CASE("http mode streams chunked and event-stream answers as they come") {
+  TempDir tmp;
+  Upstream up;
+  auto w = Watchdog::Start(HttpEnv(tmp, up));
+  auto r = Get(w->port(), "/stream");
+  CHECK(r.status == 200);
+  CHECK(r.chunked);
+  CHECK(r.complete);
+  CHECK(r.body == "chunk0\nchunk1\nchunk2\n");
+  auto sse = Get(w->port(), "/sse");
+  CHECK(sse.status == 200);
+  CHECK(sse.Header("Content-Type") == "text/event-stream");
+  CHECK(sse.body == "data: event 0\n\ndata: event 1\n\ndata: event 2\n\n");
+}
+
+TEST_CASE("http mode works with a Python http.server upstream") {
+  TempDir tmp;
+  Upstream up;
+  auto env = HttpEnv(tmp, up);
+  env["fprocess"] = "python3 " + ScriptPath("upstream.py") + " " + std::to_string(up.port);
+  auto w = Watchdog::Start(env);
+  auto r = Request(w->port(), "PUT", "/py/path", {}, "payload");
+  REQUIRE(r.status == 200);
+  CHECK(r.body == "python method=PUT path=/py/path verified=-\npayload");
+}
