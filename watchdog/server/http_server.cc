@@ -18,7 +18,12 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -93,11 +98,124 @@ void SetInternal(httplib::Response& res, int status, std::string_view text) {
   res.set_content(std::string(text), "text/plain; charset=utf-8");
 }
 
+// Cuts connections that take too long to deliver a request. cpp-httplib's read timeout
+// applies to each recv() only, so a client sending one byte every few seconds (slowloris)
+// would hold a worker forever; this monitor shuts such sockets down at their deadline.
+class ConnectionGuard {
+ public:
+  struct Slot {
+    int fd;
+    std::atomic<std::int64_t> deadline_ms{0};  // steady clock; 0 = no deadline now
+    bool cut = false;
+  };
+
+  ConnectionGuard() : thread_([this] { Run(); }) {}
+  ~ConnectionGuard() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  Slot* Add(int fd, Clock::time_point deadline) {
+    auto slot = std::make_unique<Slot>();
+    slot->fd = fd;
+    Set(slot.get(), deadline);
+    std::lock_guard lock(mutex_);
+    Slot* raw = slot.get();
+    slots_.emplace(raw, std::move(slot));
+    return raw;
+  }
+  // Called before the socket is closed, so the monitor never touches a reused descriptor.
+  void Remove(Slot* slot) {
+    std::lock_guard lock(mutex_);
+    slots_.erase(slot);
+  }
+  static void Set(Slot* slot, Clock::time_point deadline) {
+    if (slot == nullptr) return;
+    slot->deadline_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                deadline.time_since_epoch())
+                                .count());
+  }
+  static void Clear(Slot* slot) {
+    if (slot != nullptr) slot->deadline_ms.store(0);
+  }
+  std::uint64_t cuts() const { return cuts_.load(); }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     Clock::now().time_since_epoch())
+                     .count();
+      for (auto& [raw, slot] : slots_) {
+        auto deadline = slot->deadline_ms.load();
+        if (deadline != 0 && now > deadline && !slot->cut) {
+          slot->cut = true;
+          ::shutdown(slot->fd, SHUT_RDWR);
+          cuts_.fetch_add(1);
+          log::Warn("connection cut: no complete request within read_timeout");
+        }
+      }
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::unordered_map<Slot*, std::unique_ptr<Slot>> slots_;
+  std::atomic<std::uint64_t> cuts_{0};
+  std::thread thread_;
+};
+
+// The guard slot of the connection this worker thread is serving.
+thread_local ConnectionGuard::Slot* t_slot = nullptr;
+
+// cpp-httplib's server with each connection registered in the ConnectionGuard. The override
+// mirrors Server::process_and_close_socket, adding the guard around it.
+class GuardedServer final : public httplib::Server {
+ public:
+  GuardedServer(ConnectionGuard& guard, config::Duration first_request_timeout)
+      : guard_(guard), first_request_timeout_(first_request_timeout) {}
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    std::string remote_addr;
+    std::string local_addr;
+    int remote_port = 0;
+    int local_port = 0;
+    httplib::detail::get_remote_ip_and_port(sock, remote_addr, remote_port);
+    httplib::detail::get_local_ip_and_port(sock, local_addr, local_port);
+    ConnectionGuard::Slot* slot = guard_.Add(sock, Clock::now() + first_request_timeout_);
+    t_slot = slot;
+    bool ret = httplib::detail::process_server_socket(
+        svr_sock_, sock, keep_alive_max_count_, keep_alive_timeout_sec_, read_timeout_sec_,
+        read_timeout_usec_, write_timeout_sec_, write_timeout_usec_,
+        [&](httplib::Stream& strm, bool close_connection, bool& connection_closed) {
+          return process_request(strm, remote_addr, remote_port, local_addr, local_port,
+                                 close_connection, connection_closed, nullptr);
+        });
+    t_slot = nullptr;
+    guard_.Remove(slot);
+    httplib::detail::shutdown_socket(sock);
+    httplib::detail::close_socket(sock);
+    return ret;
+  }
+
+  ConnectionGuard& guard_;
+  config::Duration first_request_timeout_;
+};
+
 }  // namespace
 
 class HttpServer::Impl {
  public:
-  explicit Impl(const ServerDeps& deps) : deps_(deps), cfg_(*deps.config) {}
+  explicit Impl(const ServerDeps& deps)
+      : deps_(deps), cfg_(*deps.config), server_(guard_, cfg_.read_timeout) {}
 
   Status Bind();
   void Run();
@@ -115,9 +233,16 @@ class HttpServer::Impl {
                      executor::FunctionResponse&& out);
   void AccessLog(const httplib::Request& req, int status, std::size_t bytes);
 
+  // After a response, the next request must arrive within keepalive_timeout and be read
+  // within read_timeout.
+  void NextRequestDeadline() {
+    ConnectionGuard::Set(t_slot, Clock::now() + cfg_.keepalive_timeout + cfg_.read_timeout);
+  }
+
   ServerDeps deps_;
   const config::Config& cfg_;
-  httplib::Server server_;
+  ConnectionGuard guard_;
+  GuardedServer server_;
   httplib::Server metrics_server_;
   int port_ = 0;
   int metrics_bound_port_ = 0;
@@ -190,6 +315,7 @@ void HttpServer::Impl::Configure() {
     auto& ctx = Ctx();
     bool matched = ctx.seen && ctx.start == req.start_time_;
     if (matched && ctx.deferred_log) return;  // logged when the stream ends
+    NextRequestDeadline();
     if (matched && ctx.function_call) {
       deps_.metrics->RequestFinished(
           req.method, res.status,
@@ -219,6 +345,8 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRouting(const httplib::Req
   ctx = RequestContext{};
   ctx.seen = true;
   ctx.start = req.start_time_;
+  // The head and the body must both arrive within read_timeout of the request line.
+  ConnectionGuard::Set(t_slot, req.start_time_ + cfg_.read_timeout);
 
   // Reserved endpoints.
   if (req.path == "/_/health" || req.path == "/_/ready") {
@@ -353,6 +481,7 @@ void HttpServer::Impl::HandleFunction(const httplib::Request& req, httplib::Resp
     }
   }
 
+  ConnectionGuard::Clear(t_slot);  // the request is in; exec_timeout governs from here
   signature::Decision decision = early ? *early : check->Finish();
   ctx.outcome = signature::OutcomeName(decision.outcome);
   ctx.scheme = decision.scheme.empty() ? std::string_view("-") : decision.scheme;
@@ -433,6 +562,7 @@ void HttpServer::Impl::ApplyResponse(const httplib::Request& req, httplib::Respo
   };
   const std::string type = content_type.empty() ? "application/octet-stream" : content_type;
   auto releaser = [this, state](bool success) {
+        NextRequestDeadline();
         deps_.health->Release();
         double seconds = std::chrono::duration<double>(Clock::now() - state->start).count();
         deps_.metrics->RequestFinished(state->method, state->status, seconds);
