@@ -1,0 +1,134 @@
+// Helpers shared by the executor tests: spawning real programs and looking at what the kernel
+// says about processes and descriptors (/proc), so the tests check effects, not our own state.
+#pragma once
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "executor/process.h"
+
+namespace hw::executor::testing {
+
+inline std::vector<std::string> TestEnv() { return {"PATH=/usr/bin:/bin", "LC_ALL=C"}; }
+
+// Options for `sh -c script` with every stream piped.
+inline SpawnOptions Shell(const std::string& script) {
+  SpawnOptions options;
+  options.argv = {"/bin/sh", "-c", script};
+  options.env = TestEnv();
+  return options;
+}
+
+inline SpawnOptions Command(std::vector<std::string> argv) {
+  SpawnOptions options;
+  options.argv = std::move(argv);
+  options.env = TestEnv();
+  return options;
+}
+
+struct ProcStat {
+  pid_t pid = 0;
+  char state = '?';
+  pid_t ppid = 0;
+  pid_t pgrp = 0;
+};
+
+// Parses /proc/<pid>/stat; pid 0 in the result when the process is gone.
+inline ProcStat ReadProcStat(pid_t pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  ProcStat stat;
+  const std::size_t paren = text.rfind(')');  // comm may contain spaces and parentheses
+  if (paren == std::string::npos) return stat;
+  std::istringstream rest(text.substr(paren + 1));
+  rest >> stat.state >> stat.ppid >> stat.pgrp;
+  if (rest) stat.pid = pid;
+  return stat;
+}
+
+inline std::vector<ProcStat> ChildrenOf(pid_t parent) {
+  std::vector<ProcStat> children;
+  DIR* dir = opendir("/proc");
+  if (dir == nullptr) return children;
+  while (dirent* entry = readdir(dir)) {
+    const pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
+    if (pid <= 0) continue;
+    const ProcStat stat = ReadProcStat(pid);
+    if (stat.pid != 0 && stat.ppid == parent) children.push_back(stat);
+  }
+  closedir(dir);
+  return children;
+}
+
+inline int CountOpenFds() {
+  int count = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return -1;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] != '.') ++count;
+  }
+  closedir(dir);
+  return count - 1;  // the directory's own descriptor
+}
+
+inline std::vector<int> OpenFdsOf(pid_t pid) {
+  std::vector<int> fds;
+  DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+  if (dir == nullptr) return fds;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] != '.') fds.push_back(std::atoi(entry->d_name));
+  }
+  closedir(dir);
+  std::sort(fds.begin(), fds.end());
+  return fds;
+}
+
+// The value of a "Name:\tvalue" line of /proc/<pid>/status ("" if missing).
+inline std::string StatusField(pid_t pid, const std::string& name) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(file, line)) {
+    if (line.rfind(name + ":", 0) == 0) {
+      std::string value = line.substr(name.size() + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      return value;
+    }
+  }
+  return "";
+}
+
+inline bool GroupExists(pid_t pgid) { return kill(-pgid, 0) == 0 || errno != ESRCH; }
+
+// Polls condition every 10 ms until it holds or timeout passes; returns its last value.
+inline bool Eventually(const std::function<bool()>& condition,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= end) return condition();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+// Waits until the process with this pid is in one of `states` (e.g. "S" for sleeping).
+inline bool EventuallyInState(pid_t pid, const std::string& states) {
+  return Eventually([&] {
+    const ProcStat stat = ReadProcStat(pid);
+    return stat.pid != 0 && states.find(stat.state) != std::string::npos;
+  });
+}
+
+}  // namespace hw::executor::testing
