@@ -229,7 +229,7 @@ TEST_CASE("an unwritable lock file stops the watchdog with a message naming supp
   CHECK_THAT(w->Log(), Catch::Contains("suppress_lock"));
 }
 
-TEST_CASE("-run-healthcheck reports whether the lock file exists") {
+TEST_CASE("the -run-healthcheck flag reports whether the lock file exists") {
   TempDir tmp;
   auto check = [&] {
     auto w = Watchdog::Start({{"TMPDIR", tmp.path()}}, {"-run-healthcheck"}, false);
@@ -243,7 +243,7 @@ TEST_CASE("-run-healthcheck reports whether the lock file exists") {
   CHECK(check().first == 0);
 }
 
-TEST_CASE("-version and --version print the version and exit 0") {
+TEST_CASE("the -version and --version flags print the version and exit 0") {
   for (const char* flag : {"-version", "--version"}) {
     auto w = Watchdog::Start({}, {flag}, false);
     CHECK(w->WaitExit(5s) == 0);

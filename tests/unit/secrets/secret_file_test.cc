@@ -1,0 +1,95 @@
+// Reading secret files: trimming, refusals with the path (never the content) in the message,
+// name checks and the /run/secrets fallback.
+#include "secrets/secret_file.h"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "../signature/test_support.h"
+
+namespace hw::secrets {
+namespace {
+
+std::string Text(const Secret& s) {
+  return std::string(reinterpret_cast<const char*>(s.Expose().data()), s.size());
+}
+
+TEST_CASE("trailing whitespace is trimmed from a secret file unless it is read raw") {
+  test::TempDir dir;
+  const std::string path = dir.Write("s", "top-secret \t\r\n\n");
+  CHECK(Text(*ReadSecretFile(path, false)) == "top-secret");
+  CHECK(Text(*ReadSecretFile(path, true)) == "top-secret \t\r\n\n");
+  // Leading whitespace belongs to the secret.
+  CHECK(Text(*ReadSecretFile(dir.Write("t", "  lead\n"), false)) == "  lead");
+}
+
+TEST_CASE("an empty secret file is an error naming the file") {
+  test::TempDir dir;
+  const std::string path = dir.Write("empty", "");
+  Expected<Secret> secret = ReadSecretFile(path, false);
+  REQUIRE_FALSE(secret.ok());
+  CHECK_THAT(secret.error().message, Catch::Contains(path));
+  CHECK_THAT(secret.error().message, Catch::Contains("empty"));
+}
+
+TEST_CASE("a secret file of only whitespace is empty after trimming") {
+  test::TempDir dir;
+  const std::string path = dir.Write("blank", " \r\n\t\n");
+  CHECK_FALSE(ReadSecretFile(path, false).ok());
+  CHECK(ReadSecretFile(path, true).ok());
+}
+
+TEST_CASE("a missing secret file, a directory and an oversized file are errors naming the path") {
+  test::TempDir dir;
+  Expected<Secret> missing = ReadSecretFile(dir.File("nope"), false);
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.error().message, Catch::Contains(dir.File("nope")));
+  CHECK_THAT(missing.error().message, Catch::Contains("does not exist"));
+
+  std::filesystem::create_directory(dir.File("folder"));
+  Expected<Secret> folder = ReadSecretFile(dir.File("folder"), false);
+  REQUIRE_FALSE(folder.ok());
+  CHECK_THAT(folder.error().message, Catch::Contains("directory"));
+
+  const std::string big = dir.Write("big", std::string(kMaxSecretFileBytes + 1, 'x'));
+  CHECK_FALSE(ReadSecretFile(big, false).ok());
+}
+
+TEST_CASE("an unreadable secret file is an error that does not contain the secret") {
+  if (::geteuid() == 0) {
+    SUCCEED("running as root: permissions do not stop reads");
+    return;
+  }
+  test::TempDir dir;
+  const std::string path = dir.Write("locked", "do-not-print-me");
+  std::filesystem::permissions(path, std::filesystem::perms::none);
+  Expected<Secret> secret = ReadSecretFile(path, false);
+  REQUIRE_FALSE(secret.ok());
+  CHECK_THAT(secret.error().message, Catch::Contains(path));
+  CHECK_THAT(secret.error().message, !Catch::Contains("do-not-print-me"));
+}
+
+TEST_CASE("secret names with a slash or dot-dot, or empty ones, are refused") {
+  CHECK(CheckSecretName("webhook-secret").ok());
+  CHECK(CheckSecretName("a.b").ok());
+  CHECK_FALSE(CheckSecretName("").ok());
+  CHECK_FALSE(CheckSecretName("../etc/passwd").ok());
+  CHECK_FALSE(CheckSecretName("a/b").ok());
+  CHECK_FALSE(CheckSecretName("..").ok());
+  CHECK_FALSE(CheckSecretName("x..y").ok());
+}
+
+TEST_CASE("the secrets folder falls back to the second folder only when the first is missing") {
+  test::TempDir first;
+  test::TempDir second;
+  CHECK(ResolveSecretsDirectory(first.path().string(), second.path().string()) ==
+        first.path().string());
+  const std::string missing = first.File("missing");
+  CHECK(ResolveSecretsDirectory(missing, second.path().string()) == second.path().string());
+  CHECK(ResolveSecretsDirectory(missing, first.File("also-missing")) == missing);
+}
+
+}  // namespace
+}  // namespace hw::secrets

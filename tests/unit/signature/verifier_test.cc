@@ -1,0 +1,503 @@
+// The Verifier as the server uses it: startup errors, several schemes, unsigned pairs,
+// early decisions, rotation, live reload, the replay cache and what error texts may contain.
+#include "signature/verifier.h"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "crypto/encoding.h"
+#include "crypto/hmac.h"
+#include "test_support.h"
+
+namespace hw::signature {
+namespace {
+
+constexpr std::int64_t kNow = 1767225630;
+
+std::string GithubSignature(std::string_view secret, std::string_view body) {
+  auto key = crypto::HmacKey::Create(crypto::Algorithm::kSha256, crypto::AsBytes(secret));
+  REQUIRE(key.ok());
+  return "sha256=" + crypto::EncodeHex(key->Compute(body));
+}
+
+std::string StripeSignature(std::string_view secret, std::int64_t t, std::string_view body) {
+  auto key = crypto::HmacKey::Create(crypto::Algorithm::kSha256, crypto::AsBytes(secret));
+  REQUIRE(key.ok());
+  const std::string ts = std::to_string(t);
+  return "t=" + ts + ",v1=" + crypto::EncodeHex(key->Compute(ts + "." + std::string(body)));
+}
+
+test::Sent GithubRequest(std::string_view secret, std::string body, std::string id = "d-1") {
+  test::Sent sent;
+  sent.headers = {{"X-Hub-Signature-256", GithubSignature(secret, body)},
+                  {"X-GitHub-Delivery", std::move(id)}};
+  sent.body = std::move(body);
+  return sent;
+}
+
+std::unique_ptr<Verifier> Make(const config::SignatureOptions& options, std::int64_t now = kNow) {
+  auto verifier = Verifier::Create(options, std::make_shared<FixedClock>(now * 1000));
+  if (!verifier) FAIL(verifier.error().message);
+  return std::move(verifier).value();
+}
+
+TEST_CASE("an empty scheme list is a startup error saying hmac_scheme is required") {
+  test::TempDir dir;
+  config::SignatureOptions options = test::OptionsFor("github", dir);
+  options.schemes = {};
+  auto verifier = Verifier::Create(options, std::make_shared<SystemClock>());
+  REQUIRE_FALSE(verifier.ok());
+  CHECK_THAT(verifier.error().message, Catch::Contains("hmac_scheme is required"));
+  options.schemes = {" "};
+  CHECK_FALSE(Verifier::Create(options, std::make_shared<SystemClock>()).ok());
+}
+
+TEST_CASE("an unknown scheme is a startup error listing every valid name") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  auto verifier = Verifier::Create(test::OptionsFor("githubb", dir), nullptr);
+  REQUIRE_FALSE(verifier.ok());
+  for (std::string_view name : SchemeNames()) {
+    CHECK_THAT(verifier.error().message, Catch::Contains(std::string(name)));
+  }
+  CHECK_THAT(verifier.error().message, Catch::Contains("githubb"));
+  CHECK_THAT(verifier.error().message, Catch::Contains("none"));
+}
+
+TEST_CASE("none alone turns verification off and admits every request") {
+  test::TempDir dir;  // no secret needed
+  auto verifier = Make(test::OptionsFor("none", dir));
+  CHECK(verifier->Disabled());
+  CHECK(verifier->SchemesText() == "none");
+  const Decision d = test::Run(*verifier, test::Sent{});
+  CHECK(d.outcome == Outcome::kDisabled);
+  CHECK(Admits(d.outcome));
+}
+
+TEST_CASE(
+    "none combined with a scheme, a scheme listed twice and a stray hmac_secret_ key are "
+    "startup errors") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  config::SignatureOptions options = test::OptionsFor("github", dir);
+  options.schemes = {"none", "github"};
+  CHECK_FALSE(Verifier::Create(options, nullptr).ok());
+  options.schemes = {"github", "github"};
+  CHECK_FALSE(Verifier::Create(options, nullptr).ok());
+  options.schemes = {"github"};
+  options.scheme_secret_names["githb"] = {"webhook-secret"};
+  auto verifier = Verifier::Create(options, nullptr);
+  REQUIRE_FALSE(verifier.ok());
+  CHECK_THAT(verifier.error().message, Catch::Contains("hmac_secret_githb"));
+}
+
+TEST_CASE("an empty secret is a startup error naming the file, never no check") {
+  test::TempDir dir;
+  const std::string path = dir.Write("webhook-secret", "\n");
+  auto verifier = Verifier::Create(test::OptionsFor("github", dir), nullptr);
+  REQUIRE_FALSE(verifier.ok());
+  CHECK_THAT(verifier.error().message, Catch::Contains(path));
+}
+
+TEST_CASE("a missing secret file is a startup error naming the file") {
+  test::TempDir dir;
+  auto verifier = Verifier::Create(test::OptionsFor("github", dir, {"absent"}), nullptr);
+  REQUIRE_FALSE(verifier.ok());
+  CHECK_THAT(verifier.error().message, Catch::Contains(dir.File("absent")));
+}
+
+TEST_CASE("a secret name with a slash or dot-dot is a startup error") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  CHECK_FALSE(
+      Verifier::Create(test::OptionsFor("github", dir, {"../webhook-secret"}), nullptr).ok());
+  CHECK_FALSE(Verifier::Create(test::OptionsFor("github", dir, {"a/b"}), nullptr).ok());
+  CHECK_FALSE(Verifier::Create(test::OptionsFor("github", dir, {""}), nullptr).ok());
+}
+
+TEST_CASE("generic, square and hubspot refuse to start without the options they need") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  config::SignatureOptions options = test::OptionsFor("generic", dir);
+  options.algorithm = "sha256";
+  CHECK_FALSE(Verifier::Create(options, nullptr).ok());  // no hmac_header
+  options.header = "X-Sig";
+  options.algorithm = "md4";
+  CHECK_FALSE(Verifier::Create(options, nullptr).ok());
+  options.algorithm = "sha256";
+  options.encoding = "base32";
+  CHECK_FALSE(Verifier::Create(options, nullptr).ok());
+  options.encoding = "base64";
+  CHECK(Verifier::Create(options, nullptr).ok());
+  CHECK_FALSE(Verifier::Create(test::OptionsFor("square", dir), nullptr).ok());
+  CHECK_FALSE(Verifier::Create(test::OptionsFor("hubspot", dir), nullptr).ok());
+}
+
+TEST_CASE("startup errors about a secret never contain the secret") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "whsec_not*base64*secret-content");
+  auto verifier = Verifier::Create(test::OptionsFor("standard-webhooks", dir), nullptr);
+  REQUIRE_FALSE(verifier.ok());
+  CHECK_THAT(verifier.error().message, Catch::Contains(dir.File("webhook-secret")));
+  CHECK_THAT(verifier.error().message, !Catch::Contains("secret-content"));
+  CHECK_THAT(verifier.error().message, !Catch::Contains("not*base64"));
+}
+
+TEST_CASE("github scheme accepts its signature and rejects a changed body") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "It's a Secret to Everybody\n");
+  auto verifier = Make(test::OptionsFor("github", dir));
+  CHECK(verifier->SchemesText() == "github");
+  test::Sent sent = GithubRequest("It's a Secret to Everybody", "Hello, World!");
+  CHECK(test::Run(*verifier, sent).outcome == Outcome::kValid);
+  sent.body = "Hello, World?";
+  CHECK(test::Run(*verifier, sent).outcome == Outcome::kMismatch);
+}
+
+TEST_CASE("github scheme with only the legacy X-Hub-Signature header is missing") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  auto verifier = Make(test::OptionsFor("github", dir));
+  test::Sent sent;
+  sent.headers = {{"X-Hub-Signature", "sha1=29b12fe858a7416d5f170cb692d84cd7683ffab6"}};
+  const Decision d = test::Run(*verifier, sent);
+  CHECK(d.outcome == Outcome::kMissing);
+  CHECK(d.scheme == "github");
+}
+
+TEST_CASE("headers that decide the outcome need no body") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  auto verifier = Make(test::OptionsFor("stripe", dir));
+  HeaderList headers;
+  const RequestHead head{"POST", "/", "", headers};
+  CHECK_FALSE(verifier->Begin(head)->NeedsBody());  // missing
+  headers.Add("Stripe-Signature", "t=1767225630x,v1=" + std::string(64, 'a'));
+  auto check = verifier->Begin(head);
+  CHECK_FALSE(check->NeedsBody());  // trailing garbage in the timestamp
+  check->Update("ignored");
+  CHECK(check->Finish().outcome == Outcome::kMalformed);
+
+  HeaderList fresh;
+  fresh.Add("Stripe-Signature", StripeSignature("s", kNow, "body"));
+  auto valid = verifier->Begin({"POST", "/", "", fresh});
+  CHECK(valid->NeedsBody());
+  valid->Update("body");
+  CHECK(valid->Finish().outcome == Outcome::kValid);
+}
+
+TEST_CASE("stripe scheme rejects a timestamp outside the tolerance in either direction") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "whsec_abc");
+  auto verifier = Make(test::OptionsFor("stripe", dir));
+  for (std::int64_t t : {kNow - 300, kNow + 300}) {
+    test::Sent sent;
+    sent.headers = {{"Stripe-Signature", StripeSignature("whsec_abc", t, "{}")}};
+    sent.body = "{}";
+    CHECK(test::Run(*verifier, sent).outcome == Outcome::kValid);
+  }
+  for (std::int64_t t : {kNow - 301, kNow + 301}) {
+    test::Sent sent;
+    sent.headers = {{"Stripe-Signature", StripeSignature("whsec_abc", t, "{}")}};
+    sent.body = "{}";
+    CHECK(test::Run(*verifier, sent).outcome == Outcome::kExpired);
+  }
+}
+
+TEST_CASE("upper-case hex where the provider sends lower case is malformed") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  for (const char* scheme : {"github", "gitea", "faas-cli", "patreon"}) {
+    auto verifier = Make(test::OptionsFor(scheme, dir));
+    std::string header = std::string(scheme) == "gitea"     ? "X-Gitea-Signature"
+                         : std::string(scheme) == "patreon" ? "X-Patreon-Signature"
+                                                            : "X-Hub-Signature-256";
+    test::Sent sent;
+    std::string signature = GithubSignature("s", "x");
+    if (std::string(scheme) == "gitea") signature = signature.substr(7);
+    for (char& c : signature) c = static_cast<char>(std::toupper(c));
+    if (std::string(scheme) != "gitea" && std::string(scheme) != "patreon") {
+      signature.replace(0, 7, "sha256=");
+    }
+    sent.headers = {{header, signature}, {"X-GitHub-Delivery", "x"}};
+    sent.body = "x";
+    INFO(scheme);
+    CHECK(test::Run(*verifier, sent).outcome == Outcome::kMalformed);
+  }
+}
+
+TEST_CASE("a signature header sent twice is malformed") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  auto verifier = Make(test::OptionsFor("github", dir));
+  test::Sent sent = GithubRequest("s", "x");
+  sent.headers.emplace_back("x-hub-signature-256", GithubSignature("s", "x"));
+  CHECK(test::Run(*verifier, sent).outcome == Outcome::kMalformed);
+}
+
+TEST_CASE("faas-cli accepts sha1= only with allow_sha1 and reads hmac_header") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "cookie");
+  config::SignatureOptions options = test::OptionsFor("faas-cli", dir);
+  options.header = "Hmac";
+  test::Sent sent;
+  sent.headers = {{"Hmac", "sha1=9239edfe20185eafd7a5513c303b03d207d22f64"}};
+  sent.body = "The message";
+  CHECK(test::Run(*Make(options), sent).outcome == Outcome::kMalformed);
+  options.allow_sha1 = true;
+  CHECK(test::Run(*Make(options), sent).outcome == Outcome::kValid);
+  sent.headers = {{"X-Hub-Signature-256", GithubSignature("cookie", "The message")}};
+  CHECK(test::Run(*Make(options), sent).outcome == Outcome::kMissing);  // header is Hmac
+}
+
+TEST_CASE("several schemes: each present one is checked and none present is missing") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "shared");
+  config::SignatureOptions options = test::OptionsFor("github", dir);
+  options.schemes = {"github", "stripe"};
+  auto verifier = Make(options);
+  CHECK(verifier->SchemesText() == "github,stripe");
+
+  test::Sent stripe;
+  stripe.headers = {{"Stripe-Signature", StripeSignature("shared", kNow, "b")}};
+  stripe.body = "b";
+  Decision d = test::Run(*verifier, stripe);
+  CHECK(d.outcome == Outcome::kValid);
+  CHECK(d.scheme == "stripe");
+
+  test::Sent github = GithubRequest("shared", "b");
+  d = test::Run(*verifier, github);
+  CHECK(d.outcome == Outcome::kValid);
+  CHECK(d.scheme == "github");
+
+  // A bad github signature next to a good stripe one: the stripe check decides.
+  stripe.headers.emplace_back("X-Hub-Signature-256", "sha256=" + std::string(64, '0'));
+  CHECK(test::Run(*verifier, stripe).outcome == Outcome::kValid);
+
+  test::Sent none;
+  none.body = "b";
+  d = test::Run(*verifier, none);
+  CHECK(d.outcome == Outcome::kMissing);
+  CHECK(d.scheme.empty());
+}
+
+TEST_CASE("per-scheme secret names are used for their scheme only") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "for-github");
+  dir.Write("stripe-secret", "for-stripe");
+  config::SignatureOptions options = test::OptionsFor("github", dir);
+  options.schemes = {"github", "stripe"};
+  options.scheme_secret_names["stripe"] = {"stripe-secret"};
+  auto verifier = Make(options);
+  test::Sent stripe;
+  stripe.headers = {{"Stripe-Signature", StripeSignature("for-stripe", kNow, "b")}};
+  stripe.body = "b";
+  CHECK(test::Run(*verifier, stripe).outcome == Outcome::kValid);
+  stripe.headers = {{"Stripe-Signature", StripeSignature("for-github", kNow, "b")}};
+  CHECK(test::Run(*verifier, stripe).outcome == Outcome::kMismatch);
+  CHECK(test::Run(*verifier, GithubRequest("for-github", "b")).outcome == Outcome::kValid);
+}
+
+TEST_CASE("hmac_allow_unsigned admits exactly the listed method and path") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  config::SignatureOptions options = test::OptionsFor("github", dir);
+  options.allow_unsigned = {{"GET", "/health"}};
+  auto verifier = Make(options);
+  test::Sent sent;
+  sent.method = "GET";
+  sent.path = "/health";
+  CHECK(test::Run(*verifier, sent).outcome == Outcome::kUnsignedAllowed);
+  sent.method = "POST";
+  CHECK(test::Run(*verifier, sent).outcome == Outcome::kMissing);
+  sent.method = "GET";
+  sent.path = "/health/";
+  CHECK(test::Run(*verifier, sent).outcome == Outcome::kMissing);
+  sent.path = "/Health";
+  CHECK(test::Run(*verifier, sent).outcome == Outcome::kMissing);
+}
+
+TEST_CASE("rotation: every listed secret is accepted") {
+  test::TempDir dir;
+  dir.Write("old", "old-secret");
+  dir.Write("new", "new-secret");
+  auto verifier = Make(test::OptionsFor("github", dir, {"old", "new"}));
+  CHECK(test::Run(*verifier, GithubRequest("old-secret", "x")).outcome == Outcome::kValid);
+  CHECK(test::Run(*verifier, GithubRequest("new-secret", "x")).outcome == Outcome::kValid);
+  CHECK(test::Run(*verifier, GithubRequest("other", "x")).outcome == Outcome::kMismatch);
+}
+
+TEST_CASE("rotation: a removed file keeps its last good secret and counts one failure") {
+  test::TempDir dir;
+  dir.Write("old", "old-secret");
+  dir.Write("new", "new-secret");
+  auto verifier = Make(test::OptionsFor("github", dir, {"old", "new"}));
+  std::filesystem::remove(dir.File("old"));
+  verifier->ReloadNow();
+  CHECK(verifier->GetStats().reload_failures == 1);
+  CHECK(verifier->GetStats().reloads == 0);
+  CHECK(test::Run(*verifier, GithubRequest("old-secret", "x")).outcome == Outcome::kValid);
+  CHECK(test::Run(*verifier, GithubRequest("new-secret", "x")).outcome == Outcome::kValid);
+  // Overwriting the file is how a secret is revoked without a restart.
+  dir.Write("old", "newer-secret");
+  verifier->ReloadNow();
+  CHECK(verifier->GetStats().reloads == 1);
+  CHECK(test::Run(*verifier, GithubRequest("old-secret", "x")).outcome == Outcome::kMismatch);
+  CHECK(test::Run(*verifier, GithubRequest("newer-secret", "x")).outcome == Outcome::kValid);
+}
+
+TEST_CASE("a changed secret is used after a reload and a broken one keeps the last good") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "first");
+  auto verifier = Make(test::OptionsFor("github", dir));
+  dir.Write("webhook-secret", "second\n");
+  verifier->ReloadNow();
+  CHECK(verifier->GetStats().reloads == 1);
+  CHECK(test::Run(*verifier, GithubRequest("second", "x")).outcome == Outcome::kValid);
+  CHECK(test::Run(*verifier, GithubRequest("first", "x")).outcome == Outcome::kMismatch);
+  dir.Write("webhook-secret", "");
+  verifier->ReloadNow();
+  CHECK(verifier->GetStats().reload_failures == 1);
+  CHECK(test::Run(*verifier, GithubRequest("second", "x")).outcome == Outcome::kValid);
+}
+
+TEST_CASE("the reload thread picks up a changed secret within the reload interval") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "first");
+  config::SignatureOptions options = test::OptionsFor("github", dir);
+  options.reload_interval = std::chrono::milliseconds(20);
+  auto verifier = Make(options);
+  dir.Write("webhook-secret", "second");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (verifier->GetStats().reloads == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(test::Run(*verifier, GithubRequest("second", "x")).outcome == Outcome::kValid);
+}
+
+TEST_CASE("a request started before a reload finishes with the secret it started with") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "first");
+  auto verifier = Make(test::OptionsFor("github", dir));
+  HeaderList headers;
+  headers.Add("X-Hub-Signature-256", GithubSignature("first", "body"));
+  auto check = verifier->Begin({"POST", "/", "", headers});
+  check->Update("bo");
+  dir.Write("webhook-secret", "second");
+  verifier->ReloadNow();
+  check->Update("dy");
+  CHECK(check->Finish().outcome == Outcome::kValid);
+}
+
+TEST_CASE("requests and reloads may run at the same time") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "a");
+  auto verifier = Make(test::OptionsFor("github", dir));
+  std::atomic<bool> stop{false};
+  std::atomic<int> decided{0};
+  std::vector<std::thread> workers;
+  // Built here: Catch2 assertions (inside GithubRequest) are not thread-safe.
+  const test::Sent sent = GithubRequest("a", "payload");
+  for (int t = 0; t < 4; ++t) {
+    workers.emplace_back([&] {
+      while (!stop) {
+        const Outcome o = test::Run(*verifier, sent).outcome;
+        if (o == Outcome::kValid || o == Outcome::kMismatch) ++decided;
+      }
+    });
+  }
+  for (int i = 0; i < 20; ++i) {
+    dir.Write("webhook-secret", i % 2 ? "a" : "b");
+    verifier->ReloadNow();
+  }
+  dir.Write("webhook-secret", "a");
+  verifier->ReloadNow();
+  stop = true;
+  for (std::thread& w : workers) w.join();
+  CHECK(decided > 0);
+  CHECK(test::Run(*verifier, GithubRequest("a", "payload")).outcome == Outcome::kValid);
+}
+
+TEST_CASE("with the replay cache a repeated delivery id inside the window is replayed") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  config::SignatureOptions options = test::OptionsFor("github", dir);
+  options.replay_cache = 100;
+  auto clock = std::make_shared<FixedClock>(kNow * 1000);
+  auto verifier = Verifier::Create(options, clock);
+  REQUIRE(verifier.ok());
+  CHECK(test::Run(**verifier, GithubRequest("s", "x", "id-1")).outcome == Outcome::kValid);
+  CHECK(test::Run(**verifier, GithubRequest("s", "x", "id-1")).outcome == Outcome::kReplayed);
+  CHECK(test::Run(**verifier, GithubRequest("s", "x", "id-2")).outcome == Outcome::kValid);
+  clock->Set((kNow + 301) * 1000);
+  CHECK(test::Run(**verifier, GithubRequest("s", "x", "id-1")).outcome == Outcome::kValid);
+}
+
+TEST_CASE("a forged request does not poison the replay cache") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  config::SignatureOptions options = test::OptionsFor("github", dir);
+  options.replay_cache = 100;
+  auto verifier = Make(options);
+  CHECK(test::Run(*verifier, GithubRequest("forger", "x", "id-1")).outcome == Outcome::kMismatch);
+  CHECK(test::Run(*verifier, GithubRequest("s", "x", "id-1")).outcome == Outcome::kValid);
+}
+
+TEST_CASE("with the replay cache a request without its delivery id is missing") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  config::SignatureOptions options = test::OptionsFor("github", dir);
+  options.replay_cache = 100;
+  auto verifier = Make(options);
+  test::Sent sent = GithubRequest("s", "x");
+  sent.headers.pop_back();
+  CHECK(test::Run(*verifier, sent).outcome == Outcome::kMissing);
+  options.replay_cache = 0;
+  CHECK(test::Run(*Make(options), sent).outcome == Outcome::kValid);
+}
+
+TEST_CASE("the replay cache stays bounded under a flood of 100k unique valid deliveries") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  config::SignatureOptions options = test::OptionsFor("github", dir);
+  options.replay_cache = 1000;
+  auto verifier = Make(options);
+  const std::string signature = GithubSignature("s", "x");
+  HeaderList headers;
+  for (int i = 0; i < 100000; ++i) {
+    HeaderList h;
+    h.Add("X-Hub-Signature-256", signature);
+    h.Add("X-GitHub-Delivery", "flood-" + std::to_string(i));
+    auto check = verifier->Begin({"POST", "/", "", h});
+    check->Update("x");
+    REQUIRE(check->Finish().outcome == Outcome::kValid);
+  }
+  // The most recent ids are still remembered, the oldest were evicted.
+  CHECK(test::Run(*verifier, GithubRequest("s", "x", "flood-99999")).outcome == Outcome::kReplayed);
+  CHECK(test::Run(*verifier, GithubRequest("s", "x", "flood-0")).outcome == Outcome::kValid);
+}
+
+TEST_CASE("outcome names are the documented ones and only three outcomes admit") {
+  CHECK(OutcomeName(Outcome::kValid) == "valid");
+  CHECK(OutcomeName(Outcome::kUnsignedAllowed) == "unsigned_allowed");
+  CHECK(OutcomeName(Outcome::kDisabled) == "disabled");
+  CHECK(OutcomeName(Outcome::kMissing) == "missing");
+  CHECK(OutcomeName(Outcome::kMalformed) == "malformed");
+  CHECK(OutcomeName(Outcome::kMismatch) == "mismatch");
+  CHECK(OutcomeName(Outcome::kExpired) == "expired");
+  CHECK(OutcomeName(Outcome::kReplayed) == "replayed");
+  CHECK(OutcomeName(Outcome::kTooLarge) == "too_large");
+  CHECK(Admits(Outcome::kValid));
+  CHECK(Admits(Outcome::kUnsignedAllowed));
+  CHECK(Admits(Outcome::kDisabled));
+  for (Outcome o : {Outcome::kMissing, Outcome::kMalformed, Outcome::kMismatch, Outcome::kExpired,
+                    Outcome::kReplayed, Outcome::kTooLarge}) {
+    CHECK_FALSE(Admits(o));
+  }
+}
+
+}  // namespace
+}  // namespace hw::signature

@@ -1,0 +1,13 @@
+// SHA-256 of a byte string (unkeyed), for schemes that compare a digest rather than a MAC.
+#pragma once
+
+#include <string_view>
+
+#include "crypto/bytes.h"
+
+namespace hw::crypto {
+
+// The 32-byte SHA-256 digest of `data`; empty only if OpenSSL fails.
+Bytes Sha256(std::string_view data);
+
+}  // namespace hw::crypto

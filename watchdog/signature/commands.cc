@@ -1,0 +1,104 @@
+#include "signature/commands.h"
+
+#include <iostream>
+#include <iterator>
+#include <memory>
+
+#include "crypto/encoding.h"
+#include "secrets/secret_file.h"
+#include "signature/header_list.h"
+#include "signature/registry.h"
+#include "signature/scheme.h"
+#include "signature/verifier.h"
+
+namespace hw::signature {
+namespace {
+
+std::string UnknownScheme(const std::string& name) {
+  std::string text = "unknown scheme \"" + name + "\"; valid names:";
+  for (std::string_view n : SchemeNames()) text.append(" ").append(n);
+  return text;
+}
+
+}  // namespace
+
+int RunSign(const SignRequest& request, std::istream& body, std::ostream& out, std::ostream& err) {
+  const SchemeEntry* entry = FindScheme(request.scheme);
+  if (entry == nullptr) {
+    err << UnknownScheme(request.scheme) << "\n";
+    return 2;
+  }
+  config::SignatureOptions options = request.options;
+  if (!request.header.empty()) options.header = request.header;
+  Expected<std::unique_ptr<Scheme>> scheme = entry->make(options);
+  if (!scheme) {
+    err << scheme.error().message << "\n";
+    return 2;
+  }
+  Expected<secrets::Secret> secret =
+      secrets::ReadSecretFile(request.secret_file, options.secret_raw);
+  if (!secret) {
+    err << secret.error().message << "\n";
+    return 1;
+  }
+  const std::string payload((std::istreambuf_iterator<char>(body)),
+                            std::istreambuf_iterator<char>());
+  const std::string id =
+      request.id.empty() ? "msg_" + crypto::EncodeHex(crypto::RandomBytes(12)) : request.id;
+  SignInput input;
+  input.body = payload;
+  input.timestamp = request.timestamp ? *request.timestamp : SystemClock().NowUnixSeconds();
+  input.id = id;
+  Expected<std::vector<HeaderLine>> lines = (*scheme)->Sign(*secret, input);
+  if (!lines) {
+    err << lines.error().message << "\n";
+    return 1;
+  }
+  for (const auto& [name, value] : *lines) out << name << ": " << value << "\n";
+  return 0;
+}
+
+int RunVerify(const VerifyRequest& request, std::istream& body, std::ostream& out,
+              std::ostream& err) {
+  config::SignatureOptions options = request.options;
+  options.schemes = {request.scheme};
+  options.scheme_secret_names.clear();
+  std::shared_ptr<const Clock> clock;
+  if (request.now) {
+    clock = std::make_shared<FixedClock>(*request.now * 1000);
+  } else {
+    clock = std::make_shared<SystemClock>();
+  }
+  Expected<std::unique_ptr<Verifier>> verifier =
+      Verifier::CreateWithSecretFile(options, clock, request.secret_file);
+  if (!verifier) {
+    err << verifier.error().message << "\n";
+    return 2;
+  }
+  HeaderList headers;
+  for (const std::string& line : request.headers) {
+    if (Status added = headers.AddLine(line); !added) {
+      err << added.error().message << "\n";
+      return 2;
+    }
+  }
+  std::string_view path = request.path;
+  std::string_view query;
+  if (const std::size_t mark = path.find('?'); mark != std::string_view::npos) {
+    query = path.substr(mark + 1);
+    path = path.substr(0, mark);
+  }
+  const RequestHead head{request.method, path, query, headers};
+  std::unique_ptr<Check> check = (*verifier)->Begin(head);
+  if (check->NeedsBody()) {
+    char buffer[64 * 1024];
+    while (body.read(buffer, sizeof(buffer)) || body.gcount() > 0) {
+      check->Update(std::string_view(buffer, static_cast<std::size_t>(body.gcount())));
+    }
+  }
+  const Decision decision = check->Finish();
+  out << OutcomeName(decision.outcome) << "\n";
+  return decision.outcome == Outcome::kValid ? 0 : 1;
+}
+
+}  // namespace hw::signature

@@ -1,0 +1,30 @@
+// HeaderList: a plain, case-insensitive list of request headers implementing HeaderSource,
+// for the verify command, tests and fuzzing (the server adapts its own parsed headers).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/expected.h"
+#include "signature/verifier.h"
+
+namespace hw::signature {
+
+class HeaderList final : public HeaderSource {
+ public:
+  void Add(std::string name, std::string value);
+  // Adds a "Name: value" line; spaces and tabs around the value are dropped. Error if there
+  // is no ':' or the name is empty.
+  Status AddLine(std::string_view line);
+  std::vector<std::string_view> Values(std::string_view name) const override;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> headers_;
+};
+
+// ASCII case-insensitive equality, as HTTP header names compare.
+bool EqualsIgnoringCase(std::string_view a, std::string_view b);
+
+}  // namespace hw::signature

@@ -1,0 +1,148 @@
+#include "signature/hmac_scheme.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace hw::signature {
+namespace {
+
+class MacCheck final : public SchemeCheck {
+ public:
+  MacCheck(MacPlan plan, std::span<const PreparedKey> keys) : plan_(std::move(plan)) {
+    std::vector<crypto::Algorithm> algorithms;
+    for (const MacCandidate& c : plan_.candidates) {
+      if (std::find(algorithms.begin(), algorithms.end(), c.algorithm) == algorithms.end()) {
+        algorithms.push_back(c.algorithm);
+      }
+    }
+    for (crypto::Algorithm algorithm : algorithms) {
+      for (const PreparedKey& key : keys) {
+        const crypto::HmacKey* mac = key.Mac(algorithm);
+        if (mac == nullptr) continue;
+        running_.push_back({algorithm, mac->Start()});
+        running_.back().hmac.Update(plan_.prefix);
+      }
+    }
+  }
+
+  void Update(std::string_view chunk) override {
+    for (Running& r : running_) r.hmac.Update(chunk);
+  }
+
+  Outcome Finish() override {
+    bool valid = false;
+    for (Running& r : running_) {
+      r.hmac.Update(plan_.suffix);
+      const crypto::Bytes computed = r.hmac.Final();
+      if (computed.empty()) continue;
+      for (const MacCandidate& c : plan_.candidates) {
+        // No early exit: every candidate is compared, in constant time.
+        if (c.algorithm == r.algorithm && crypto::ConstantTimeEqual(computed, c.mac)) valid = true;
+      }
+    }
+    return valid ? Outcome::kValid : Outcome::kMismatch;
+  }
+
+ private:
+  struct Running {
+    crypto::Algorithm algorithm;
+    crypto::Hmac hmac;
+  };
+  MacPlan plan_;
+  std::vector<Running> running_;
+};
+
+}  // namespace
+
+std::unique_ptr<SchemeCheck> StartMacCheck(MacPlan plan, std::span<const PreparedKey> keys) {
+  return std::make_unique<MacCheck>(std::move(plan), keys);
+}
+
+crypto::Bytes ComputeMac(const PreparedKey& key, crypto::Algorithm algorithm,
+                         std::string_view prefix, std::string_view body, std::string_view suffix) {
+  const crypto::HmacKey* mac = key.Mac(algorithm);
+  if (mac == nullptr) return {};
+  crypto::Hmac hmac = mac->Start();
+  hmac.Update(prefix);
+  hmac.Update(body);
+  hmac.Update(suffix);
+  return hmac.Final();
+}
+
+Expected<PreparedKey> HmacScheme::Prepare(const secrets::Secret& secret) const {
+  Expected<secrets::Secret> key = KeyOf(secret);
+  if (!key) return key.error();
+  PreparedKey prepared;
+  for (crypto::Algorithm algorithm : algorithms_) {
+    Expected<crypto::HmacKey> mac = crypto::HmacKey::Create(algorithm, key->Expose());
+    if (!mac) return mac.error();
+    prepared.macs.push_back(std::move(mac).value());
+  }
+  return prepared;
+}
+
+Started HmacScheme::Start(const Request& request, std::span<const PreparedKey> keys) const {
+  Parsed parsed = Parse(request);
+  if (const Outcome* decided = std::get_if<Outcome>(&parsed)) return Started{*decided, nullptr, {}};
+  MacPlan& plan = std::get<MacPlan>(parsed);
+  std::string replay_key = std::move(plan.replay_key);
+  return Started{Outcome::kMismatch, StartMacCheck(std::move(plan), keys), std::move(replay_key)};
+}
+
+Expected<std::vector<HeaderLine>> HmacScheme::Sign(const secrets::Secret& secret,
+                                                   const SignInput& input) const {
+  Expected<PreparedKey> key = Prepare(secret);
+  if (!key) return key.error();
+  return SignWith(*key, input);
+}
+
+BodyMacScheme::BodyMacScheme(BodyMacSpec spec, const config::SignatureOptions& options)
+    : HmacScheme([&spec] {
+        std::vector<crypto::Algorithm> algorithms;
+        for (const MacForm& form : spec.forms) algorithms.push_back(form.algorithm);
+        return algorithms;
+      }()),
+      spec_(std::move(spec)),
+      header_(SignatureHeader(options, spec_.header)) {}
+
+bool BodyMacScheme::Present(const HeaderSource& headers) const {
+  return !headers.Values(header_).empty();
+}
+
+Parsed BodyMacScheme::Parse(const Request& request) const {
+  auto value = SingleValue(request.head.headers, header_);
+  if (const Outcome* failed = std::get_if<Outcome>(&value)) return *failed;
+  const std::string_view text = std::get<std::string_view>(value);
+  MacPlan plan;
+  for (const MacForm& form : spec_.forms) {
+    if (!text.starts_with(form.prefix)) continue;
+    std::optional<crypto::Bytes> mac = DecodeSignature(
+        text, form.prefix, spec_.encoding, crypto::DigestSize(form.algorithm), spec_.hex_case);
+    if (!mac) return Outcome::kMalformed;
+    plan.candidates.push_back({form.algorithm, std::move(*mac)});
+    break;
+  }
+  if (plan.candidates.empty()) return Outcome::kMalformed;
+  if (!spec_.id_header.empty()) {
+    auto key = ReplayKey(request, spec_.id_header);
+    if (const Outcome* failed = std::get_if<Outcome>(&key)) return *failed;
+    plan.replay_key = std::move(std::get<std::string>(key));
+  }
+  return plan;
+}
+
+std::vector<HeaderLine> BodyMacScheme::SignWith(const PreparedKey& key,
+                                                const SignInput& input) const {
+  const MacForm& form = spec_.forms.front();
+  const crypto::Bytes mac = ComputeMac(key, form.algorithm, {}, input.body);
+  std::vector<HeaderLine> lines{{header_, form.prefix + EncodeSignature(mac, spec_.encoding)}};
+  if (!spec_.id_header.empty()) lines.emplace_back(std::string(spec_.id_header), input.id);
+  return lines;
+}
+
+Expected<std::unique_ptr<Scheme>> MakeBodyMacScheme(BodyMacSpec spec,
+                                                    const config::SignatureOptions& options) {
+  return std::unique_ptr<Scheme>(std::make_unique<BodyMacScheme>(std::move(spec), options));
+}
+
+}  // namespace hw::signature

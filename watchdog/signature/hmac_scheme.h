@@ -1,0 +1,107 @@
+// The machinery HMAC schemes share: a per-request plan (what to feed before and after the
+// body, which decoded signatures to accept), the check that runs it over the body in one
+// pass, the HmacScheme base class, and BodyMacScheme for the many providers that sign just
+// the body into one header.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "crypto/hmac.h"
+#include "signature/header_values.h"
+#include "signature/scheme.h"
+
+namespace hw::signature {
+
+// One signature read from the request, decoded to bytes.
+struct MacCandidate {
+  crypto::Algorithm algorithm;
+  crypto::Bytes mac;
+};
+
+// What an HMAC scheme's headers say about one request.
+struct MacPlan {
+  std::string prefix;                    // fed into the MAC before the body
+  std::string suffix;                    // fed after the body
+  std::vector<MacCandidate> candidates;  // valid if any matches under any key
+  std::string replay_key;                // see Started::replay_key
+};
+// A plan, or the outcome the headers already decided.
+using Parsed = std::variant<Outcome, MacPlan>;
+
+// Starts one MAC per (key, candidate algorithm) from the pre-keyed contexts, feeds the
+// prefix, then every body chunk, then the suffix; Finish compares in constant time.
+std::unique_ptr<SchemeCheck> StartMacCheck(MacPlan plan, std::span<const PreparedKey> keys);
+
+// MAC of prefix ‖ body ‖ suffix under `key` (what a sender computes); empty if `key` has no
+// context for `algorithm`.
+crypto::Bytes ComputeMac(const PreparedKey& key, crypto::Algorithm algorithm,
+                         std::string_view prefix, std::string_view body,
+                         std::string_view suffix = {});
+
+// Base class of the HMAC schemes: prepares one pre-keyed context per algorithm the scheme
+// uses, and turns Parse's plan into a check.
+class HmacScheme : public Scheme {
+ public:
+  Expected<PreparedKey> Prepare(const secrets::Secret& secret) const override;
+  Started Start(const Request& request, std::span<const PreparedKey> keys) const override;
+  Expected<std::vector<HeaderLine>> Sign(const secrets::Secret& secret,
+                                         const SignInput& input) const override;
+
+ protected:
+  explicit HmacScheme(std::vector<crypto::Algorithm> algorithms)
+      : algorithms_(std::move(algorithms)) {}
+  // Reads the headers into a plan (or an outcome they already decide).
+  virtual Parsed Parse(const Request& request) const = 0;
+  // The header lines a sender sends, given the prepared key.
+  virtual std::vector<HeaderLine> SignWith(const PreparedKey& key,
+                                           const SignInput& input) const = 0;
+  // The HMAC key for a secret file's bytes; default: the bytes as they are.
+  virtual Expected<secrets::Secret> KeyOf(const secrets::Secret& secret) const {
+    return secret.Clone();
+  }
+
+ private:
+  std::vector<crypto::Algorithm> algorithms_;
+};
+
+// One accepted value form: a fixed prefix and the algorithm it announces.
+struct MacForm {
+  std::string prefix;  // "sha256=", or "" for a bare value
+  crypto::Algorithm algorithm;
+};
+
+// A provider that signs exactly the body and sends one encoded MAC in one header.
+struct BodyMacSpec {
+  std::string_view name;    // static storage
+  std::string_view header;  // the provider's own header (hmac_header overrides it)
+  std::vector<MacForm> forms;
+  Encoding encoding = Encoding::kHex;
+  crypto::HexCase hex_case = crypto::HexCase::kLower;
+  std::string_view id_header;  // delivery id for the replay cache; "" if none
+};
+
+class BodyMacScheme final : public HmacScheme {
+ public:
+  BodyMacScheme(BodyMacSpec spec, const config::SignatureOptions& options);
+  std::string_view Name() const override { return spec_.name; }
+  bool Present(const HeaderSource& headers) const override;
+
+ protected:
+  Parsed Parse(const Request& request) const override;
+  std::vector<HeaderLine> SignWith(const PreparedKey& key, const SignInput& input) const override;
+
+ private:
+  BodyMacSpec spec_;
+  std::string header_;
+};
+
+// The factory most provider files need: a BodyMacScheme from a spec.
+Expected<std::unique_ptr<Scheme>> MakeBodyMacScheme(BodyMacSpec spec,
+                                                    const config::SignatureOptions& options);
+
+}  // namespace hw::signature

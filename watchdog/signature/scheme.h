@@ -1,0 +1,96 @@
+// What a provider scheme is: a name, how to tell that a request carries its signature, how a
+// secret is prepared at (re)load, how one request is checked, and how a sender would sign.
+// One file per provider implements it; registry.cc lists them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/expected.h"
+#include "config/config.h"
+#include "crypto/bytes.h"
+#include "crypto/ed25519.h"
+#include "crypto/hmac.h"
+#include "secrets/secret.h"
+#include "signature/verifier.h"
+
+namespace hw::signature {
+
+// One secret prepared for one scheme when it is (re)loaded. Immutable afterwards and shared
+// by every request that started while it was current.
+struct PreparedKey {
+  std::vector<crypto::HmacKey> macs;                // one per algorithm the scheme uses
+  crypto::Bytes token_digest;                       // token schemes: SHA-256 of the token
+  std::optional<crypto::Ed25519PublicKey> ed25519;  // public-key schemes
+
+  // The pre-keyed MAC for `algorithm`, or null if the scheme did not prepare one.
+  const crypto::HmacKey* Mac(crypto::Algorithm algorithm) const;
+};
+
+// What a scheme sees of one request.
+struct Request {
+  const RequestHead& head;
+  std::int64_t now_ms;                  // the injected clock, read once per request
+  std::chrono::milliseconds tolerance;  // hmac_tolerance
+  bool replay_cache;                    // hmac_replay_cache > 0: delivery ids are required
+};
+
+// One request's check against one scheme, once the headers said it needs the body.
+class SchemeCheck {
+ public:
+  virtual ~SchemeCheck() = default;
+  virtual void Update(std::string_view chunk) = 0;
+  // valid or mismatch (or another failure); called once.
+  virtual Outcome Finish() = 0;
+};
+
+// What a scheme decided from the headers: either an outcome, or a check that needs the body.
+struct Started {
+  Outcome outcome = Outcome::kMismatch;  // meaningful when `check` is null
+  std::unique_ptr<SchemeCheck> check;
+  std::string replay_key;  // "" = nothing to remember; else "<id header>:<id>"
+};
+
+// What the sign command knows about the request it signs for.
+struct SignInput {
+  std::string_view body;
+  std::int64_t timestamp = 0;  // Unix seconds
+  std::string_view id;         // delivery/message id, for schemes that send one
+  std::string_view method = "POST";
+  std::string_view path = "/";
+  std::string_view query;
+};
+using HeaderLine = std::pair<std::string, std::string>;  // name, value
+
+class Scheme {
+ public:
+  virtual ~Scheme() = default;
+  // The configured name, e.g. "github"; static storage.
+  virtual std::string_view Name() const = 0;
+  // True when the request carries this scheme's signature header at all (the rule for
+  // several configured schemes: only those whose header is present are checked).
+  virtual bool Present(const HeaderSource& headers) const = 0;
+  // Prepares one secret. Error (never containing secret bytes) if the secret does not have
+  // the form this scheme needs, e.g. a Standard Webhooks secret that is not base64.
+  virtual Expected<PreparedKey> Prepare(const secrets::Secret& secret) const = 0;
+  // Parses and checks the headers; returns an outcome when they alone decide, otherwise a
+  // check to feed the body to. `keys` holds one prepared key per configured secret.
+  virtual Started Start(const Request& request, std::span<const PreparedKey> keys) const = 0;
+  // The header lines a sender of this scheme would send for `input.body` signed with
+  // `secret`.
+  virtual Expected<std::vector<HeaderLine>> Sign(const secrets::Secret& secret,
+                                                 const SignInput& input) const = 0;
+};
+
+// Makes a scheme from the signature options; Error (naming the variable) if an option the
+// scheme needs is missing or bad.
+using SchemeFactory = Expected<std::unique_ptr<Scheme>> (*)(const config::SignatureOptions&);
+
+}  // namespace hw::signature

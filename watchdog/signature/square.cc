@@ -1,0 +1,55 @@
+// The square scheme: x-square-hmacsha256-signature, base64 HMAC-SHA256 of the notification
+// URL ‖ body. The URL is hmac_public_url (plus the request path and query, see SignedUrl),
+// because behind a gateway the watchdog cannot know the URL the sender used.
+#include "signature/hmac_scheme.h"
+
+namespace hw::signature {
+namespace {
+
+class Square final : public HmacScheme {
+ public:
+  explicit Square(const config::SignatureOptions& options)
+      : HmacScheme({crypto::Algorithm::kSha256}),
+        header_(SignatureHeader(options, "x-square-hmacsha256-signature")),
+        public_url_(options.public_url) {}
+  std::string_view Name() const override { return "square"; }
+  bool Present(const HeaderSource& headers) const override {
+    return !headers.Values(header_).empty();
+  }
+
+ protected:
+  Parsed Parse(const Request& request) const override {
+    auto value = SingleValue(request.head.headers, header_);
+    if (const Outcome* failed = std::get_if<Outcome>(&value)) return *failed;
+    auto mac = DecodeSignature(std::get<std::string_view>(value), "", Encoding::kBase64, 32);
+    if (!mac) return Outcome::kMalformed;
+    MacPlan plan;
+    plan.prefix = SignedUrl(public_url_, request.head.path, request.head.query);
+    plan.candidates.push_back({crypto::Algorithm::kSha256, std::move(*mac)});
+    return plan;
+  }
+
+  std::vector<HeaderLine> SignWith(const PreparedKey& key, const SignInput& input) const override {
+    const crypto::Bytes mac =
+        ComputeMac(key, crypto::Algorithm::kSha256, SignedUrl(public_url_, input.path, input.query),
+                   input.body);
+    return {{header_, crypto::EncodeBase64(mac)}};
+  }
+
+ private:
+  std::string header_;
+  std::string public_url_;
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<Scheme>> MakeSquare(const config::SignatureOptions& options) {
+  if (options.public_url.empty()) {
+    return Error{
+        "hmac_public_url is required with hmac_scheme=square: the notification URL "
+        "configured at Square"};
+  }
+  return std::unique_ptr<Scheme>(std::make_unique<Square>(options));
+}
+
+}  // namespace hw::signature

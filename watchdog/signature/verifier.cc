@@ -1,0 +1,384 @@
+#include "signature/verifier.h"
+
+#include <algorithm>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "secrets/secret_file.h"
+#include "secrets/secret_watcher.h"
+#include "signature/registry.h"
+#include "signature/replay_cache.h"
+#include "signature/scheme.h"
+
+namespace hw::signature {
+namespace {
+
+// The keys every configured scheme uses right now: rebuilt at each (re)load, never changed
+// afterwards. A request holds the snapshot it started with.
+struct Snapshot {
+  std::vector<std::vector<PreparedKey>> keys;  // per configured scheme, one per secret file
+};
+
+std::string Trimmed(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return std::string(text);
+}
+
+std::string ValidNamesText() {
+  std::string text;
+  for (std::string_view name : SchemeNames()) {
+    text.append(name);
+    text.append(", ");
+  }
+  return text + "none";
+}
+
+// hmac_secret_<key>: the key is the scheme name with '-' written as '_'.
+std::string SecretKeyOf(std::string_view scheme) {
+  std::string key(scheme);
+  std::replace(key.begin(), key.end(), '-', '_');
+  return key;
+}
+
+class CheckImpl final : public Check {
+ public:
+  CheckImpl(std::shared_ptr<const Snapshot> snapshot, std::shared_ptr<ReplayCache> replay,
+            std::int64_t now_ms, std::int64_t window_ms)
+      : snapshot_(std::move(snapshot)),
+        replay_(std::move(replay)),
+        now_ms_(now_ms),
+        window_ms_(window_ms) {}
+
+  static std::unique_ptr<Check> Decided(Decision decision) {
+    auto check = std::make_unique<CheckImpl>(nullptr, nullptr, 0, 0);
+    check->result_ = decision;
+    return check;
+  }
+
+  void Add(std::string_view scheme, Started started) {
+    entries_.push_back(
+        Entry{scheme, started.outcome, std::move(started.check), std::move(started.replay_key)});
+  }
+
+  // After every present scheme was added: decides now whatever the headers decided.
+  void Seal(std::string_view missing_scheme) {
+    if (entries_.empty()) {
+      result_ = Decision{Outcome::kMissing, missing_scheme};
+      return;
+    }
+    const bool header_valid = std::any_of(entries_.begin(), entries_.end(), [](const Entry& e) {
+      return !e.check && e.outcome == Outcome::kValid;
+    });
+    needs_body_ = !header_valid && std::any_of(entries_.begin(), entries_.end(),
+                                               [](const Entry& e) { return e.check != nullptr; });
+    if (!needs_body_) {
+      for (Entry& e : entries_) e.check.reset();
+    }
+  }
+
+  bool NeedsBody() const override { return needs_body_; }
+
+  void Update(std::string_view chunk) override {
+    if (!needs_body_) return;
+    for (Entry& e : entries_) {
+      if (e.check) e.check->Update(chunk);
+    }
+  }
+
+  Decision Finish() override {
+    if (result_) return *result_;
+    for (Entry& e : entries_) {
+      if (e.check) {
+        e.outcome = e.check->Finish();
+        e.check.reset();
+      }
+    }
+    result_ = Decide();
+    return *result_;
+  }
+
+ private:
+  struct Entry {
+    std::string_view scheme;
+    Outcome outcome;
+    std::unique_ptr<SchemeCheck> check;
+    std::string replay_key;
+  };
+
+  Decision Decide() {
+    for (const Entry& e : entries_) {
+      if (e.outcome != Outcome::kValid) continue;
+      // Only a valid signature records its id, so forged requests cannot fill the cache
+      // with ids that would block the real delivery.
+      if (replay_ && !e.replay_key.empty() &&
+          !replay_->Insert(e.replay_key, now_ms_, now_ms_ + window_ms_)) {
+        return Decision{Outcome::kReplayed, e.scheme};
+      }
+      return Decision{Outcome::kValid, e.scheme};
+    }
+    // No scheme accepted the request: report the first configured one that was present.
+    return Decision{entries_.front().outcome, entries_.front().scheme};
+  }
+
+  std::shared_ptr<const Snapshot> snapshot_;  // keeps the keys of running checks alive
+  std::shared_ptr<ReplayCache> replay_;
+  std::int64_t now_ms_;
+  std::int64_t window_ms_;
+  std::vector<Entry> entries_;
+  bool needs_body_ = false;
+  std::optional<Decision> result_;
+};
+
+}  // namespace
+
+std::string_view OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kValid:
+      return "valid";
+    case Outcome::kUnsignedAllowed:
+      return "unsigned_allowed";
+    case Outcome::kDisabled:
+      return "disabled";
+    case Outcome::kMissing:
+      return "missing";
+    case Outcome::kMalformed:
+      return "malformed";
+    case Outcome::kMismatch:
+      return "mismatch";
+    case Outcome::kExpired:
+      return "expired";
+    case Outcome::kReplayed:
+      return "replayed";
+    case Outcome::kTooLarge:
+      return "too_large";
+  }
+  return "mismatch";
+}
+
+bool Admits(Outcome outcome) {
+  return outcome == Outcome::kValid || outcome == Outcome::kUnsignedAllowed ||
+         outcome == Outcome::kDisabled;
+}
+
+std::vector<std::string_view> SchemeNames() {
+  std::vector<std::string_view> names;
+  for (const SchemeEntry& entry : Registry()) names.push_back(entry.name);
+  return names;
+}
+
+struct Verifier::State {
+  config::SignatureOptions options;
+  std::shared_ptr<const Clock> clock;
+  bool disabled = false;
+  std::vector<std::unique_ptr<Scheme>> schemes;    // configured, in hmac_scheme order
+  std::vector<std::vector<std::size_t>> files_of;  // per scheme: indexes into paths
+  std::vector<std::string> paths;                  // every distinct secret file
+  std::shared_ptr<ReplayCache> replay;             // null when hmac_replay_cache = 0
+
+  mutable std::mutex snapshot_mutex;
+  std::shared_ptr<const Snapshot> snapshot;
+
+  // Declared last so it is destroyed first: its thread calls Apply, which uses the rest.
+  std::unique_ptr<secrets::SecretWatcher> watcher;
+
+  std::shared_ptr<const Snapshot> Current() const {
+    std::lock_guard<std::mutex> lock(snapshot_mutex);
+    return snapshot;
+  }
+
+  Status Apply(std::span<const secrets::Secret* const> secrets) {
+    auto next = std::make_shared<Snapshot>();
+    next->keys.resize(schemes.size());
+    for (std::size_t s = 0; s < schemes.size(); ++s) {
+      for (std::size_t file : files_of[s]) {
+        Expected<PreparedKey> key = schemes[s]->Prepare(*secrets[file]);
+        if (!key) {
+          return Error{"secret file " + paths[file] + " cannot be used for scheme " +
+                       std::string(schemes[s]->Name()) + ": " + key.error().message};
+        }
+        next->keys[s].push_back(std::move(key).value());
+      }
+    }
+    std::lock_guard<std::mutex> lock(snapshot_mutex);
+    snapshot = std::move(next);
+    return Ok{};
+  }
+};
+
+namespace {
+
+// Everything Create and CreateWithSecretFile share. `secret_file` empty: names under
+// secrets_path and a reload thread; otherwise that one file for every scheme, no thread.
+Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOptions& options,
+                                                      std::shared_ptr<const Clock> clock,
+                                                      const std::string& secret_file) {
+  auto state = std::make_unique<Verifier::State>();
+  state->options = options;
+  state->clock = clock ? std::move(clock) : std::make_shared<SystemClock>();
+
+  std::vector<std::string> names;
+  for (const std::string& raw : options.schemes) {
+    std::string name = Trimmed(raw);
+    if (!name.empty()) names.push_back(std::move(name));
+  }
+  if (names.empty()) {
+    return Error{"hmac_scheme is required: set it to one or more of " + ValidNamesText() +
+                 " (none turns verification off)"};
+  }
+  if (std::find(names.begin(), names.end(), "none") != names.end()) {
+    if (names.size() > 1) {
+      return Error{
+          "hmac_scheme: \"none\" turns verification off and cannot be combined with "
+          "other schemes"};
+    }
+    state->disabled = true;
+    return state;
+  }
+  std::set<std::string> seen;
+  for (const std::string& name : names) {
+    const SchemeEntry* entry = FindScheme(name);
+    if (entry == nullptr) {
+      return Error{"hmac_scheme: unknown scheme \"" + name +
+                   "\"; valid names: " + ValidNamesText()};
+    }
+    if (!seen.insert(name).second) {
+      return Error{"hmac_scheme: scheme \"" + name + "\" is listed twice"};
+    }
+    Expected<std::unique_ptr<Scheme>> scheme = entry->make(options);
+    if (!scheme) return scheme.error();
+    state->schemes.push_back(std::move(scheme).value());
+  }
+  for (const auto& [key, value] : options.scheme_secret_names) {
+    const bool configured = std::any_of(names.begin(), names.end(),
+                                        [&key = key](auto& n) { return SecretKeyOf(n) == key; });
+    if (!configured) {
+      std::string configured_text;
+      for (const std::string& n : names)
+        configured_text += (configured_text.empty() ? "" : ",") + n;
+      return Error{"hmac_secret_" + key + " names no configured scheme (hmac_scheme=" +
+                   configured_text + "; write the scheme name with '_' for '-')"};
+    }
+  }
+
+  auto path_index = [&](const std::string& path) {
+    auto found = std::find(state->paths.begin(), state->paths.end(), path);
+    if (found != state->paths.end()) return static_cast<std::size_t>(found - state->paths.begin());
+    state->paths.push_back(path);
+    return state->paths.size() - 1;
+  };
+  if (!secret_file.empty()) {
+    for (std::size_t s = 0; s < state->schemes.size(); ++s) {
+      state->files_of.push_back({path_index(secret_file)});
+    }
+  } else {
+    const std::string dir = secrets::ResolveSecretsDirectory(
+        options.secrets_path.empty() ? std::string(secrets::kDefaultSecretsPath)
+                                     : options.secrets_path);
+    for (std::size_t s = 0; s < state->schemes.size(); ++s) {
+      const std::string key = SecretKeyOf(state->schemes[s]->Name());
+      std::string variable = "hmac_secret";
+      std::vector<std::string> secret_names = options.secret_names;
+      if (auto found = options.scheme_secret_names.find(key);
+          found != options.scheme_secret_names.end() && !found->second.empty()) {
+        secret_names = found->second;
+        variable = "hmac_secret_" + key;
+      }
+      if (secret_names.empty()) secret_names = {"webhook-secret"};
+      std::vector<std::size_t> files;
+      for (const std::string& raw : secret_names) {
+        const std::string name = Trimmed(raw);
+        if (Status ok = secrets::CheckSecretName(name); !ok) {
+          return Error{variable + ": " + ok.error().message};
+        }
+        files.push_back(path_index(dir + "/" + name));
+      }
+      state->files_of.push_back(std::move(files));
+    }
+  }
+  if (options.replay_cache > 0) state->replay = std::make_shared<ReplayCache>(options.replay_cache);
+
+  secrets::SecretWatcher::Options watch;
+  watch.paths = state->paths;
+  watch.raw = options.secret_raw;
+  watch.interval =
+      options.reload_interval.count() > 0 ? options.reload_interval : std::chrono::seconds(2);
+  watch.background = secret_file.empty();
+  Verifier::State* raw_state = state.get();
+  Expected<std::unique_ptr<secrets::SecretWatcher>> watcher = secrets::SecretWatcher::Start(
+      std::move(watch),
+      [raw_state](std::span<const secrets::Secret* const> s) { return raw_state->Apply(s); });
+  if (!watcher) return watcher.error();
+  state->watcher = std::move(watcher).value();
+  return state;
+}
+
+}  // namespace
+
+Verifier::Verifier(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Verifier::~Verifier() {
+  if (state_) state_->watcher.reset();
+}
+
+Expected<std::unique_ptr<Verifier>> Verifier::Create(const config::SignatureOptions& options,
+                                                     std::shared_ptr<const Clock> clock) {
+  Expected<std::unique_ptr<State>> state = BuildState(options, std::move(clock), "");
+  if (!state) return state.error();
+  return std::unique_ptr<Verifier>(new Verifier(std::move(state).value()));
+}
+
+Expected<std::unique_ptr<Verifier>> Verifier::CreateWithSecretFile(
+    const config::SignatureOptions& options, std::shared_ptr<const Clock> clock,
+    const std::string& secret_file) {
+  if (secret_file.empty()) return Error{"a secret file is required"};
+  Expected<std::unique_ptr<State>> state = BuildState(options, std::move(clock), secret_file);
+  if (!state) return state.error();
+  return std::unique_ptr<Verifier>(new Verifier(std::move(state).value()));
+}
+
+std::unique_ptr<Check> Verifier::Begin(const RequestHead& head) const {
+  const State& s = *state_;
+  if (s.disabled) return CheckImpl::Decided({Outcome::kDisabled, ""});
+  for (const auto& [method, path] : s.options.allow_unsigned) {
+    if (method == head.method && path == head.path) {
+      return CheckImpl::Decided({Outcome::kUnsignedAllowed, ""});
+    }
+  }
+  std::shared_ptr<const Snapshot> snapshot = s.Current();
+  const Request request{head, s.clock->NowUnixMillis(), s.options.tolerance, s.replay != nullptr};
+  auto check =
+      std::make_unique<CheckImpl>(snapshot, s.replay, request.now_ms, s.options.tolerance.count());
+  for (std::size_t i = 0; i < s.schemes.size(); ++i) {
+    if (!s.schemes[i]->Present(head.headers)) continue;
+    check->Add(s.schemes[i]->Name(), s.schemes[i]->Start(request, snapshot->keys[i]));
+  }
+  check->Seal(s.schemes.size() == 1 ? s.schemes.front()->Name() : std::string_view());
+  return check;
+}
+
+bool Verifier::Disabled() const { return state_->disabled; }
+
+std::string Verifier::SchemesText() const {
+  if (state_->disabled) return "none";
+  std::string text;
+  for (const auto& scheme : state_->schemes) {
+    if (!text.empty()) text.push_back(',');
+    text.append(scheme->Name());
+  }
+  return text;
+}
+
+Verifier::Stats Verifier::GetStats() const {
+  if (!state_->watcher) return {0, 0};
+  const secrets::SecretWatcher::Stats stats = state_->watcher->GetStats();
+  return {stats.reloads, stats.failures};
+}
+
+void Verifier::ReloadNow() {
+  if (state_->watcher) state_->watcher->ReloadNow();
+}
+
+}  // namespace hw::signature

@@ -1,0 +1,111 @@
+// The signature check the server runs on every request: the closed set of outcomes, the
+// request view it needs, a per-request Check fed with the body as it arrives, and the
+// Verifier that holds the configured schemes, their secrets (reloaded in the background)
+// and the replay cache.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/expected.h"
+#include "config/config.h"
+
+namespace hw::signature {
+
+enum class Outcome {
+  kValid,
+  kUnsignedAllowed,
+  kDisabled,
+  kMissing,
+  kMalformed,
+  kMismatch,
+  kExpired,
+  kReplayed,
+  kTooLarge
+};
+// "valid", "unsigned_allowed", "disabled", "missing", "malformed", "mismatch", "expired",
+// "replayed", "too_large".
+std::string_view OutcomeName(Outcome outcome);
+// True for the outcomes that let the request reach the function: valid, unsigned_allowed,
+// disabled.
+bool Admits(Outcome outcome);
+
+// Request headers as the server parsed them. Lookup is case-insensitive.
+class HeaderSource {
+ public:
+  virtual ~HeaderSource() = default;
+  // Every value of header `name`, in arrival order (empty if absent).
+  virtual std::vector<std::string_view> Values(std::string_view name) const = 0;
+};
+
+struct RequestHead {
+  std::string_view method;  // "POST"
+  std::string_view path;    // "/hook" (no query)
+  std::string_view query;   // raw query without '?', may be empty
+  const HeaderSource& headers;
+};
+
+struct Decision {
+  Outcome outcome;
+  std::string_view scheme;  // the scheme that decided ("" if none); static storage
+};
+
+// One request's check. The server creates it once the headers are in, feeds the raw body in
+// chunks as they arrive (hashing happens during Update: one pass, no copy of the body), then
+// calls Finish. Not thread-safe (one request = one thread). A Check keeps the secrets it
+// started with alive, so a reload in the middle of a request does not disturb it.
+class Check {
+ public:
+  virtual ~Check() = default;
+  virtual bool NeedsBody() const = 0;               // false when already decided from headers
+  virtual void Update(std::string_view chunk) = 0;  // ignored when !NeedsBody()
+  virtual Decision Finish() = 0;                    // call once, after the whole body
+};
+
+class Verifier {
+ public:
+  // Validates scheme names (unknown → Error listing every valid name; empty list → Error
+  // saying hmac_scheme is required; "none" alone → disabled), loads every secret (Error
+  // naming the file on missing/empty/unreadable/bad name), starts the reload thread.
+  static Expected<std::unique_ptr<Verifier>> Create(const config::SignatureOptions& options,
+                                                    std::shared_ptr<const Clock> clock);
+  // As Create, but every configured scheme uses the one secret file at `secret_file` (a
+  // direct path, not a name under secrets_path) and no reload thread runs. For the verify
+  // command.
+  static Expected<std::unique_ptr<Verifier>> CreateWithSecretFile(
+      const config::SignatureOptions& options, std::shared_ptr<const Clock> clock,
+      const std::string& secret_file);
+
+  ~Verifier();  // stops the reload thread
+  Verifier(const Verifier&) = delete;
+  Verifier& operator=(const Verifier&) = delete;
+
+  // Starts the check of one request: decides from the headers what they alone decide
+  // (disabled, unsigned_allowed, missing, malformed, expired, and header-only schemes).
+  // Thread-safe.
+  std::unique_ptr<Check> Begin(const RequestHead& head) const;
+  bool Disabled() const;            // hmac_scheme=none
+  std::string SchemesText() const;  // "github,stripe" for the startup log ("none" if disabled)
+
+  struct Stats {
+    std::uint64_t reloads;          // secret changes picked up
+    std::uint64_t reload_failures;  // reload failure episodes (one per file that broke)
+  };
+  Stats GetStats() const;
+  void ReloadNow();  // for tests: one reload pass, synchronously
+
+  struct State;  // defined in verifier.cc
+
+ private:
+  explicit Verifier(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// Every registered scheme name, in registry order, for errors and --help.
+std::vector<std::string_view> SchemeNames();
+
+}  // namespace hw::signature
