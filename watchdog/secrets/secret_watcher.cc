@@ -1,5 +1,8 @@
 #include "secrets/secret_watcher.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <utility>
 
 #include "logging/log.h"
@@ -8,11 +11,16 @@
 namespace hw::secrets {
 namespace {
 
-std::vector<const Secret*> Pointers(const std::vector<Secret>& secrets) {
+std::vector<const Secret*> Pointers(const std::vector<std::optional<Secret>>& secrets) {
   std::vector<const Secret*> out;
   out.reserve(secrets.size());
-  for (const Secret& s : secrets) out.push_back(&s);
+  for (const auto& s : secrets) out.push_back(s ? &*s : nullptr);
   return out;
+}
+
+bool Missing(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) != 0 && errno == ENOENT;
 }
 
 }  // namespace
@@ -20,7 +28,7 @@ std::vector<const Secret*> Pointers(const std::vector<Secret>& secrets) {
 Expected<std::unique_ptr<SecretWatcher>> SecretWatcher::Start(Options options, Apply apply) {
   if (!options.warn) options.warn = [](std::string_view m) { log::Warn(m); };
   if (!options.info) options.info = [](std::string_view m) { log::Info(m); };
-  std::vector<Secret> current;
+  std::vector<std::optional<Secret>> current;
   current.reserve(options.paths.size());
   for (const std::string& path : options.paths) {
     Expected<Secret> secret = ReadSecretFile(path, options.raw);
@@ -36,7 +44,8 @@ Expected<std::unique_ptr<SecretWatcher>> SecretWatcher::Start(Options options, A
   return watcher;
 }
 
-SecretWatcher::SecretWatcher(Options options, Apply apply, std::vector<Secret> current)
+SecretWatcher::SecretWatcher(Options options, Apply apply,
+                             std::vector<std::optional<Secret>> current)
     : options_(std::move(options)),
       apply_(std::move(apply)),
       current_(std::move(current)),
@@ -76,10 +85,26 @@ void SecretWatcher::ReloadNow() {
     const std::string& path = options_.paths[i];
     Expected<Secret> fresh = ReadSecretFile(path, options_.raw);
     if (!fresh) {
-      Fail(i, "secret reload failed: " + fresh.error().message);
+      // A file removed while other secrets remain is a finished rotation: its secret is
+      // withdrawn. Anything else (and removing the last secret of a scheme, which Apply
+      // refuses) is a failure that keeps the last good secret.
+      std::size_t others = 0;
+      for (std::size_t j = 0; j < current_.size(); ++j) others += (j != i && current_[j]) ? 1 : 0;
+      if (current_[i] && others > 0 && Missing(path)) {
+        std::vector<const Secret*> candidate = Pointers(current_);
+        candidate[i] = nullptr;
+        if (apply_(candidate)) {
+          current_[i].reset();
+          last_error_[i].clear();
+          reloads_.fetch_add(1, std::memory_order_relaxed);
+          options_.info("secret file " + path + " was removed: its secret is no longer accepted");
+          continue;
+        }
+      }
+      if (current_[i]) Fail(i, "secret reload failed: " + fresh.error().message);
       continue;
     }
-    if (!fresh->SameBytes(current_[i])) {
+    if (!current_[i] || !fresh->SameBytes(*current_[i])) {
       std::vector<const Secret*> candidate = Pointers(current_);
       candidate[i] = &fresh.value();
       if (Status applied = apply_(candidate); !applied) {
@@ -89,6 +114,8 @@ void SecretWatcher::ReloadNow() {
       current_[i] = std::move(fresh).value();
       reloads_.fetch_add(1, std::memory_order_relaxed);
       options_.info("secret file " + path + " changed: new secret in use");
+      last_error_[i].clear();
+      continue;
     } else if (!last_error_[i].empty()) {
       options_.info("secret file " + path + " is readable again");
     }

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -23,8 +24,8 @@ namespace hw::secrets {
 class SecretWatcher {
  public:
   // Turns the complete current set of secrets (one per path, in the order of
-  // Options::paths) into whatever the consumer keeps, e.g. pre-keyed MAC contexts, and
-  // publishes it. Called once at startup and again after each file that changed. An Error
+  // Options::paths; nullptr for a file that was removed while others remain) into whatever
+  // the consumer keeps, e.g. pre-keyed MAC contexts, and publishes it. Called once at startup and again after each file that changed. An Error
   // (which must name the file and never contain secret bytes) rejects the change: the
   // previous secret of that file stays in use.
   using Apply = std::function<Status(std::span<const Secret* const> secrets)>;
@@ -58,7 +59,7 @@ class SecretWatcher {
   Stats GetStats() const;
 
  private:
-  SecretWatcher(Options options, Apply apply, std::vector<Secret> current);
+  SecretWatcher(Options options, Apply apply, std::vector<std::optional<Secret>> current);
   void Run();
   void Fail(std::size_t index, const std::string& message);
 
@@ -66,7 +67,7 @@ class SecretWatcher {
   const Apply apply_;
 
   std::mutex pass_mutex_;  // one pass at a time; guards current_ and last_error_
-  std::vector<Secret> current_;
+  std::vector<std::optional<Secret>> current_;  // empty: withdrawn (file removed)
   std::vector<std::string> last_error_;  // per file; "" while the file is fine
 
   std::atomic<std::uint64_t> reloads_{0};

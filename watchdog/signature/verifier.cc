@@ -194,12 +194,17 @@ struct Verifier::State {
     next->keys.resize(schemes.size());
     for (std::size_t s = 0; s < schemes.size(); ++s) {
       for (std::size_t file : files_of[s]) {
+        if (secrets[file] == nullptr) continue;  // withdrawn: its file was removed
         Expected<PreparedKey> key = schemes[s]->Prepare(*secrets[file]);
         if (!key) {
           return Error{"secret file " + paths[file] + " cannot be used for scheme " +
                        std::string(schemes[s]->Name()) + ": " + key.error().message};
         }
         next->keys[s].push_back(std::move(key).value());
+      }
+      if (next->keys[s].empty()) {
+        return Error{"scheme " + std::string(schemes[s]->Name()) +
+                     " would be left without a secret"};
       }
     }
     std::lock_guard<std::mutex> lock(snapshot_mutex);

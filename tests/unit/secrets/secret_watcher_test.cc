@@ -31,6 +31,7 @@ struct Recorder {
       std::lock_guard<std::mutex> lock(mutex);
       std::vector<std::string> texts;
       for (const Secret* s : secrets) {
+        if (s == nullptr) continue;  // withdrawn
         if (!reject.empty() && Text(*s) == reject) return Error{"rejected by the consumer"};
         texts.push_back(Text(*s));
       }
@@ -114,6 +115,27 @@ TEST_CASE("a deleted, emptied or replaced-by-folder secret keeps the last good o
   CHECK(r.Applied() == std::vector<std::string>{"new-secret"});
   CHECK((*watcher)->GetStats().reloads == 1);
   for (const std::string& w : r.warnings) CHECK_THAT(w, !Catch::Contains("good-secret"));
+}
+
+TEST_CASE("a removed file is withdrawn while another secret remains, and comes back") {
+  test::TempDir dir;
+  const std::string a = dir.Write("a", "one");
+  const std::string b = dir.Write("b", "two");
+  Recorder r;
+  auto watcher = SecretWatcher::Start(r.Options({a, b}), r.Apply());
+  REQUIRE(watcher.ok());
+  std::filesystem::remove(a);
+  (*watcher)->ReloadNow();
+  CHECK(r.Applied() == std::vector<std::string>{"two"});
+  CHECK((*watcher)->GetStats().failures == 0);
+  CHECK((*watcher)->GetStats().reloads == 1);
+  std::filesystem::remove(b);  // the last one stays
+  (*watcher)->ReloadNow();
+  CHECK(r.Applied() == std::vector<std::string>{"two"});
+  CHECK((*watcher)->GetStats().failures == 1);
+  dir.Write("a", "one again");  // a returns; b, still gone, can now be withdrawn
+  (*watcher)->ReloadNow();
+  CHECK(r.Applied() == std::vector<std::string>{"one again"});
 }
 
 TEST_CASE("a change the consumer rejects keeps the previous secret and counts a failure") {

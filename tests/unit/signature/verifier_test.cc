@@ -330,22 +330,26 @@ TEST_CASE("rotation: every listed secret is accepted") {
   CHECK(test::Run(*verifier, GithubRequest("other", "x")).outcome == Outcome::kMismatch);
 }
 
-TEST_CASE("rotation: a removed file keeps its last good secret and counts one failure") {
+TEST_CASE("rotation: a removed file's secret is withdrawn while another secret remains") {
   test::TempDir dir;
   dir.Write("old", "old-secret");
   dir.Write("new", "new-secret");
   auto verifier = Make(test::OptionsFor("github", dir, {"old", "new"}));
+  CHECK(test::Run(*verifier, GithubRequest("old-secret", "x")).outcome == Outcome::kValid);
   std::filesystem::remove(dir.File("old"));
   verifier->ReloadNow();
-  CHECK(verifier->GetStats().reload_failures == 1);
-  CHECK(verifier->GetStats().reloads == 0);
-  CHECK(test::Run(*verifier, GithubRequest("old-secret", "x")).outcome == Outcome::kValid);
-  CHECK(test::Run(*verifier, GithubRequest("new-secret", "x")).outcome == Outcome::kValid);
-  // Overwriting the file is how a secret is revoked without a restart.
-  dir.Write("old", "newer-secret");
-  verifier->ReloadNow();
+  CHECK(verifier->GetStats().reload_failures == 0);
   CHECK(verifier->GetStats().reloads == 1);
   CHECK(test::Run(*verifier, GithubRequest("old-secret", "x")).outcome == Outcome::kMismatch);
+  CHECK(test::Run(*verifier, GithubRequest("new-secret", "x")).outcome == Outcome::kValid);
+  // The last secret is never withdrawn: its removal is a failure that keeps it.
+  std::filesystem::remove(dir.File("new"));
+  verifier->ReloadNow();
+  CHECK(verifier->GetStats().reload_failures == 1);
+  CHECK(test::Run(*verifier, GithubRequest("new-secret", "x")).outcome == Outcome::kValid);
+  // A file that comes back is accepted again.
+  dir.Write("old", "newer-secret");
+  verifier->ReloadNow();
   CHECK(test::Run(*verifier, GithubRequest("newer-secret", "x")).outcome == Outcome::kValid);
 }
 
