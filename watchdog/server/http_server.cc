@@ -650,6 +650,7 @@ void HttpServer::Impl::Run() {
   }
   server_.listen_after_bind();
   if (metrics_thread_.joinable()) {
+    metrics_server_.wait_until_ready();  // stop() before listen started would be lost
     metrics_server_.stop();
     metrics_thread_.join();
   }
