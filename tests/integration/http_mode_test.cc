@@ -105,7 +105,7 @@ TEST_CASE("http mode exits non-zero when the function process dies") {
   auto code = w->WaitExit(10s);
   REQUIRE(code);
   CHECK(*code != 0);
-  CHECK_THAT(w->Log(), Catch::Contains("exited"));
+  CHECK(w->WaitForLog("exited"));
   CHECK_FALSE(FileExists(tmp.path() + "/.lock"));
 }
 

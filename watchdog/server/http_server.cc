@@ -31,6 +31,7 @@
 #include "logging/log.h"
 #include "metrics/metrics.h"
 #include "server/health.h"
+#include "server/pipeline.h"
 #include "signature/verifier.h"
 
 #if defined(CPPHTTPLIB_ZLIB_SUPPORT) || defined(CPPHTTPLIB_BROTLI_SUPPORT)
@@ -44,8 +45,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kInternalHeader = "X-OpenFaaS-Internal";
 constexpr std::string_view kInternalValue = "hmac-watchdog";
-constexpr std::string_view kVerifiedHeader = "X-Webhook-Verified";
-constexpr std::string_view kUnauthorizedBody = "Unauthorized: webhook signature not accepted\n";
 
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -69,28 +68,13 @@ struct RequestContext {
   bool deferred_log = false;    // streamed: logged when the stream ends
   std::string_view outcome = "-";
   std::string_view scheme = "-";
-  std::vector<executor::Header> hidden;  // headers taken out of cpp-httplib's sight
+  std::vector<executor::Header> headers;  // the request's headers, as received
 };
 
 RequestContext& Ctx() {
   thread_local RequestContext ctx;
   return ctx;
 }
-
-class HeaderView final : public signature::HeaderSource {
- public:
-  explicit HeaderView(const std::vector<executor::Header>& headers) : headers_(headers) {}
-  std::vector<std::string_view> Values(std::string_view name) const override {
-    std::vector<std::string_view> out;
-    for (const auto& h : headers_) {
-      if (IEquals(h.name, name)) out.push_back(h.value);
-    }
-    return out;
-  }
-
- private:
-  const std::vector<executor::Header>& headers_;
-};
 
 void SetInternal(httplib::Response& res, int status, std::string_view text) {
   res.status = status;
@@ -215,7 +199,10 @@ class GuardedServer final : public httplib::Server {
 class HttpServer::Impl {
  public:
   explicit Impl(const ServerDeps& deps)
-      : deps_(deps), cfg_(*deps.config), server_(guard_, cfg_.read_timeout) {}
+      : deps_(deps),
+        cfg_(*deps.config),
+        pipeline_(cfg_, *deps.verifier, *deps.executor, *deps.metrics, *deps.health),
+        server_(guard_, cfg_.read_timeout) {}
 
   Status Bind();
   void Run();
@@ -241,6 +228,7 @@ class HttpServer::Impl {
 
   ServerDeps deps_;
   const config::Config& cfg_;
+  Pipeline pipeline_;
   ConnectionGuard guard_;
   GuardedServer server_;
   httplib::Server metrics_server_;
@@ -361,160 +349,63 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRouting(const httplib::Req
     return HR::Handled;
   }
 
-  // Header values that cpp-httplib percent-decoded into CR, LF or NUL would split the
-  // request sent to the function: refuse them before anything else looks at them.
-  std::size_t head_bytes = req.target.size() + req.method.size() + 12;
-  std::optional<std::string_view> content_length;
-  for (const auto& [name, value] : req.headers) {
-    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
-      SetInternal(res, 400, "Bad Request: header value contains CR, LF or NUL\n");
-      return HR::Handled;
-    }
-    head_bytes += name.size() + value.size() + 4;
-    if (IEquals(name, "Content-Length")) {
-      if (content_length && *content_length != value) {
-        SetInternal(res, 400, "Bad Request: conflicting Content-Length headers\n");
-        return HR::Handled;
-      }
-      content_length = value;
-    }
-  }
-  if (head_bytes > cfg_.max_header_bytes) {
-    SetInternal(res, 431, "Request Header Fields Too Large\n");
+  ctx.headers.reserve(req.headers.size() + 1);
+  for (const auto& [name, value] : req.headers) ctx.headers.push_back({name, value});
+  if (auto rejection = CheckHead(cfg_, ctx.headers, req.method, req.target)) {
+    ctx.outcome = rejection->outcome;
+    if (rejection->status == 413) deps_.metrics->Verification("-", "too_large");
+    SetInternal(res, rejection->status, rejection->body);
     return HR::Handled;
-  }
-  if (content_length) {
-    std::uint64_t n = 0;
-    auto [ptr, ec] = std::from_chars(content_length->data(),
-                                     content_length->data() + content_length->size(), n);
-    if (ec != std::errc() || ptr != content_length->data() + content_length->size()) {
-      SetInternal(res, 400, "Bad Request: invalid Content-Length\n");
-      return HR::Handled;
-    }
-    if (n > cfg_.max_body_bytes) {
-      ctx.outcome = "too_large";
-      deps_.metrics->Verification("-", "too_large");
-      SetInternal(res, 413, "Payload Too Large\n");
-      return HR::Handled;
-    }
   }
 
   // Keep cpp-httplib from decoding or parsing the body (gzip, multipart, forms): the
-  // signature is over the wire bytes. The headers are restored for the function.
+  // signature is over the wire bytes. The function still gets these headers (ctx.headers).
   auto& mutable_headers = const_cast<httplib::Headers&>(req.headers);
-  for (std::string_view name : {"Content-Encoding", "Content-Type"}) {
-    auto range = mutable_headers.equal_range(std::string(name));
-    for (auto it = range.first; it != range.second; ++it) {
-      ctx.hidden.push_back({it->first, it->second});
-    }
-    mutable_headers.erase(range.first, range.second);
-  }
+  mutable_headers.erase("Content-Encoding");
+  mutable_headers.erase("Content-Type");
   return HR::Unhandled;
 }
 
 void HttpServer::Impl::HandleFunction(const httplib::Request& req, httplib::Response& res,
                                       const httplib::ContentReader* reader) {
   auto& ctx = Ctx();
-  std::vector<executor::Header> headers;
-  headers.reserve(req.headers.size() + ctx.hidden.size() + 1);
-  for (const auto& [name, value] : req.headers) {
-    if (IEquals(name, kVerifiedHeader)) continue;  // only the watchdog may say so
-    headers.push_back({name, value});
-  }
-  for (auto& h : ctx.hidden) headers.push_back(std::move(h));
-  ctx.hidden.clear();
-
-  std::string_view target = req.target;
-  std::string_view query;
-  if (auto q = target.find('?'); q != std::string_view::npos) query = target.substr(q + 1);
-
-  HeaderView view(headers);
-  signature::RequestHead head{req.method, req.path, query, view};
-  auto check = deps_.verifier->Begin(head);
-
-  Body body(cfg_.body_memory_bytes, cfg_.tmpdir);
-  std::optional<signature::Decision> early;
-  if (!check->NeedsBody()) {
-    early = check->Finish();
-    if (!signature::Admits(early->outcome)) reader = nullptr;  // no need to read the body
-  }
-  bool timed_out = false;
-  std::optional<std::string> spool_error;
+  PipelineRequest request{req.method, req.path, req.target, req.remote_addr,
+                          std::move(ctx.headers), nullptr};
+  ctx.headers.clear();
   if (reader != nullptr) {
-    const bool feed = !early.has_value();
     const auto deadline = ctx.start + cfg_.read_timeout;
-    bool ok = (*reader)([&](const char* data, std::size_t n) {
-      if (Clock::now() > deadline) {
-        timed_out = true;
-        return false;
-      }
-      std::string_view chunk(data, n);
-      if (feed) check->Update(chunk);
-      if (auto s = body.Append(chunk); !s) {
-        spool_error = s.error().message;
-        return false;
-      }
-      return true;
-    });
-    if (!ok) {
-      if (res.status == 413) {
-        ctx.outcome = "too_large";
-        deps_.metrics->Verification("-", "too_large");
-        SetInternal(res, 413, "Payload Too Large\n");
-      } else if (spool_error) {
-        log::Error(*spool_error);
-        SetInternal(res, 507, "Insufficient Storage: the request body could not be spooled\n");
-      } else if (timed_out) {
-        SetInternal(res, 408, "Request Timeout\n");
-      } else {
-        SetInternal(res, 400, "Bad Request: the request body could not be read\n");
-      }
-      return;
-    }
+    request.read_body = [&](const std::function<bool(std::string_view)>& sink) {
+      bool timed_out = false;
+      bool stopped = false;
+      bool ok = (*reader)([&](const char* data, std::size_t n) {
+        if (Clock::now() > deadline) {
+          timed_out = true;
+          return false;
+        }
+        if (!sink(std::string_view(data, n))) {
+          stopped = true;
+          return false;
+        }
+        return true;
+      });
+      if (ok) return ReadResult::kOk;
+      if (res.status == 413) return ReadResult::kTooLarge;
+      if (timed_out) return ReadResult::kTimedOut;
+      return ReadResult::kError;
+    };
   } else if (!req.body.empty()) {
-    // Methods without a content reader (GET, OPTIONS): cpp-httplib already read the body.
-    if (!early) check->Update(req.body);
-    if (auto s = body.Append(req.body); !s) {
-      log::Error(s.error().message);
-      SetInternal(res, 507, "Insufficient Storage: the request body could not be spooled\n");
-      return;
-    }
+    // GET and OPTIONS: cpp-httplib has read the body already.
+    request.read_body = [&req](const std::function<bool(std::string_view)>& sink) {
+      return sink(req.body) ? ReadResult::kOk : ReadResult::kError;
+    };
   }
-
-  ConnectionGuard::Clear(t_slot);  // the request is in; exec_timeout governs from here
-  signature::Decision decision = early ? *early : check->Finish();
-  ctx.outcome = signature::OutcomeName(decision.outcome);
-  ctx.scheme = decision.scheme.empty() ? std::string_view("-") : decision.scheme;
-  deps_.metrics->Verification(ctx.scheme, ctx.outcome);
-  if (!signature::Admits(decision.outcome)) {
-    SetInternal(res, decision.outcome == signature::Outcome::kTooLarge ? 413 : 401,
-                decision.outcome == signature::Outcome::kTooLarge ? "Payload Too Large\n"
-                                                                  : kUnauthorizedBody);
-    return;
-  }
-  if (decision.outcome == signature::Outcome::kValid) {
-    headers.push_back({std::string(kVerifiedHeader), std::string(decision.scheme)});
-  }
-
-  if (!deps_.health->TryAcquire()) {
-    SetInternal(res, 429,
-                fmt::format("Concurrent request limit exceeded. Max concurrent requests: {}\n",
-                            deps_.health->max_inflight()));
-    return;
-  }
-  ctx.function_call = true;
-  deps_.metrics->RequestStarted();
-  executor::FunctionRequest freq{req.method, req.path, target, query, req.remote_addr, headers,
-                                 body};
-  executor::FunctionResponse out;
-  try {
-    out = deps_.executor->Invoke(freq);
-  } catch (...) {
-    deps_.health->Release();
-    throw;
-  }
-  if (!out.stream) deps_.health->Release();
-  ApplyResponse(req, res, std::move(out));
+  PipelineResult result = pipeline_.Handle(std::move(request));
+  // The request is in; exec_timeout governs from here.
+  ConnectionGuard::Clear(t_slot);
+  ctx.outcome = result.outcome;
+  ctx.scheme = result.scheme;
+  ctx.function_call = result.function_called;
+  ApplyResponse(req, res, std::move(result.response));
 }
 
 void HttpServer::Impl::ApplyResponse(const httplib::Request& req, httplib::Response& res,

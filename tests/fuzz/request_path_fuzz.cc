@@ -1,0 +1,158 @@
+// Drives the whole request pipeline in process (head checks, verification while the body is
+// read, limiter, executor) with random methods, paths, headers and bodies against the github
+// scheme and a recording executor. Invariant: the executor runs only for a request carrying
+// the correct signature of its body; a correctly signed, well-formed request does run.
+#include <openssl/hmac.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "config/config.h"
+#include "executor/executor.h"
+#include "metrics/metrics.h"
+#include "server/health.h"
+#include "server/pipeline.h"
+#include "signature/verifier.h"
+
+namespace {
+
+constexpr char kSecret[] = "fuzz-secret";
+
+class RecordingExecutor final : public hw::executor::Executor {
+ public:
+  hw::executor::FunctionResponse Invoke(const hw::executor::FunctionRequest& request) override {
+    ++calls;
+    std::string body;
+    char buf[4096];
+    for (std::size_t off = 0;;) {
+      long n = request.body.ReadAt(off, buf, sizeof buf);
+      if (n <= 0) break;
+      body.append(buf, static_cast<std::size_t>(n));
+      off += static_cast<std::size_t>(n);
+    }
+    last_body = body;
+    hw::executor::FunctionResponse r;
+    r.status = 200;
+    return r;
+  }
+  int calls = 0;
+  std::string last_body;
+};
+
+std::string ExpectedSignature(const std::string& body) {
+  unsigned char mac[32];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), kSecret, sizeof kSecret - 1, reinterpret_cast<const unsigned char*>(body.data()),
+       body.size(), mac, &len);
+  static const char* kHex = "0123456789abcdef";
+  std::string out = "sha256=";
+  for (unsigned i = 0; i < len; ++i) {
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 15];
+  }
+  return out;
+}
+
+struct World {
+  hw::config::Config config;
+  std::unique_ptr<hw::signature::Verifier> verifier;
+  hw::metrics::Metrics metrics;
+  hw::server::Health health{0};
+
+  World() {
+    auto dir = std::filesystem::temp_directory_path() / ("hw-fuzz-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "webhook-secret") << kSecret;
+    config.max_body_bytes = 64 * 1024;
+    config.body_memory_bytes = 16 * 1024;
+    config.signature.schemes = {"github"};
+    config.signature.secrets_path = dir.string();
+    config.signature.reload_interval = std::chrono::hours(1);
+    auto v = hw::signature::Verifier::Create(config.signature, std::make_shared<hw::SystemClock>());
+    if (!v) {
+      std::fprintf(stderr, "verifier: %s\n", v.error().message.c_str());
+      std::abort();
+    }
+    verifier = std::move(*v);
+  }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static World world;
+  if (size < 1) return 0;
+  const uint8_t flags = data[0];
+  std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
+  // "METHOD PATH\nName: value\n...\n\nbody"
+  auto blank = text.find("\n\n");
+  std::string head = text.substr(0, blank);
+  std::string body = blank == std::string::npos ? "" : text.substr(blank + 2);
+  std::vector<hw::executor::Header> headers;
+  std::string method = "POST";
+  std::string target = "/";
+  std::size_t pos = 0;
+  bool first = true;
+  while (pos <= head.size()) {
+    auto eol = head.find('\n', pos);
+    std::string line = head.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
+    if (first) {
+      auto space = line.find(' ');
+      if (space != std::string::npos) {
+        method = line.substr(0, space);
+        target = line.substr(space + 1);
+      }
+      first = false;
+    } else if (auto colon = line.find(':'); colon != std::string::npos) {
+      headers.push_back({line.substr(0, colon), line.substr(colon + 1)});
+    }
+    if (eol == std::string::npos) break;
+    pos = eol + 1;
+  }
+  const std::string expected = ExpectedSignature(body);
+  if (flags & 1) headers.push_back({"X-Hub-Signature-256", expected});
+  if (flags & 2) headers.push_back({"X-Webhook-Verified", "github"});
+
+  auto rejected = hw::server::CheckHead(world.config, headers, method, target);
+  RecordingExecutor executor;
+  hw::server::Pipeline pipeline(world.config, *world.verifier, executor, world.metrics,
+                                world.health);
+  std::string path = target.substr(0, target.find('?'));
+  bool well_formed_signed = false;
+  if (!rejected) {
+    hw::server::PipelineRequest request{method, path, target, "127.0.0.1", headers, nullptr};
+    const std::size_t split = (flags >> 2) % (body.size() + 1);
+    request.read_body = [&](const std::function<bool(std::string_view)>& sink) {
+      // Deliver in two chunks at a fuzzed split point.
+      if (!sink(std::string_view(body).substr(0, split))) return hw::server::ReadResult::kError;
+      if (!sink(std::string_view(body).substr(split))) return hw::server::ReadResult::kError;
+      return hw::server::ReadResult::kOk;
+    };
+    auto result = pipeline.Handle(std::move(request));
+    if (result.holds_slot) world.health.Release();
+    int signature_headers = 0;
+    bool carries_expected = false;
+    for (const auto& h : headers) {
+      if (strcasecmp(h.name.c_str(), "X-Hub-Signature-256") == 0) {
+        ++signature_headers;
+        std::string v = h.value;
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.erase(0, 1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
+        carries_expected = carries_expected || v == expected;
+      }
+    }
+    well_formed_signed = (flags & 1) && signature_headers == 1;
+    if (executor.calls > 0 && !carries_expected) __builtin_trap();  // forged request ran
+    if (executor.calls > 0 && executor.last_body != body) __builtin_trap();
+    if (well_formed_signed && executor.calls == 0) __builtin_trap();  // valid request refused
+  }
+  return 0;
+}
