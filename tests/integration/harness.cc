@@ -142,8 +142,15 @@ bool Watchdog::WaitForPort(std::chrono::milliseconds timeout) {
 
 Watchdog::~Watchdog() {
   if (!exit_code_ && pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    WaitExit(std::chrono::seconds(10));
+    // SIGTERM, repeated (a second one cuts healthcheck_interval short), so the watchdog
+    // stops its http-mode function too; SIGKILL only if that did not work.
+    for (int i = 0; i < 100 && !WaitExit(std::chrono::milliseconds(100)); ++i) {
+      ::kill(pid_, SIGTERM);
+    }
+    if (!exit_code_) {
+      ::kill(pid_, SIGKILL);
+      WaitExit(std::chrono::seconds(10));
+    }
   }
   if (reader_.joinable()) reader_.join();
 }

@@ -183,6 +183,9 @@ const std::vector<KeyDef>& Defs() {
     add("body_memory_bytes", "", "1MiB",
         "request bodies above this are spooled to a file in TMPDIR instead of memory",
         SetBytes(&Config::body_memory_bytes, true));
+    add("max_response_bytes", "", "64MiB",
+        "serializing mode: longest function output kept in memory; more is a 500",
+        SetBytes(&Config::max_response_bytes, false));
     // Compatibility
     add("suppress_lock", "", "false", "do not write the lock file $TMPDIR/.lock",
         SetBool(&Config::suppress_lock));

@@ -67,6 +67,7 @@ struct Config {
   std::size_t max_body_bytes = 25u * 1024 * 1024;
   std::size_t max_header_bytes = 64u * 1024;
   std::size_t body_memory_bytes = 1024u * 1024;  // larger bodies are spooled to TMPDIR
+  std::size_t max_response_bytes = 64u * 1024 * 1024;  // serializing mode's buffered output
 
   // Compatibility switches
   bool suppress_lock = false;

@@ -1,5 +1,7 @@
 #include "executor/serializing.h"
 
+#include <signal.h>
+
 #include <fmt/format.h>
 
 #include "logging/log.h"
@@ -18,8 +20,19 @@ FunctionResponse SerializingExecutor::Invoke(const FunctionRequest& request) {
   }
   std::size_t offset = 0;
   std::string output;
+  bool too_large = false;
   PumpOptions options = launcher_.PumpSettings(request, &offset);
-  options.on_stdout = [&output](std::string_view chunk) {
+  ChildProcess* process = &*child;
+  const std::size_t limit = cfg.max_response_bytes;
+  options.on_stdout = [&output, &too_large, process, limit](std::string_view chunk) {
+    if (too_large) return true;  // draining what is left after the kill
+    if (output.size() + chunk.size() > limit) {
+      too_large = true;
+      output.clear();
+      output.shrink_to_fit();
+      process->KillGroup(SIGKILL);
+      return true;
+    }
     output.append(chunk);
     return true;
   };
@@ -30,6 +43,11 @@ FunctionResponse SerializingExecutor::Invoke(const FunctionRequest& request) {
   if (!result) {
     log::Error(fmt::format("function I/O failed: {}", result.error().message));
     r = InternalResponse(500, "Function process failed\n");
+  } else if (too_large) {
+    log::Warn(fmt::format("function output exceeded max_response_bytes ({} bytes): process "
+                          "group killed",
+                          cfg.max_response_bytes));
+    r = InternalResponse(500, "Function output too large (max_response_bytes)\n");
   } else if (result->outcome == PumpOutcome::kTimedOut) {
     log::Warn(fmt::format("function exceeded exec_timeout ({} ms): process group killed",
                           cfg.exec_timeout.count()));
