@@ -1,10 +1,20 @@
 # hmac-watchdog base image: a FROM scratch image holding only the static binary, at /fwatchdog
-# (what every OpenFaaS template copies) and at /hmac-watchdog. Built with the same scripts the
-# test suite runs (.ci/deps, .ci/fetch-httplib, .ci/build), and its unit tests run here too.
+# (what every OpenFaaS template copies) and at /hmac-watchdog, and an empty /tmp. Built with the
+# same scripts the test suite runs (.ci/deps, .ci/fetch-httplib, .ci/build); its unit tests run
+# here too. Templates use it as `FROM ${WATCHDOG_IMAGE} AS watchdog` (see templates/README.md).
+#
 #   docker buildx build --platform linux/amd64,linux/arm64 -t hmac-watchdog .
+#   podman build --format docker -t hmac-watchdog .
+#
 # Each platform builds natively on its own debian:bookworm (emulated where BUILDPLATFORM
 # differs), so OpenSSL's libcrypto.a and glibc match the target.
-FROM debian:bookworm AS build
+#
+# BUILD_FROM=binary skips the compile and packs a hmac-watchdog binary found at the root of the
+# build context instead; the test suite uses it (tests/container/) to pack the static binary it
+# has just built and tested with the very same scripts, rather than compile it a second time.
+ARG BUILD_FROM=source
+
+FROM debian:bookworm AS build-source
 ARG TARGETPLATFORM
 ARG BUILDPLATFORM
 WORKDIR /src
@@ -14,12 +24,22 @@ RUN echo "building for ${TARGETPLATFORM:-native} on ${BUILDPLATFORM:-native}" \
  && .ci/fetch-httplib /src/build/deps/httplib \
  && .ci/build build/release -DCMAKE_BUILD_TYPE=Release -DHW_STATIC=ON -DHW_WERROR=ON \
  && (cd build/release && ctest -L unit --output-on-failure) \
- && strip -o /fwatchdog build/release/hmac-watchdog \
- && /fwatchdog --version
+ && strip -o /fwatchdog build/release/hmac-watchdog
+
+FROM debian:bookworm AS build-binary
+COPY hmac-watchdog /fwatchdog
+
+FROM build-${BUILD_FROM} AS build
+# What the scratch image holds: the binary under both names, and a world-writable /tmp for the
+# lock file (TMPDIR), so the image also runs on its own and as any user.
+RUN /fwatchdog --version \
+ && mkdir -p /image/tmp \
+ && chmod 1777 /image/tmp \
+ && cp /fwatchdog /image/fwatchdog \
+ && cp /fwatchdog /image/hmac-watchdog
 
 FROM scratch
-COPY --from=build /fwatchdog /fwatchdog
-COPY --from=build /fwatchdog /hmac-watchdog
+COPY --from=build /image/ /
 EXPOSE 8080 8081
 HEALTHCHECK --interval=3s CMD ["/fwatchdog", "--run-healthcheck"]
 ENTRYPOINT ["/fwatchdog"]

@@ -65,6 +65,18 @@ if [ "$quick" = 0 ]; then
   done
 fi
 
+# --- containers (tests/container/): podman images, templates, examples ------------------------
+# The top-level Dockerfile's FROM scratch image (packing the release binary tested above), each
+# faas-cli template and example image built on it, run and sent signed and forged requests.
+# Skipped with --quick and with HW_SKIP_CONTAINERS=1; podman's storage is kept in build/podman.
+if [ "$quick" = 0 ] && [ "${HW_SKIP_CONTAINERS:-0}" != 1 ]; then
+  step "containers: base image, templates and examples (podman)"
+  if ! tests/container/run.sh "$root/build/release/hmac-watchdog"; then
+    failed+=("containers")
+  fi
+fi
+# --- end of containers ------------------------------------------------------------------------
+
 step "done"
 if [ ${#failed[@]} -gt 0 ]; then
   printf 'FAILED: %s\n' "${failed[@]}"
