@@ -66,6 +66,7 @@ struct RequestContext {
   bool function_call = false;   // counted in the function metrics
   bool from_function = false;   // the response is the function's (leave 4xx/5xx alone)
   bool deferred_log = false;    // streamed: logged when the stream ends
+  bool closing = false;         // the response says Connection: close
   std::string_view outcome = "-";
   std::string_view scheme = "-";
   std::vector<executor::Header> headers;  // the request's headers, as received
@@ -180,8 +181,12 @@ class GuardedServer final : public httplib::Server {
         svr_sock_, sock, keep_alive_max_count_, keep_alive_timeout_sec_, read_timeout_sec_,
         read_timeout_usec_, write_timeout_sec_, write_timeout_usec_,
         [&](httplib::Stream& strm, bool close_connection, bool& connection_closed) {
-          return process_request(strm, remote_addr, remote_port, local_addr, local_port,
-                                 close_connection, connection_closed, nullptr);
+          bool ok = process_request(strm, remote_addr, remote_port, local_addr, local_port,
+                                    close_connection, connection_closed, nullptr);
+          // cpp-httplib answers "Connection: close" to every status >= 400 but keeps some of
+          // those connections open; end them as the response said.
+          if (Ctx().closing) connection_closed = true;
+          return ok;
         });
     t_slot = nullptr;
     guard_.Remove(slot);
@@ -302,16 +307,24 @@ void HttpServer::Impl::Configure() {
   server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     auto& ctx = Ctx();
     bool matched = ctx.seen && ctx.start == req.start_time_;
+    if (!matched) {  // cpp-httplib answered before our hooks saw the request
+      ctx = RequestContext{};
+      ctx.start = req.start_time_;
+    }
+    // A response that says "Connection: close" (every status >= 400 in cpp-httplib) must
+    // end the connection even when the client does not close it: cpp-httplib itself keeps
+    // some of them open for keep-alive.
+    ctx.closing = res.get_header_value("Connection") == "close";
+    if (ctx.closing) {
+      ConnectionGuard::Set(t_slot, Clock::now() + cfg_.write_timeout);
+    } else if (!(matched && ctx.deferred_log)) {
+      NextRequestDeadline();
+    }
     if (matched && ctx.deferred_log) return;  // logged when the stream ends
-    NextRequestDeadline();
     if (matched && ctx.function_call) {
       deps_.metrics->RequestFinished(
           req.method, res.status,
           std::chrono::duration<double>(Clock::now() - ctx.start).count());
-    }
-    if (!matched) {
-      ctx = RequestContext{};
-      ctx.start = req.start_time_;
     }
     AccessLog(req, res.status, res.body.size());
   });
@@ -374,34 +387,32 @@ void HttpServer::Impl::HandleFunction(const httplib::Request& req, httplib::Resp
   ctx.headers.clear();
   if (reader != nullptr) {
     const auto deadline = ctx.start + cfg_.read_timeout;
-    request.read_body = [&](const std::function<bool(std::string_view)>& sink) {
+    request.read_body = [reader, deadline, &res](const std::function<bool(std::string_view)>& sink) {
       bool timed_out = false;
-      bool stopped = false;
       bool ok = (*reader)([&](const char* data, std::size_t n) {
         if (Clock::now() > deadline) {
           timed_out = true;
           return false;
         }
-        if (!sink(std::string_view(data, n))) {
-          stopped = true;
-          return false;
-        }
-        return true;
+        return sink(std::string_view(data, n));
       });
+      // The request is in: exec_timeout governs from here, not read_timeout.
+      ConnectionGuard::Clear(t_slot);
       if (ok) return ReadResult::kOk;
       if (res.status == 413) return ReadResult::kTooLarge;
       if (timed_out) return ReadResult::kTimedOut;
       return ReadResult::kError;
     };
-  } else if (!req.body.empty()) {
+  } else {
+    ConnectionGuard::Clear(t_slot);
+  }
+  if (reader == nullptr && !req.body.empty()) {
     // GET and OPTIONS: cpp-httplib has read the body already.
     request.read_body = [&req](const std::function<bool(std::string_view)>& sink) {
       return sink(req.body) ? ReadResult::kOk : ReadResult::kError;
     };
   }
   PipelineResult result = pipeline_.Handle(std::move(request));
-  // The request is in; exec_timeout governs from here.
-  ConnectionGuard::Clear(t_slot);
   ctx.outcome = result.outcome;
   ctx.scheme = result.scheme;
   ctx.function_call = result.function_called;
@@ -453,7 +464,7 @@ void HttpServer::Impl::ApplyResponse(const httplib::Request& req, httplib::Respo
   };
   const std::string type = content_type.empty() ? "application/octet-stream" : content_type;
   auto releaser = [this, state](bool success) {
-        NextRequestDeadline();
+        if (!Ctx().closing) NextRequestDeadline();
         deps_.health->Release();
         double seconds = std::chrono::duration<double>(Clock::now() - state->start).count();
         deps_.metrics->RequestFinished(state->method, state->status, seconds);

@@ -1,5 +1,5 @@
 // A tiny function for the integration tests. argv[1] picks the behaviour:
-//   echo                 copy stdin to stdout
+//   echo                 copy stdin to stdout (after X-Delay-Ms milliseconds, if sent)
 //   env                  print the Http_* environment, sorted, one per line
 //   exit N               read stdin, print "failed", exit with code N
 //   count FILE           append one line to FILE (spawn counter), then echo
@@ -44,6 +44,9 @@ void WriteAll(const std::string& s) {
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "echo";
   if (mode == "echo") {
+    if (const char* delay = std::getenv("Http_X_Delay_Ms")) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(delay)));
+    }
     WriteAll(ReadAll());
   } else if (mode == "env") {
     ReadAll();
