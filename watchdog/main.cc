@@ -128,7 +128,8 @@ int Serve(const hw::config::Config& cfg) {
     (*server)->Run();
     stopped.set_value();
   });
-  (*server)->WaitUntilReady();
+  // The socket already listens (connections wait in its backlog), so readiness need not
+  // wait for the accept loop to start.
   log::Info(fmt::format("listening on port {} (mode={}, hmac_scheme={}, metrics_port={})",
                         (*server)->port(), config::ModeName(cfg.mode), (*verifier)->SchemesText(),
                         (*server)->metrics_port()));
@@ -174,6 +175,7 @@ int Serve(const hw::config::Config& cfg) {
 
   lock.Remove();
   health.SetDraining();
+  (*server)->WaitUntilReady();  // a Stop() before the accept loop runs would be lost
   (*server)->Stop();
   if (stopped_future.wait_for(cfg.write_timeout) == std::future_status::timeout) {
     log::Warn(fmt::format("drain: {} request(s) still running after write_timeout ({} ms); exiting",

@@ -65,13 +65,31 @@ class Registry {
     if (!record->exit_event) {
       return Error{fmt::format("cannot create an eventfd for a child: {}", ErrnoText(errno))};
     }
-    std::lock_guard lock(mutex_);
+    // posix_spawn runs outside the lock, so workers spawn in parallel. A child that exits
+    // before it is registered is reaped into early_ and claimed here.
+    {
+      std::lock_guard lock(mutex_);
+      ++in_progress_;
+    }
     pid_t pid = -1;
-    if (Status spawned = spawn(&pid); !spawned) return spawned.error();
-    record->pid = pid;
-    children_.emplace(pid, record);
-    ++spawn_count_;
-    spawned_.notify_one();
+    Status spawned = spawn(&pid);
+    std::lock_guard lock(mutex_);
+    --in_progress_;
+    if (spawned) {
+      record->pid = pid;
+      if (auto early = early_.find(pid); early != early_.end()) {
+        record->wait_status = early->second;
+        early_.erase(early);
+        const std::uint64_t one = 1;
+        [[maybe_unused]] const ssize_t written = write(record->exit_event.get(), &one, sizeof one);
+      } else {
+        children_.emplace(pid, record);
+      }
+      ++spawn_count_;
+      spawned_.notify_one();
+    }
+    if (in_progress_ == 0) early_.clear();  // nobody can claim these: orphans
+    if (!spawned) return spawned.error();
     return record;
   }
 
@@ -130,13 +148,24 @@ class Registry {
       if (pid <= 0) continue;
       std::lock_guard lock(mutex_);
       const auto it = children_.find(pid);
-      if (it != children_.end() && it->second->kill_group_on_exit) kill(-pid, SIGKILL);
+      // Unregistered children are killed as a group too: every function is spawned with
+      // kill_group_on_exit, and an orphan's group ends with it anyway.
+      if ((it != children_.end() && it->second->kill_group_on_exit) ||
+          (it == children_.end() && in_progress_ > 0)) {
+        kill(-pid, SIGKILL);
+      }
       int status = 0;
       pid_t reaped = -1;
       do {
         reaped = waitpid(pid, &status, 0);  // a zombie: returns at once
       } while (reaped < 0 && errno == EINTR);
-      if (reaped != pid || it == children_.end()) continue;  // an orphan: status discarded
+      if (reaped != pid) continue;
+      if (it == children_.end()) {
+        // An orphan, or a child whose spawn has not registered it yet: keep its status for
+        // SpawnRegistered to claim while spawns are in progress.
+        if (in_progress_ > 0) early_[pid] = status;
+        continue;
+      }
       std::shared_ptr<detail::ChildRecord> record = std::move(it->second);
       children_.erase(it);
       record->wait_status = status;
@@ -151,6 +180,8 @@ class Registry {
   std::condition_variable reaped_;   // some record got its wait_status
   bool started_ = false;
   std::uint64_t spawn_count_ = 0;
+  int in_progress_ = 0;                           // spawns running outside the lock
+  std::unordered_map<pid_t, int> early_;          // reaped before registration
   std::unordered_map<pid_t, std::shared_ptr<detail::ChildRecord>> children_;
 };
 

@@ -207,6 +207,7 @@ Status UpstreamConnection::SendRequest(std::string_view method, std::string_view
   }
   if (!has_host) head.append(fmt::format("Host: {}:{}\r\n", address.host, address.port));
   head.append(fmt::format("Content-Length: {}\r\n\r\n", body.size()));
+  just_sent_ = true;
   if (body.in_memory() && body.size() <= 16 * 1024) {
     head.append(body.memory());
     return WriteAll(head, deadline);
@@ -234,6 +235,14 @@ bool UpstreamConnection::Fill(TimePoint deadline) {
     pos_ = 0;
   }
   char tmp[kReadSize];
+  if (just_sent_) {
+    // Right after sending, the answer cannot be there yet: wait before the first recv
+    // instead of paying for one that fails with EAGAIN.
+    just_sent_ = false;
+    pollfd p{fd_.get(), POLLIN, 0};
+    int r = ::poll(&p, 1, MillisLeft(deadline));
+    if (r == 0) return Fail(UpstreamFailure::kTimeout);
+  }
   while (true) {
     ssize_t n = ::recv(fd_.get(), tmp, sizeof tmp, 0);
     if (n > 0) {

@@ -90,6 +90,7 @@ class UpstreamConnection {
   UpstreamFailure failure_ = UpstreamFailure::kNone;
   bool received_ = false;
   bool reusable_ = true;
+  bool just_sent_ = false;  // a request was just sent: poll before the first recv
   int exchanges_ = 0;
 };
 

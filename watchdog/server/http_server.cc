@@ -67,6 +67,7 @@ struct RequestContext {
   bool from_function = false;   // the response is the function's (leave 4xx/5xx alone)
   bool deferred_log = false;    // streamed: logged when the stream ends
   bool closing = false;         // the response says Connection: close
+  bool body_consumed = false;   // the whole request body was read
   std::string_view outcome = "-";
   std::string_view scheme = "-";
   std::vector<executor::Header> headers;  // the request's headers, as received
@@ -304,6 +305,17 @@ void HttpServer::Impl::Configure() {
     return httplib::Server::HandlerResponse::Handled;
   });
 
+  // cpp-httplib closes the connection after every status >= 400. A 401 whose request was
+  // read completely keeps it open instead: a sender retrying with the right secret, or a
+  // flood of forged requests, then costs no new connection per request.
+  server_.set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    auto& ctx = Ctx();
+    if (res.status == 401 && ctx.seen && ctx.start == req.start_time_ && ctx.body_consumed &&
+        req.get_header_value("Connection") != "close" && req.version == "HTTP/1.1") {
+      res.headers.erase("Connection");
+    }
+  });
+
   server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     auto& ctx = Ctx();
     bool matched = ctx.seen && ctx.start == req.start_time_;
@@ -398,6 +410,7 @@ void HttpServer::Impl::HandleFunction(const httplib::Request& req, httplib::Resp
       });
       // The request is in: exec_timeout governs from here, not read_timeout.
       ConnectionGuard::Clear(t_slot);
+      Ctx().body_consumed = ok;
       if (ok) return ReadResult::kOk;
       if (res.status == 413) return ReadResult::kTooLarge;
       if (timed_out) return ReadResult::kTimedOut;
@@ -405,6 +418,7 @@ void HttpServer::Impl::HandleFunction(const httplib::Request& req, httplib::Resp
     };
   } else {
     ConnectionGuard::Clear(t_slot);
+    ctx.body_consumed = true;  // no content reader: cpp-httplib read any body already
   }
   if (reader == nullptr && !req.body.empty()) {
     // GET and OPTIONS: cpp-httplib has read the body already.
