@@ -14,7 +14,7 @@ cp "$binary" "$root/hmac-watchdog"
 log=$root/../chroot-$$.log
 chroot_cmd=(chroot "$root")
 if [ "$(id -u)" -ne 0 ]; then chroot_cmd=(unshare -r chroot "$root"); fi
-env -i fprocess=/function mode=serializing hmac_scheme=none port=0 metrics_port=0 TMPDIR=/tmp \
+env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin fprocess=/function mode=serializing hmac_scheme=none port=0 metrics_port=0 TMPDIR=/tmp \
   "${chroot_cmd[@]}" /hmac-watchdog >"$log" 2>&1 &
 pid=$!
 for _ in $(seq 1 200); do
