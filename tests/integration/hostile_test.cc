@@ -208,3 +208,45 @@ TEST_CASE("the function sees the original Content-Encoding and Content-Type") {
   CHECK_THAT(r.body, Catch::Contains("Http_Content_Encoding=gzip\n"));
   CHECK_THAT(r.body, Catch::Contains("Http_Content_Type=multipart/form-data; boundary=q\n"));
 }
+
+TEST_CASE("paths with .., encoded slashes and very long paths are handled in every mode") {
+  TempDir tmp;
+  tmp.Write("public/index.html", "ok");
+  int upstream_port = FreePort();
+  std::vector<Env> modes = {
+      {{"mode", "serializing"}, {"fprocess", ProgramPath("fn") + " env"}},
+      {{"mode", "streaming"}, {"fprocess", ProgramPath("fn") + " env"}},
+      {{"mode", "http"},
+       {"fprocess", ProgramPath("upstream") + " " + std::to_string(upstream_port)},
+       {"upstream_url", "http://127.0.0.1:" + std::to_string(upstream_port)}},
+      {{"mode", "static"}, {"static_path", tmp.path() + "/public"}},
+  };
+  for (auto env : modes) {
+    INFO(env["mode"]);
+    env["hmac_scheme"] = "none";
+    env["TMPDIR"] = tmp.path();
+    auto w = Watchdog::Start(env);
+    long idle_kb = w->VmRssKb();
+    for (const std::string& path : std::vector<std::string>{"/../../etc/passwd", "/a/%2e%2e/%2e%2e/etc/passwd",
+                                   "/a%2fb%2f..%2f..%2fetc", "/%00", "/" + std::string(15000, 'p')}) {
+      INFO(path.substr(0, 40));
+      auto r = RawRequest(w->port(), "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      CHECK(r.status != 0);
+      CHECK(r.status < 500);
+      CHECK(r.body.find("root:") == std::string::npos);
+    }
+    auto too_long = Get(w->port(), "/" + std::string(20000, 'q'));
+    CHECK(too_long.status == 414);
+    CHECK(Get(w->port(), "/_/health").status == 200);
+    CHECK(w->VmRssKb() < idle_kb + 8 * 1024);
+  }
+}
+
+TEST_CASE("a Content-Length shorter than the body: the rest is not taken as the body") {
+  Fixture f;
+  auto r = RawRequest(f.w->port(),
+                      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGARBAGE-NOT-A-REQUEST\r\n\r\n");
+  CHECK(r.status == 200);
+  CHECK(r.body == "abc");
+  CHECK(f.Healthy());
+}
