@@ -48,6 +48,7 @@ std::vector<std::string> NormalizeArgs(int argc, char** argv) {
 }
 
 int Fail(int code, const std::string& message) {
+  hw::log::Flush();  // earlier lines first
   std::fprintf(stderr, "hmac-watchdog: %s\n", message.c_str());
   return code;
 }
@@ -181,12 +182,14 @@ int Serve(const hw::config::Config& cfg) {
     log::Warn(fmt::format("drain: {} request(s) still running after write_timeout ({} ms); exiting",
                           health.inflight(), cfg.write_timeout.count()));
     (*executor)->Shutdown();
+    log::Flush();
     std::fflush(nullptr);
     std::_Exit(exit_code);
   }
   serving.join();
   (*executor)->Shutdown();
   log::Info(fmt::format("shutdown complete (exit {})", exit_code));
+  log::Flush();
   return exit_code;
 }
 

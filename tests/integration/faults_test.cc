@@ -54,7 +54,7 @@ TEST_CASE("endless output is cut at max_response_bytes in serializing mode") {
   auto w = Watchdog::Start(env);
   auto r = Request(w->port(), "POST", "/", {}, "x");
   CHECK(r.status == 500);
-  CHECK(w->VmRssKb() < 64 * 1024);
+  if (kMemoryFiguresMeaningful) CHECK(w->VmRssKb() < 64 * 1024);
   CHECK(Get(w->port(), "/_/health").status == 200);
 }
 
@@ -67,7 +67,7 @@ TEST_CASE("endless output in streaming mode is cut by exec_timeout and the memor
   CHECK(r.status == 200);
   CHECK_FALSE(r.complete);
   CHECK(r.body.size() > 1000);
-  CHECK(w->VmRssKb() < 64 * 1024);
+  if (kMemoryFiguresMeaningful) CHECK(w->VmRssKb() < 64 * 1024);
 }
 
 TEST_CASE("a function that closes stdin early still answers") {

@@ -83,7 +83,8 @@ TEST_CASE("percent-encoded CR LF in a header value is refused with 400 and never
 
 TEST_CASE("raw control characters in a header are refused") {
   Fixture f;
-  auto r = RawRequest(f.w->port(), std::string("POST / HTTP/1.1\r\nHost: x\r\nX-Bad: a\0b\r\nContent-Length: 1\r\n\r\nx", 62));
+  static const char kRaw[] = "POST / HTTP/1.1\r\nHost: x\r\nX-Bad: a\0b\r\nContent-Length: 1\r\n\r\nx";
+  auto r = RawRequest(f.w->port(), std::string(kRaw, sizeof kRaw - 1));
   CHECK(r.status == 400);
   CHECK(f.SpawnCount() == 0);
 }
@@ -238,7 +239,7 @@ TEST_CASE("paths with .., encoded slashes and very long paths are handled in eve
     auto too_long = Get(w->port(), "/" + std::string(20000, 'q'));
     CHECK(too_long.status == 414);
     CHECK(Get(w->port(), "/_/health").status == 200);
-    CHECK(w->VmRssKb() < idle_kb + 8 * 1024);
+    if (kMemoryFiguresMeaningful) CHECK(w->VmRssKb() < idle_kb + 8 * 1024);
   }
 }
 

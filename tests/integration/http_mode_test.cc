@@ -71,7 +71,7 @@ TEST_CASE("http mode is not healthy and writes no lock file until the upstream l
   REQUIRE(healthy);
   CHECK(early_503 > 0);
   CHECK(FileExists(tmp.path() + "/.lock"));
-  CHECK(w->Log().find("function accepts connections") != std::string::npos);
+  CHECK(w->WaitForLog("function accepts connections"));
   for (int i = 0; i < 20; ++i) CHECK(Request(w->port(), "POST", "/echo", {}, "x").status == 200);
 }
 

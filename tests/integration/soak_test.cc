@@ -186,7 +186,7 @@ TEST_CASE("soak: mixed valid, forged, oversized and slow traffic with a SIGTERM 
   CHECK(unexpected.load() == 0);
   CHECK(lost.load() == 0);
   CHECK(valid.load() > 100);
-  CHECK(rss_last <= rss_first * 105 / 100);
+  if (kMemoryFiguresMeaningful) CHECK(rss_last <= rss_first * 105 / 100);
   CHECK(fds_last <= fds_first + 8);
   CHECK(zombies == 0);
   CHECK(completed == 4);

@@ -75,7 +75,8 @@ TEST_CASE("streaming mode moves 50 MiB of output with the watchdog's memory stay
   CHECK(r.complete);
   long after = VmHwmKb(w->pid());
   INFO("VmHWM before " << before << " kB, after " << after << " kB");
-  CHECK(after - before < 16 * 1024);  // far below the 50 MiB that went through
+  // far below the 50 MiB that went through
+  if (kMemoryFiguresMeaningful) CHECK(after - before < 16 * 1024);
 }
 
 TEST_CASE("streaming mode delivers the first bytes before the function finishes") {

@@ -78,6 +78,9 @@ class Registry {
     if (spawned) {
       record->pid = pid;
       if (auto early = early_.find(pid); early != early_.end()) {
+        // It exited before it was registered. Its group cannot be taken over yet: a process
+        // group id stays in use while any member (a grandchild) lives.
+        if (kill_group_on_exit) kill(-pid, SIGKILL);
         record->wait_status = early->second;
         early_.erase(early);
         const std::uint64_t one = 1;
@@ -148,12 +151,7 @@ class Registry {
       if (pid <= 0) continue;
       std::lock_guard lock(mutex_);
       const auto it = children_.find(pid);
-      // Unregistered children are killed as a group too: every function is spawned with
-      // kill_group_on_exit, and an orphan's group ends with it anyway.
-      if ((it != children_.end() && it->second->kill_group_on_exit) ||
-          (it == children_.end() && in_progress_ > 0)) {
-        kill(-pid, SIGKILL);
-      }
+      if (it != children_.end() && it->second->kill_group_on_exit) kill(-pid, SIGKILL);
       int status = 0;
       pid_t reaped = -1;
       do {

@@ -1,12 +1,18 @@
 // spdlog-backed implementation of the watchdog's log (the only file that includes spdlog).
 #include "logging/log.h"
 
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 namespace hw::log {
 namespace {
@@ -17,12 +23,70 @@ struct Loggers {
   std::shared_ptr<spdlog::logger> raw;   // function output without prefix (text format)
 };
 
+// stderr, written in batches: lines collect in a buffer that a background thread writes out
+// every 50 ms (or at once past 64 KiB, and for every warning and error), so the access log
+// costs one write() per batch instead of one per request. Flush() empties it (shutdown).
+class BatchedStderr {
+ public:
+  static BatchedStderr& Instance() {
+    static BatchedStderr* instance = new BatchedStderr();  // never destroyed: used at exit
+    return *instance;
+  }
+
+  void Append(const char* data, std::size_t size, bool urgent) {
+    std::unique_lock lock(mutex_);
+    pending_.append(data, size);
+    if (urgent || pending_.size() >= kLimit) WriteLocked();
+  }
+
+  void Flush() {
+    std::lock_guard lock(mutex_);
+    WriteLocked();
+  }
+
+ private:
+  static constexpr std::size_t kLimit = 64 * 1024;
+
+  BatchedStderr() {
+    std::thread([this] {
+      while (true) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        Flush();
+      }
+    }).detach();
+  }
+
+  void WriteLocked() {
+    std::size_t off = 0;
+    while (off < pending_.size()) {
+      ssize_t n = ::write(STDERR_FILENO, pending_.data() + off, pending_.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // stderr gone: drop rather than block the watchdog
+      off += static_cast<std::size_t>(n);
+    }
+    pending_.clear();
+  }
+
+  std::mutex mutex_;
+  std::string pending_;
+};
+
+class BatchedSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    BatchedStderr::Instance().Append(formatted.data(), formatted.size(),
+                                     msg.level >= spdlog::level::warn);
+  }
+  void flush_() override { BatchedStderr::Instance().Flush(); }
+};
+
 std::shared_ptr<spdlog::logger> MakeLogger(const std::string& name, const std::string& pattern) {
-  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto sink = std::make_shared<BatchedSink>();
   auto logger = std::make_shared<spdlog::logger>(name, sink);
   logger->set_pattern(pattern, spdlog::pattern_time_type::utc);
   logger->set_level(spdlog::level::debug);
-  logger->flush_on(spdlog::level::debug);
   return logger;
 }
 
@@ -124,6 +188,8 @@ void Init(Format format) {
 }
 
 void Write(Level level, std::string_view message) { WriteFields(level, message, {}); }
+
+void Flush() { BatchedStderr::Instance().Flush(); }
 
 void WriteFields(Level level, std::string_view message, const Fields& fields) {
   const Loggers& l = Get();

@@ -17,6 +17,9 @@ enum class Level { kDebug, kInfo, kWarn, kError };
 void Init(Format format);
 
 void Write(Level level, std::string_view message);
+// Writes out lines still batched in memory (they go out every 50 ms anyway; warnings and
+// errors at once). Call before exiting.
+void Flush();
 inline void Debug(std::string_view m) { Write(Level::kDebug, m); }
 inline void Info(std::string_view m) { Write(Level::kInfo, m); }
 inline void Warn(std::string_view m) { Write(Level::kWarn, m); }

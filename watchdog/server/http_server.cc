@@ -125,6 +125,14 @@ class ConnectionGuard {
                                 deadline.time_since_epoch())
                                 .count());
   }
+  // Like Set, but never moves an existing deadline later.
+  static void SetEarlier(Slot* slot, Clock::time_point deadline) {
+    if (slot == nullptr) return;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch())
+                  .count();
+    auto current = slot->deadline_ms.load();
+    if (current == 0 || ms < current) slot->deadline_ms.store(ms);
+  }
   static void Clear(Slot* slot) {
     if (slot != nullptr) slot->deadline_ms.store(0);
   }
@@ -328,7 +336,7 @@ void HttpServer::Impl::Configure() {
     // some of them open for keep-alive.
     ctx.closing = res.get_header_value("Connection") == "close";
     if (ctx.closing) {
-      ConnectionGuard::Set(t_slot, Clock::now() + cfg_.write_timeout);
+      ConnectionGuard::SetEarlier(t_slot, Clock::now() + cfg_.write_timeout);
     } else if (!(matched && ctx.deferred_log)) {
       NextRequestDeadline();
     }
@@ -408,10 +416,15 @@ void HttpServer::Impl::HandleFunction(const httplib::Request& req, httplib::Resp
         }
         return sink(std::string_view(data, n));
       });
-      // The request is in: exec_timeout governs from here, not read_timeout.
-      ConnectionGuard::Clear(t_slot);
       Ctx().body_consumed = ok;
-      if (ok) return ReadResult::kOk;
+      if (ok) {
+        // The request is in: exec_timeout governs from here, not read_timeout.
+        ConnectionGuard::Clear(t_slot);
+        return ReadResult::kOk;
+      }
+      // A body abandoned half-way: cpp-httplib would then wait to drain bytes it already
+      // consumed. The short answer goes out, then the guard ends the connection.
+      ConnectionGuard::Set(t_slot, Clock::now() + std::chrono::seconds(1));
       if (res.status == 413) return ReadResult::kTooLarge;
       if (timed_out) return ReadResult::kTimedOut;
       return ReadResult::kError;
