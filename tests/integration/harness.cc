@@ -374,6 +374,24 @@ bool ProcessAlive(pid_t pid) {
   return stat[close_paren + 2] != 'Z';
 }
 
+int ZombieChildren(pid_t pid) {
+  int count = 0;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator("/proc", ec); !ec && it != fs::end(it); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = ReadFile("/proc/" + name + "/stat");
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == pid && state == 'Z') ++count;
+  }
+  return count;
+}
+
 Headers Sign(const std::string& scheme, const std::string& secret_file, const std::string& body,
              const std::vector<std::string>& extra_args) {
   TempDir dir;

@@ -121,6 +121,8 @@ std::string ReadFile(const std::string& path);
 bool FileExists(const std::string& path);
 // Whether a process with this pid exists (and is not a zombie).
 bool ProcessAlive(pid_t pid);
+// How many children of `pid` are zombies (scans /proc).
+int ZombieChildren(pid_t pid);
 // Signs `body` like `hmac-watchdog sign` does: returns the header lines it printed.
 Headers Sign(const std::string& scheme, const std::string& secret_file, const std::string& body,
              const std::vector<std::string>& extra_args = {});

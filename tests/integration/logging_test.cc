@@ -18,26 +18,6 @@ Env Serializing(const std::string& fprocess, const TempDir& tmp) {
           {"TMPDIR", tmp.path()}};
 }
 
-// Children of `pid` that are zombies.
-int Zombies(pid_t pid) {
-  int count = 0;
-  DIR* d = ::opendir("/proc");
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string stat = ReadFile("/proc/" + name + "/stat");
-    auto close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 2));
-    char state;
-    pid_t ppid;
-    rest >> state >> ppid;
-    if (ppid == pid && state == 'Z') ++count;
-  }
-  ::closedir(d);
-  return count;
-}
-
 }  // namespace
 
 TEST_CASE("every request gets one access log line with method, path, status and call id") {
@@ -105,5 +85,5 @@ TEST_CASE("descriptors return to their idle count and no zombie remains after ma
   int idle = w->OpenFds();
   for (int i = 0; i < 50; ++i) REQUIRE(Request(w->port(), "POST", "/", {}, "x").status == 200);
   CHECK(Eventually([&] { return w->OpenFds() <= idle; }, 5s));
-  CHECK(Eventually([&] { return Zombies(w->pid()) == 0; }, 5s));
+  CHECK(Eventually([&] { return ZombieChildren(w->pid()) == 0; }, 5s));
 }

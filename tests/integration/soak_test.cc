@@ -39,25 +39,6 @@ std::string GithubSignature(const std::string& secret, const std::string& body) 
   return out;
 }
 
-int ZombieChildren(pid_t pid) {
-  int count = 0;
-  DIR* d = ::opendir("/proc");
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string stat = ReadFile("/proc/" + name + "/stat");
-    auto close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 2));
-    char state;
-    pid_t ppid;
-    rest >> state >> ppid;
-    if (ppid == pid && state == 'Z') ++count;
-  }
-  ::closedir(d);
-  return count;
-}
-
 long Median(std::vector<long> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "common/strings.h"
+
 #include "logging/log.h"
 #include "metrics/metrics.h"
 
@@ -11,17 +13,6 @@ extern char** environ;
 
 namespace hw::executor {
 namespace {
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 

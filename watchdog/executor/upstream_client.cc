@@ -14,23 +14,14 @@
 
 #include <fmt/format.h>
 
+#include "common/strings.h"
+
 namespace hw::executor {
 namespace {
 
 constexpr std::size_t kMaxHeadLine = 64 * 1024;
 constexpr std::size_t kMaxHeaders = 256;
 constexpr std::size_t kReadSize = 64 * 1024;
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 int MillisLeft(TimePoint deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -27,6 +27,8 @@
 
 #include <fmt/format.h>
 
+#include "common/strings.h"
+
 #include "executor/executor.h"
 #include "logging/log.h"
 #include "metrics/metrics.h"
@@ -45,17 +47,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kInternalHeader = "X-OpenFaaS-Internal";
 constexpr std::string_view kInternalValue = "hmac-watchdog";
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // What one request has been through so far. cpp-httplib runs a connection's requests one
 // after another on one worker thread, so a thread_local follows the request from the

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "common/strings.h"
+
 #include "common/body.h"
 #include "logging/log.h"
 #include "metrics/metrics.h"
@@ -16,17 +18,6 @@ namespace {
 
 constexpr std::string_view kVerifiedHeader = "X-Webhook-Verified";
 constexpr std::string_view kUnauthorizedBody = "Unauthorized: webhook signature not accepted\n";
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 class HeaderView final : public signature::HeaderSource {
  public:
