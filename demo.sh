@@ -8,8 +8,8 @@ root=$(pwd)
 port=${PORT:-8080}
 .ci/deps
 .ci/fetch-httplib "$root/build/deps/httplib"
-.ci/build build/release -DCMAKE_BUILD_TYPE=Release -DHW_STATIC=ON
-bin=$root/build/release/hmac-watchdog
+.ci/build build/demo -DCMAKE_BUILD_TYPE=Release -DHW_STATIC=ON -DHW_TESTS=OFF
+bin=$root/build/demo/hmac-watchdog
 
 demo=$(mktemp -d /tmp/hmac-watchdog-demo.XXXXXX)
 mkdir -p "$demo/secrets"
