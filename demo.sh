@@ -17,7 +17,11 @@ printf 'demo-secret-%s\n' "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" >"$dem
 chmod 600 "$demo/secrets/webhook-secret"
 body='{"zen":"Design for failure.","hook_id":1}'
 printf '%s' "$body" >"$demo/body.json"
-signature=$("$bin" sign --scheme github --secret-file "$demo/secrets/webhook-secret" <"$demo/body.json")
+# `sign` prints one header per line (the signature, and GitHub's delivery id).
+signed_headers=""
+while IFS= read -r line; do
+  signed_headers+=" -H '$line'"
+done < <("$bin" sign --scheme github --secret-file "$demo/secrets/webhook-secret" <"$demo/body.json")
 
 cat <<MSG
 
@@ -25,7 +29,7 @@ hmac-watchdog demo: mode=streaming, hmac_scheme=github, function tests/demo/hell
 secret: $demo/secrets/webhook-secret (made for this run)
 
 A signed request (200, the function answers):
-  curl -i http://127.0.0.1:$port/ -H '$signature' -H 'X-GitHub-Event: ping' \\
+  curl -i http://127.0.0.1:$port/$signed_headers -H 'X-GitHub-Event: ping' -H 'Content-Type: application/json' \\
        --data-binary '$body'
 
 A forged one (401, the function never runs):
