@@ -2,6 +2,9 @@
 // says about processes and descriptors (/proc), so the tests check effects, not our own state.
 #pragma once
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -48,8 +51,16 @@ struct ProcStat {
 
 // Parses /proc/<pid>/stat; pid 0 in the result when the process is gone.
 inline ProcStat ReadProcStat(pid_t pid) {
-  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  // read(2), not an ifstream: a process that exits between open and read makes libstdc++'s
+  // filebuf throw (ESRCH); here it simply reads as gone.
+  std::string text;
+  const int fd = ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char buf[1024];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+  }
   ProcStat stat;
   const std::size_t paren = text.rfind(')');  // comm may contain spaces and parentheses
   if (paren == std::string::npos) return stat;
