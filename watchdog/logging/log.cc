@@ -71,7 +71,7 @@ class BatchedStderr {
   std::string pending_;
 };
 
-class BatchedSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+class BatchedSink final : public spdlog::sinks::base_sink<std::mutex> {
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
     spdlog::memory_buf_t formatted;
