@@ -62,11 +62,32 @@ struct RequestContext {
   std::string_view outcome = "-";
   std::string_view scheme = "-";
   std::vector<executor::Header> headers;  // the request's headers, as received
+  // The request path, set aside while cpp-httplib routes (see HidePathFromRouting).
+  std::string routed_path;
+  bool path_hidden = false;
 };
 
 RequestContext& Ctx() {
   thread_local RequestContext ctx;
   return ctx;
+}
+
+// cpp-httplib routes with std::regex_match, which libstdc++ runs recursively, one stack
+// frame per character: a 15 KB path overflowed a worker's stack in the sanitizer builds.
+// Every function route matches any path, so routing sees a one-character path and the real
+// one is put back before anything reads it.
+void HidePathFromRouting(const httplib::Request& req, RequestContext& ctx) {
+  auto& path = const_cast<std::string&>(req.path);
+  ctx.routed_path.swap(path);
+  path.assign("/");
+  ctx.path_hidden = true;
+}
+
+void RestorePath(const httplib::Request& req, RequestContext& ctx) {
+  if (!ctx.path_hidden || ctx.start != req.start_time_) return;
+  const_cast<std::string&>(req.path).swap(ctx.routed_path);
+  ctx.routed_path.clear();
+  ctx.path_hidden = false;
 }
 
 void SetInternal(httplib::Response& res, int status, std::string_view text) {
@@ -286,6 +307,7 @@ void HttpServer::Impl::Configure() {
           what = e.what();
         } catch (...) {
         }
+        RestorePath(req, Ctx());
         log::Error(fmt::format("internal error while serving {} {}: {}", req.method, req.path,
                                what));
         Ctx().from_function = false;
@@ -297,6 +319,7 @@ void HttpServer::Impl::Configure() {
   // body and the internal marker; the function's own 4xx/5xx pass untouched.
   server_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     auto& ctx = Ctx();
+    RestorePath(req, ctx);
     bool ours = !(ctx.seen && ctx.start == req.start_time_ && ctx.from_function);
     if (!ours || !res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string text = fmt::format("{} {}\n", res.status, httplib::status_message(res.status));
@@ -318,6 +341,7 @@ void HttpServer::Impl::Configure() {
   server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     auto& ctx = Ctx();
     bool matched = ctx.seen && ctx.start == req.start_time_;
+    if (matched) RestorePath(req, ctx);
     if (!matched) {  // cpp-httplib answered before our hooks saw the request
       ctx = RequestContext{};
       ctx.start = req.start_time_;
@@ -387,12 +411,14 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRouting(const httplib::Req
   auto& mutable_headers = const_cast<httplib::Headers&>(req.headers);
   mutable_headers.erase("Content-Encoding");
   mutable_headers.erase("Content-Type");
+  HidePathFromRouting(req, ctx);
   return HR::Unhandled;
 }
 
 void HttpServer::Impl::HandleFunction(const httplib::Request& req, httplib::Response& res,
                                       const httplib::ContentReader* reader) {
   auto& ctx = Ctx();
+  RestorePath(req, ctx);
   PipelineRequest request{req.method, req.path, req.target, req.remote_addr,
                           std::move(ctx.headers), nullptr};
   ctx.headers.clear();
