@@ -1,40 +1,75 @@
 #include "crypto/hmac.h"
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
+// MD5_Init, SHA256_Update and friends are marked deprecated in OpenSSL 3 in favour of EVP,
+// which is exactly the layer this file avoids (see hmac.h). They remain part of the API.
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+#include <openssl/md5.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
 
 namespace hw::crypto {
 namespace {
 
-const char* DigestName(Algorithm algorithm) {
-  switch (algorithm) {
-    case Algorithm::kMd5:
-      return "MD5";
-    case Algorithm::kSha1:
-      return "SHA1";
-    case Algorithm::kSha256:
-      return "SHA256";
-    case Algorithm::kSha512:
-      return "SHA512";
-  }
-  return "SHA256";
-}
+static_assert(sizeof(MD5_CTX) <= sizeof(DigestState));
+static_assert(sizeof(SHA_CTX) <= sizeof(DigestState));
+static_assert(sizeof(SHA256_CTX) <= sizeof(DigestState));
+static_assert(sizeof(SHA512_CTX) <= sizeof(DigestState));
+static_assert(alignof(SHA512_CTX) <= alignof(DigestState));
 
-struct MacDeleter {
-  void operator()(EVP_MAC* mac) const { EVP_MAC_free(mac); }
+constexpr std::size_t kMaxBlock = 128;  // SHA-512's block; the others use 64
+constexpr std::size_t kMaxDigest = 64;
+
+// The three steps of one digest, on a DigestState that holds that digest's context.
+struct DigestFunctions {
+  std::size_t block;
+  std::size_t size;
+  void (*init)(DigestState&);
+  void (*update)(DigestState&, const void*, std::size_t);
+  void (*final)(DigestState&, unsigned char*);
 };
 
-// The HMAC implementation is fetched once per process; EVP_MAC objects are reference counted
-// and safe to share between threads.
-EVP_MAC* HmacImplementation() {
-  static const std::unique_ptr<EVP_MAC, MacDeleter> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-  return mac.get();
+template <typename Ctx, int (*Init)(Ctx*), int (*Update)(Ctx*, const void*, std::size_t),
+          int (*Final)(unsigned char*, Ctx*), std::size_t kBlock, std::size_t kSize>
+constexpr DigestFunctions MakeFunctions() {
+  // These functions only fail on a null context, which never happens here.
+  return DigestFunctions{
+      kBlock,
+      kSize,
+      [](DigestState& s) { Init(reinterpret_cast<Ctx*>(s.bytes)); },
+      [](DigestState& s, const void* data, std::size_t n) {
+        Update(reinterpret_cast<Ctx*>(s.bytes), data, n);
+      },
+      [](DigestState& s, unsigned char* out) { Final(out, reinterpret_cast<Ctx*>(s.bytes)); },
+  };
+}
+
+constexpr DigestFunctions kMd5 = MakeFunctions<MD5_CTX, MD5_Init, MD5_Update, MD5_Final, 64, 16>();
+constexpr DigestFunctions kSha1 =
+    MakeFunctions<SHA_CTX, SHA1_Init, SHA1_Update, SHA1_Final, 64, 20>();
+constexpr DigestFunctions kSha256 =
+    MakeFunctions<SHA256_CTX, SHA256_Init, SHA256_Update, SHA256_Final, 64, 32>();
+constexpr DigestFunctions kSha512 =
+    MakeFunctions<SHA512_CTX, SHA512_Init, SHA512_Update, SHA512_Final, 128, 64>();
+
+const DigestFunctions& Functions(Algorithm algorithm) {
+  switch (algorithm) {
+    case Algorithm::kMd5:
+      return kMd5;
+    case Algorithm::kSha1:
+      return kSha1;
+    case Algorithm::kSha256:
+      return kSha256;
+    case Algorithm::kSha512:
+      return kSha512;
+  }
+  return kSha256;
 }
 
 }  // namespace
-
-void MacContextDeleter::operator()(evp_mac_ctx_st* ctx) const { EVP_MAC_CTX_free(ctx); }
 
 std::string_view AlgorithmName(Algorithm algorithm) {
   switch (algorithm) {
@@ -57,59 +92,119 @@ std::optional<Algorithm> AlgorithmFromName(std::string_view name) {
   return std::nullopt;
 }
 
-std::size_t DigestSize(Algorithm algorithm) {
-  switch (algorithm) {
-    case Algorithm::kMd5:
-      return 16;
-    case Algorithm::kSha1:
-      return 20;
-    case Algorithm::kSha256:
-      return 32;
-    case Algorithm::kSha512:
-      return 64;
+std::size_t DigestSize(Algorithm algorithm) { return Functions(algorithm).size; }
+
+Bytes Digest(Algorithm algorithm, std::string_view data) {
+  const DigestFunctions& f = Functions(algorithm);
+  DigestState state;
+  f.init(state);
+  f.update(state, data.data(), data.size());
+  Bytes out(f.size);
+  f.final(state, out.data());
+  Cleanse(&state, sizeof state);
+  return out;
+}
+
+// --- Hmac -------------------------------------------------------------------------------------
+
+Hmac::Hmac(Hmac&& other) noexcept
+    : algorithm_(other.algorithm_),
+      finished_(std::exchange(other.finished_, true)),
+      inner_(other.inner_),
+      outer_(other.outer_) {
+  Cleanse(&other.inner_, sizeof other.inner_);
+  Cleanse(&other.outer_, sizeof other.outer_);
+}
+
+Hmac& Hmac::operator=(Hmac&& other) noexcept {
+  if (this != &other) {
+    algorithm_ = other.algorithm_;
+    finished_ = std::exchange(other.finished_, true);
+    inner_ = other.inner_;
+    outer_ = other.outer_;
+    Cleanse(&other.inner_, sizeof other.inner_);
+    Cleanse(&other.outer_, sizeof other.outer_);
   }
-  return 32;
+  return *this;
+}
+
+Hmac::~Hmac() {
+  Cleanse(&inner_, sizeof inner_);
+  Cleanse(&outer_, sizeof outer_);
 }
 
 void Hmac::Update(std::string_view data) { Update(AsBytes(data)); }
 
 void Hmac::Update(std::span<const std::uint8_t> data) {
-  if (!ctx_ || data.empty()) return;
-  if (EVP_MAC_update(ctx_.get(), data.data(), data.size()) != 1) ctx_.reset();
+  if (finished_ || data.empty()) return;
+  Functions(algorithm_).update(inner_, data.data(), data.size());
 }
 
 Bytes Hmac::Final() {
-  if (!ctx_) return {};
-  Bytes out(size_);
-  std::size_t written = 0;
-  const bool ok = EVP_MAC_final(ctx_.get(), out.data(), &written, out.size()) == 1;
-  ctx_.reset();
-  if (!ok || written != size_) return {};
+  if (finished_) return {};
+  finished_ = true;
+  const DigestFunctions& f = Functions(algorithm_);
+  std::array<unsigned char, kMaxDigest> inner_digest;
+  f.final(inner_, inner_digest.data());
+  f.update(outer_, inner_digest.data(), f.size);
+  Bytes out(f.size);
+  f.final(outer_, out.data());
+  Cleanse(inner_digest.data(), inner_digest.size());
+  Cleanse(&inner_, sizeof inner_);
+  Cleanse(&outer_, sizeof outer_);
   return out;
 }
 
+// --- HmacKey ----------------------------------------------------------------------------------
+
 Expected<HmacKey> HmacKey::Create(Algorithm algorithm, std::span<const std::uint8_t> key) {
   if (key.empty()) return Error{"an HMAC key must not be empty"};
-  EVP_MAC* mac = HmacImplementation();
-  if (mac == nullptr) return Error{"OpenSSL has no HMAC implementation"};
-  MacContext ctx(EVP_MAC_CTX_new(mac));
-  if (!ctx) return Error{"OpenSSL could not allocate an HMAC context"};
-  char digest[16];
-  const std::string_view name = DigestName(algorithm);
-  name.copy(digest, sizeof(digest) - 1);
-  digest[name.size()] = '\0';
-  const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_end(),
-  };
-  if (EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1) {
-    return Error{std::string("OpenSSL could not key HMAC-") + DigestName(algorithm)};
+  const DigestFunctions& f = Functions(algorithm);
+  // RFC 2104: a key longer than the block is replaced by its digest; the key is then padded
+  // with zeros to the block size and XORed with 0x36 (inner) and 0x5c (outer).
+  std::array<unsigned char, kMaxBlock> block{};
+  if (key.size() > f.block) {
+    DigestState hashed;
+    f.init(hashed);
+    f.update(hashed, key.data(), key.size());
+    f.final(hashed, block.data());
+    Cleanse(&hashed, sizeof hashed);
+  } else {
+    std::copy(key.begin(), key.end(), block.begin());
   }
-  return HmacKey(algorithm, std::move(ctx));
+  HmacKey made(algorithm);
+  std::array<unsigned char, kMaxBlock> pad;
+  for (std::size_t i = 0; i < f.block; ++i) pad[i] = block[i] ^ 0x36;
+  f.init(made.inner_);
+  f.update(made.inner_, pad.data(), f.block);
+  for (std::size_t i = 0; i < f.block; ++i) pad[i] = block[i] ^ 0x5c;
+  f.init(made.outer_);
+  f.update(made.outer_, pad.data(), f.block);
+  Cleanse(block.data(), block.size());
+  Cleanse(pad.data(), pad.size());
+  return made;
 }
 
-Hmac HmacKey::Start() const {
-  return Hmac(MacContext(EVP_MAC_CTX_dup(ctx_.get())), DigestSize(algorithm_));
+HmacKey::HmacKey(HmacKey&& other) noexcept
+    : algorithm_(other.algorithm_), inner_(other.inner_), outer_(other.outer_) {
+  Cleanse(&other.inner_, sizeof other.inner_);
+  Cleanse(&other.outer_, sizeof other.outer_);
+}
+
+HmacKey& HmacKey::operator=(HmacKey&& other) noexcept {
+  if (this != &other) {
+    algorithm_ = other.algorithm_;
+    inner_ = other.inner_;
+    outer_ = other.outer_;
+    Cleanse(&other.inner_, sizeof other.inner_);
+    Cleanse(&other.outer_, sizeof other.outer_);
+  }
+  return *this;
+}
+
+HmacKey::~HmacKey() {
+  Cleanse(&inner_, sizeof inner_);
+  Cleanse(&outer_, sizeof outer_);
 }
 
 Bytes HmacKey::Compute(std::string_view message) const {

@@ -1,17 +1,9 @@
 #include "crypto/sha256.h"
 
-#include <openssl/evp.h>
+#include "crypto/hmac.h"
 
 namespace hw::crypto {
 
-Bytes Sha256(std::string_view data) {
-  Bytes out(32);
-  unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), out.data(), &size, EVP_sha256(), nullptr) != 1 ||
-      size != out.size()) {
-    return {};
-  }
-  return out;
-}
+Bytes Sha256(std::string_view data) { return Digest(Algorithm::kSha256, data); }
 
 }  // namespace hw::crypto

@@ -4,6 +4,10 @@
 #include "crypto/hmac.h"
 
 #include <catch2/catch.hpp>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <random>
 
 #include <string>
 #include <thread>
@@ -155,6 +159,58 @@ TEST_CASE("many threads can start messages from one shared key at the same time"
   }
   for (std::thread& t : threads) t.join();
   for (int c : correct) CHECK(c == 200);
+}
+
+// The HMAC is built on OpenSSL's digest functions (hmac.cc); OpenSSL's own HMAC, through EVP,
+// must agree on every key length around the block sizes and on messages fed in random chunks.
+TEST_CASE("the MAC equals OpenSSL's EVP HMAC for random keys, lengths and chunkings") {
+  std::mt19937 rng(20261129);
+  auto random_text = [&rng](std::size_t n) {
+    std::string s(n, '\0');
+    for (char& c : s) c = static_cast<char>(rng() & 0xff);
+    return s;
+  };
+  const std::pair<Algorithm, const EVP_MD*> algorithms[] = {
+      {Algorithm::kMd5, EVP_md5()},
+      {Algorithm::kSha1, EVP_sha1()},
+      {Algorithm::kSha256, EVP_sha256()},
+      {Algorithm::kSha512, EVP_sha512()},
+  };
+  for (const auto& [algorithm, md] : algorithms) {
+    for (std::size_t key_size : {1, 20, 63, 64, 65, 127, 128, 129, 300}) {
+      const std::string key_bytes = random_text(key_size);
+      const HmacKey key = Key(algorithm, key_bytes);
+      for (std::size_t message_size : {0, 1, 55, 56, 64, 111, 112, 128, 1000, 70000}) {
+        const std::string message = random_text(message_size);
+        unsigned char expected[EVP_MAX_MD_SIZE];
+        unsigned int expected_size = 0;
+        REQUIRE(HMAC(md, key_bytes.data(), static_cast<int>(key_bytes.size()),
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+                     expected, &expected_size) != nullptr);
+        Hmac hmac = key.Start();
+        for (std::size_t at = 0; at < message.size();) {
+          const std::size_t chunk = std::min<std::size_t>(message.size() - at, 1 + rng() % 200);
+          hmac.Update(std::string_view(message).substr(at, chunk));
+          at += chunk;
+        }
+        INFO(AlgorithmName(algorithm) << " key " << key_size << " message " << message_size);
+        CHECK(Hex(hmac.Final()) == Hex(Bytes(expected, expected + expected_size)));
+      }
+    }
+  }
+}
+
+TEST_CASE("a MAC is final: a second Final, or Update after it, gives nothing") {
+  const HmacKey key = Key(Algorithm::kSha256, "Jefe");
+  Hmac hmac = key.Start();
+  hmac.Update("what do ya want for nothing?");
+  CHECK(hmac.Final().size() == 32);
+  hmac.Update("more");
+  CHECK(hmac.Final().empty());
+  Hmac moved_from = key.Start();
+  Hmac taken = std::move(moved_from);
+  taken.Update("what do ya want for nothing?");
+  CHECK(Hex(taken.Final()) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 TEST_CASE("an empty HMAC key is refused") {
