@@ -10,8 +10,8 @@
 # differs), so OpenSSL's libcrypto.a and glibc match the target.
 #
 # BUILD_FROM=binary skips the compile and packs a hmac-watchdog binary found at the root of the
-# build context instead; the test suite uses it (tests/container/) to pack the static binary it
-# has just built and tested with the very same scripts, rather than compile it a second time.
+# build context instead (tests/container/ with HW_CONTAINER_FROM_BINARY=1, for quick local
+# reruns; the test suite itself builds from source, as above).
 ARG BUILD_FROM=source
 
 FROM debian:bookworm AS build-source

@@ -4,9 +4,9 @@
 #   tests/container/run.sh [WATCHDOG_BINARY]   (default build/release/hmac-watchdog)
 # Installs podman and friends first (.ci/deps --container). podman's storage and the imported
 # debian:bookworm image are kept in build/podman (HW_PODMAN_STATE), so a rerun is quick.
-# HW_PODMAN_STORAGE_DRIVER=vfs where overlay mounts are not possible; HW_CONTAINER_FROM_SOURCE=1
-# compiles the watchdog inside the image build (the Dockerfile's default) instead of packing
-# the binary given here.
+# HW_PODMAN_STORAGE_DRIVER=vfs where overlay mounts are not possible. The watchdog image is
+# compiled from source by the Dockerfile (its default); HW_CONTAINER_FROM_BINARY=1 packs the
+# binary given here instead (quicker, for local reruns).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 binary=${1:-$root/build/release/hmac-watchdog}
