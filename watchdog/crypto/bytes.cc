@@ -1,5 +1,7 @@
 #include "crypto/bytes.h"
 
+#include <string.h>
+
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
@@ -12,7 +14,9 @@ bool ConstantTimeEqual(std::span<const std::uint8_t> a, std::span<const std::uin
 }
 
 void Cleanse(void* data, std::size_t size) {
-  if (data != nullptr && size > 0) OPENSSL_cleanse(data, size);
+  // glibc's explicit_bzero: a full-speed memset the compiler may not drop (OPENSSL_cleanse
+  // does the same through a volatile pointer, several times slower on the per-request path).
+  if (data != nullptr && size > 0) ::explicit_bzero(data, size);
 }
 
 Bytes RandomBytes(std::size_t size) {

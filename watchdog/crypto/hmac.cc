@@ -21,7 +21,7 @@ static_assert(sizeof(SHA512_CTX) <= sizeof(DigestState));
 static_assert(alignof(SHA512_CTX) <= alignof(DigestState));
 
 constexpr std::size_t kMaxBlock = 128;  // SHA-512's block; the others use 64
-constexpr std::size_t kMaxDigest = 64;
+constexpr std::size_t kMaxDigest = kMaxMacSize;
 
 // The three steps of one digest, on a DigestState that holds that digest's context.
 struct DigestFunctions {
@@ -140,19 +140,24 @@ void Hmac::Update(std::span<const std::uint8_t> data) {
   Functions(algorithm_).update(inner_, data.data(), data.size());
 }
 
-Bytes Hmac::Final() {
-  if (finished_) return {};
+std::size_t Hmac::FinalInto(std::span<std::uint8_t, kMaxMacSize> out) {
+  if (finished_) return 0;
   finished_ = true;
   const DigestFunctions& f = Functions(algorithm_);
   std::array<unsigned char, kMaxDigest> inner_digest;
   f.final(inner_, inner_digest.data());
   f.update(outer_, inner_digest.data(), f.size);
-  Bytes out(f.size);
   f.final(outer_, out.data());
   Cleanse(inner_digest.data(), inner_digest.size());
   Cleanse(&inner_, sizeof inner_);
   Cleanse(&outer_, sizeof outer_);
-  return out;
+  return f.size;
+}
+
+Bytes Hmac::Final() {
+  std::array<std::uint8_t, kMaxMacSize> mac;
+  const std::size_t size = FinalInto(mac);
+  return Bytes(mac.begin(), mac.begin() + static_cast<std::ptrdiff_t>(size));
 }
 
 // --- HmacKey ----------------------------------------------------------------------------------

@@ -18,6 +18,9 @@ namespace hw::crypto {
 
 enum class Algorithm { kMd5, kSha1, kSha256, kSha512 };
 
+// The longest MAC of the four (HMAC-SHA512), in bytes.
+inline constexpr std::size_t kMaxMacSize = 64;
+
 // "md5", "sha1", "sha256", "sha512".
 std::string_view AlgorithmName(Algorithm algorithm);
 // The inverse of AlgorithmName (exact, lower case); nullopt for any other text.
@@ -47,6 +50,8 @@ class Hmac {
   // The MAC of everything fed so far. Call once: a second call (or Update after it) returns an
   // empty vector, which never equals a decoded signature.
   Bytes Final();
+  // The same into `out`, without allocating: returns the MAC's size, or 0 on a second call.
+  std::size_t FinalInto(std::span<std::uint8_t, kMaxMacSize> out);
 
  private:
   friend class HmacKey;

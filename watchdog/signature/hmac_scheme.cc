@@ -1,6 +1,7 @@
 #include "signature/hmac_scheme.h"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 namespace hw::signature {
@@ -9,17 +10,21 @@ namespace {
 class MacCheck final : public SchemeCheck {
  public:
   MacCheck(MacPlan plan, std::span<const PreparedKey> keys) : plan_(std::move(plan)) {
-    std::vector<crypto::Algorithm> algorithms;
+    // The distinct algorithms of the candidates (at most the four there are), in order.
+    std::array<crypto::Algorithm, 4> algorithms{};
+    std::size_t count = 0;
     for (const MacCandidate& c : plan_.candidates) {
-      if (std::find(algorithms.begin(), algorithms.end(), c.algorithm) == algorithms.end()) {
-        algorithms.push_back(c.algorithm);
+      auto end = algorithms.begin() + static_cast<std::ptrdiff_t>(count);
+      if (std::find(algorithms.begin(), end, c.algorithm) == end && count < algorithms.size()) {
+        algorithms[count++] = c.algorithm;
       }
     }
-    for (crypto::Algorithm algorithm : algorithms) {
+    running_.reserve(count * keys.size());
+    for (std::size_t i = 0; i < count; ++i) {
       for (const PreparedKey& key : keys) {
-        const crypto::HmacKey* mac = key.Mac(algorithm);
+        const crypto::HmacKey* mac = key.Mac(algorithms[i]);
         if (mac == nullptr) continue;
-        running_.push_back({algorithm, mac->Start()});
+        running_.push_back({algorithms[i], mac->Start()});
         running_.back().hmac.Update(plan_.prefix);
       }
     }
@@ -33,11 +38,13 @@ class MacCheck final : public SchemeCheck {
     bool valid = false;
     for (Running& r : running_) {
       r.hmac.Update(plan_.suffix);
-      const crypto::Bytes computed = r.hmac.Final();
-      if (computed.empty()) continue;
+      std::array<std::uint8_t, crypto::kMaxMacSize> computed;
+      const std::size_t size = r.hmac.FinalInto(computed);
+      if (size == 0) continue;
+      const std::span<const std::uint8_t> mac(computed.data(), size);
       for (const MacCandidate& c : plan_.candidates) {
         // No early exit: every candidate is compared, in constant time.
-        if (c.algorithm == r.algorithm && crypto::ConstantTimeEqual(computed, c.mac)) valid = true;
+        if (c.algorithm == r.algorithm && crypto::ConstantTimeEqual(mac, c.mac)) valid = true;
       }
     }
     return valid ? Outcome::kValid : Outcome::kMismatch;
