@@ -52,7 +52,8 @@ constexpr std::string_view kNames[] = {"X-Hub-Signature-256",
                                        "Sentry-Hook-Signature",
                                        "x-vercel-signature",
                                        "X-Signature-Ed25519",
-                                       "X-Signature-Timestamp"};
+                                       "X-Signature-Timestamp",
+                                       "X-Twilio-Signature"};
 constexpr std::size_t kNameCount = sizeof(kNames) / sizeof(kNames[0]);
 
 struct Fixture {

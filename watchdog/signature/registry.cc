@@ -34,6 +34,7 @@ Expected<std::unique_ptr<Scheme>> MakeVercel(const config::SignatureOptions&);
 Expected<std::unique_ptr<Scheme>> MakeSquare(const config::SignatureOptions&);
 Expected<std::unique_ptr<Scheme>> MakeHubSpot(const config::SignatureOptions&);
 Expected<std::unique_ptr<Scheme>> MakeDiscord(const config::SignatureOptions&);
+Expected<std::unique_ptr<Scheme>> MakeTwilio(const config::SignatureOptions&);
 
 namespace {
 
@@ -69,6 +70,7 @@ constexpr std::array kRegistry = {
     SchemeEntry{"square", &MakeSquare},
     SchemeEntry{"hubspot", &MakeHubSpot},
     SchemeEntry{"discord", &MakeDiscord},
+    SchemeEntry{"twilio", &MakeTwilio},
 };
 // clang-format on
 

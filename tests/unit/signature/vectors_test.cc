@@ -6,10 +6,11 @@
 // gitlab, gitlab-signing-token → standard-webhooks (GitLab's signing tokens follow it),
 // hubspot-v3 → hubspot, twitch-eventsub → twitch, discord-ed25519 → discord,
 // openfaas-faas-cli-sha256 → faas-cli, openfaas-workshop-sha1 → faas-cli with
-// hmac_allow_sha1; every other name is ours already.
+// hmac_allow_sha1, twilio-json → twilio (bodySHA256 in the URL); every other name is ours
+// already. A vector's "url" becomes hmac_public_url (scheme and host) plus the request's path
+// and query.
 //
 // Skipped, and why:
-//   twilio, twilio-json   no twilio scheme (form parameters or bodySHA256 in the URL)
 //   trello, mailgun       not in the scheme table (mailgun signs fields inside the body)
 //   hubspot-v1            a plain SHA-256 of secret ‖ body, not HMAC; only v3 is supported
 //   gitea-form            the signature covers the decoded form field, not the wire bytes;
@@ -31,8 +32,7 @@ namespace hw::signature {
 namespace {
 
 const std::set<std::string> kSkippedSchemes = {
-    "twilio",     "twilio-json",        "trello", "mailgun", "hubspot-v1",
-    "gitea-form", "zoom-url-validation"};
+    "trello", "mailgun", "hubspot-v1", "gitea-form", "zoom-url-validation"};
 const std::set<std::string> kSkippedIds = {"linear-expired"};
 
 const std::map<std::string, std::string> kSchemeNames = {
@@ -45,11 +45,14 @@ const std::map<std::string, std::string> kSchemeNames = {
     {"discord-ed25519", "discord"},
     {"openfaas-faas-cli-sha256", "faas-cli"},
     {"openfaas-workshop-sha1", "faas-cli"},
+    {"twilio-json", "twilio"},
 };
 
 // The precise outcome each negative vector must produce.
 const std::map<std::string, Outcome> kExpectedFailures = {
     {"github-sha256-tampered-body", Outcome::kMismatch},
+    {"twilio-wrong-url", Outcome::kMismatch},
+    {"twilio-json-tampered", Outcome::kMismatch},
     {"github-sha256-wrong-secret", Outcome::kMismatch},
     {"github-sha256-missing-header", Outcome::kMissing},
     {"github-sha256-uppercase-hex", Outcome::kMalformed},
@@ -118,10 +121,21 @@ TEST_CASE("every vector of an implemented scheme gives its expected outcome") {
     if (extra.Has("uri")) options.public_url = extra["uri"].text;
     if (extra.Has("notification_url")) options.public_url = extra["notification_url"].text;
     const std::int64_t now = extra.Has("now") ? extra["now"].Integer() : 1767225630;
+    test::Sent sent;
+    if (extra.Has("url")) {
+      // https://host/path?query → hmac_public_url https://host, path /path, query query.
+      const std::string url = extra["url"].text;
+      const std::size_t host = url.find("://");
+      REQUIRE(host != std::string::npos);
+      const std::size_t path = url.find('/', host + 3);
+      const std::size_t question = url.find('?');
+      options.public_url = url.substr(0, path);
+      sent.path = url.substr(path, question == std::string::npos ? question : question - path);
+      if (question != std::string::npos) sent.query = url.substr(question + 1);
+    }
     auto verifier = Verifier::Create(options, std::make_shared<FixedClock>(now * 1000));
     REQUIRE(verifier.ok());
 
-    test::Sent sent;
     for (const auto& [name, value] : v["headers"].members)
       sent.headers.emplace_back(name, value.text);
     sent.body = v["body"].text;
@@ -142,7 +156,7 @@ TEST_CASE("every vector of an implemented scheme gives its expected outcome") {
     }
     ++run;
   }
-  CHECK(run >= 62);
+  CHECK(run >= 66);
 }
 
 }  // namespace

@@ -118,7 +118,7 @@ TEST_CASE("a secret name with a slash or dot-dot is a startup error") {
   CHECK_FALSE(Verifier::Create(test::OptionsFor("github", dir, {""}), nullptr).ok());
 }
 
-TEST_CASE("generic, square and hubspot refuse to start without the options they need") {
+TEST_CASE("generic, square, hubspot and twilio refuse to start without the options they need") {
   test::TempDir dir;
   dir.Write("webhook-secret", "s");
   config::SignatureOptions options = test::OptionsFor("generic", dir);
@@ -134,6 +134,7 @@ TEST_CASE("generic, square and hubspot refuse to start without the options they 
   CHECK(Verifier::Create(options, nullptr).ok());
   CHECK_FALSE(Verifier::Create(test::OptionsFor("square", dir), nullptr).ok());
   CHECK_FALSE(Verifier::Create(test::OptionsFor("hubspot", dir), nullptr).ok());
+  CHECK_FALSE(Verifier::Create(test::OptionsFor("twilio", dir), nullptr).ok());
 }
 
 TEST_CASE("startup errors about a secret never contain the secret") {
