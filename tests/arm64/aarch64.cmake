@@ -10,8 +10,8 @@
 #             catch2:arm64 (headers and CMake package), and copies of the arch-independent
 #             spdlog, fmt and CLI11 headers. It holds no C library headers, so the compiler never
 #             mixes in the build machine's /usr/include or /usr/include/x86_64-linux-gnu.
-#   emulator  qemu-aarch64-static (or qemu-aarch64): Catch2's test discovery and ctest run the
-#             aarch64 test binaries through it.
+#   emulator  qemu-aarch64 (see the end of this file): Catch2's test discovery and ctest run
+#             the aarch64 test binaries through it.
 #
 #   cmake -S . -B build/arm64/build -DCMAKE_TOOLCHAIN_FILE=tests/arm64/aarch64.cmake \
 #         -DCMAKE_BUILD_TYPE=Release -DHW_STATIC=ON
@@ -47,7 +47,21 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 set(CMAKE_C_STANDARD_INCLUDE_DIRECTORIES "${HW_ARM64_SYSROOT}/usr/include/aarch64-linux-gnu")
 set(CMAKE_CXX_STANDARD_INCLUDE_DIRECTORIES "${HW_ARM64_SYSROOT}/usr/include/aarch64-linux-gnu")
 
-find_program(HW_QEMU_AARCH64 NAMES qemu-aarch64-static qemu-aarch64)
-if(HW_QEMU_AARCH64)
-  set(CMAKE_CROSSCOMPILING_EMULATOR "${HW_QEMU_AARCH64}")
+# The emulator: HW_ARM64_QEMU (cache or environment), else the qemu that run.sh unpacks next to
+# the sysroot (bookworm-backports' qemu-user: bookworm's 7.2 lacks prctl(PR_SET_CHILD_SUBREAPER),
+# which the watchdog needs), else qemu-aarch64-static / qemu-aarch64 from PATH. -L lets the
+# dynamically linked test binaries find the aarch64 loader and libraries of the cross toolchain.
+if(NOT HW_ARM64_QEMU AND DEFINED ENV{HW_ARM64_QEMU})
+  set(HW_ARM64_QEMU "$ENV{HW_ARM64_QEMU}")
+endif()
+if(NOT HW_ARM64_QEMU AND EXISTS "${HW_ARM64_SYSROOT}/../qemu/usr/bin/qemu-aarch64")
+  get_filename_component(HW_ARM64_QEMU "${HW_ARM64_SYSROOT}/../qemu/usr/bin/qemu-aarch64" ABSOLUTE)
+endif()
+if(NOT HW_ARM64_QEMU)
+  find_program(HW_ARM64_QEMU NAMES qemu-aarch64-static qemu-aarch64)
+endif()
+if(HW_ARM64_QEMU)
+  set(HW_ARM64_QEMU "${HW_ARM64_QEMU}" CACHE FILEPATH "qemu user-mode emulator for aarch64")
+  list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES HW_ARM64_QEMU)
+  set(CMAKE_CROSSCOMPILING_EMULATOR "${HW_ARM64_QEMU};-L;/usr/aarch64-linux-gnu")
 endif()
