@@ -265,10 +265,11 @@ class HttpServer::Impl {
 
 void HttpServer::Impl::Configure() {
   const int max_conn = cfg_.max_connections;
-  // Two workers wait from the start; more are made as connections arrive (up to max_connections)
-  // and leave after CPPHTTPLIB_THREAD_POOL_IDLE_TIMEOUT idle seconds: fewer threads to start
-  // and to keep resident while idle.
-  const std::size_t base_threads = static_cast<std::size_t>(std::min(max_conn, 2));
+  // Eight workers wait from the start; more are made as connections arrive (up to
+  // max_connections) and leave after CPPHTTPLIB_THREAD_POOL_IDLE_TIMEOUT idle seconds. Two
+  // base workers started 0.2 ms sooner and saved 0.2 MiB idle, but served forged 1 KiB
+  // requests on 16 connections 20 % slower (21k vs 26.5k/s, three alternating rounds).
+  const std::size_t base_threads = static_cast<std::size_t>(std::min(max_conn, 8));
   server_.new_task_queue = [base_threads, max_conn] {
     return new httplib::ThreadPool(base_threads, static_cast<std::size_t>(max_conn),
                                    static_cast<std::size_t>(max_conn));
