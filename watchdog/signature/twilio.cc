@@ -201,7 +201,7 @@ Expected<std::unique_ptr<Scheme>> MakeTwilio(const config::SignatureOptions& opt
   if (options.public_url.empty()) {
     return Error{
         "hmac_public_url is required with hmac_scheme=twilio: the webhook URL configured at "
-        "Twilio (scheme, host and any port; the request path and query are appended)"};
+        "Twilio, exactly as Twilio calls it (port included)"};
   }
   return std::unique_ptr<Scheme>(std::make_unique<Twilio>(options));
 }
