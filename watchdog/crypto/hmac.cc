@@ -105,52 +105,30 @@ Bytes Digest(Algorithm algorithm, std::string_view data) {
   return out;
 }
 
-// --- Hmac -------------------------------------------------------------------------------------
+// --- KeyedStates, Hmac --------------------------------------------------------------------
 
-Hmac::Hmac(Hmac&& other) noexcept
-    : algorithm_(other.algorithm_),
-      finished_(std::exchange(other.finished_, true)),
-      inner_(other.inner_),
-      outer_(other.outer_) {
-  Cleanse(&other.inner_, sizeof other.inner_);
-  Cleanse(&other.outer_, sizeof other.outer_);
-}
-
-Hmac& Hmac::operator=(Hmac&& other) noexcept {
-  if (this != &other) {
-    algorithm_ = other.algorithm_;
-    finished_ = std::exchange(other.finished_, true);
-    inner_ = other.inner_;
-    outer_ = other.outer_;
-    Cleanse(&other.inner_, sizeof other.inner_);
-    Cleanse(&other.outer_, sizeof other.outer_);
-  }
-  return *this;
-}
-
-Hmac::~Hmac() {
-  Cleanse(&inner_, sizeof inner_);
-  Cleanse(&outer_, sizeof outer_);
+void KeyedStates::Wipe() {
+  Cleanse(&inner, sizeof inner);
+  Cleanse(&outer, sizeof outer);
+  live = false;
 }
 
 void Hmac::Update(std::string_view data) { Update(AsBytes(data)); }
 
 void Hmac::Update(std::span<const std::uint8_t> data) {
-  if (finished_ || data.empty()) return;
-  Functions(algorithm_).update(inner_, data.data(), data.size());
+  if (!states_.live || data.empty()) return;
+  Functions(algorithm_).update(states_.inner, data.data(), data.size());
 }
 
 std::size_t Hmac::FinalInto(std::span<std::uint8_t, kMaxMacSize> out) {
-  if (finished_) return 0;
-  finished_ = true;
+  if (!states_.live) return 0;
   const DigestFunctions& f = Functions(algorithm_);
   std::array<unsigned char, kMaxDigest> inner_digest;
-  f.final(inner_, inner_digest.data());
-  f.update(outer_, inner_digest.data(), f.size);
-  f.final(outer_, out.data());
+  f.final(states_.inner, inner_digest.data());
+  f.update(states_.outer, inner_digest.data(), f.size);
+  f.final(states_.outer, out.data());
   Cleanse(inner_digest.data(), inner_digest.size());
-  Cleanse(&inner_, sizeof inner_);
-  Cleanse(&outer_, sizeof outer_);
+  states_.Wipe();
   return f.size;
 }
 
@@ -180,36 +158,15 @@ Expected<HmacKey> HmacKey::Create(Algorithm algorithm, std::span<const std::uint
   HmacKey made(algorithm);
   std::array<unsigned char, kMaxBlock> pad;
   for (std::size_t i = 0; i < f.block; ++i) pad[i] = block[i] ^ 0x36;
-  f.init(made.inner_);
-  f.update(made.inner_, pad.data(), f.block);
+  f.init(made.states_.inner);
+  f.update(made.states_.inner, pad.data(), f.block);
   for (std::size_t i = 0; i < f.block; ++i) pad[i] = block[i] ^ 0x5c;
-  f.init(made.outer_);
-  f.update(made.outer_, pad.data(), f.block);
+  f.init(made.states_.outer);
+  f.update(made.states_.outer, pad.data(), f.block);
+  made.states_.live = true;
   Cleanse(block.data(), block.size());
   Cleanse(pad.data(), pad.size());
   return made;
-}
-
-HmacKey::HmacKey(HmacKey&& other) noexcept
-    : algorithm_(other.algorithm_), inner_(other.inner_), outer_(other.outer_) {
-  Cleanse(&other.inner_, sizeof other.inner_);
-  Cleanse(&other.outer_, sizeof other.outer_);
-}
-
-HmacKey& HmacKey::operator=(HmacKey&& other) noexcept {
-  if (this != &other) {
-    algorithm_ = other.algorithm_;
-    inner_ = other.inner_;
-    outer_ = other.outer_;
-    Cleanse(&other.inner_, sizeof other.inner_);
-    Cleanse(&other.outer_, sizeof other.outer_);
-  }
-  return *this;
-}
-
-HmacKey::~HmacKey() {
-  Cleanse(&inner_, sizeof inner_);
-  Cleanse(&outer_, sizeof outer_);
 }
 
 Bytes HmacKey::Compute(std::string_view message) const {

@@ -34,16 +34,36 @@ struct alignas(8) DigestState {
   unsigned char bytes[224];
 };
 
-// One message being authenticated: the pre-keyed inner and outer digest states, copied from
-// the key, so starting a message allocates nothing and touches no shared state. Move-only;
-// not thread-safe; wiped when destroyed.
+// The pre-keyed inner and outer digest states of one key: key material. Copying is how a
+// message starts; moving leaves the source wiped and dead; destruction wipes.
+struct KeyedStates {
+  DigestState inner{};
+  DigestState outer{};
+  bool live = false;  // false once wiped (moved from, or the MAC finalised)
+
+  KeyedStates() = default;
+  KeyedStates(const KeyedStates&) = default;
+  KeyedStates& operator=(const KeyedStates&) = default;
+  KeyedStates(KeyedStates&& other) noexcept : KeyedStates(other) { other.Wipe(); }
+  KeyedStates& operator=(KeyedStates&& other) noexcept {
+    if (this != &other) {
+      *this = other;
+      other.Wipe();
+    }
+    return *this;
+  }
+  ~KeyedStates() {
+    if (live) Wipe();
+  }
+  void Wipe();
+};
+
+// One message being authenticated: a copy of the key's states, so starting a message
+// allocates nothing and touches no shared state. Move-only; not thread-safe.
 class Hmac {
  public:
-  Hmac(Hmac&& other) noexcept;
-  Hmac& operator=(Hmac&& other) noexcept;
-  Hmac(const Hmac&) = delete;
-  Hmac& operator=(const Hmac&) = delete;
-  ~Hmac();
+  Hmac(Hmac&&) noexcept = default;
+  Hmac& operator=(Hmac&&) noexcept = default;
 
   void Update(std::string_view data);
   void Update(std::span<const std::uint8_t> data);
@@ -55,12 +75,9 @@ class Hmac {
 
  private:
   friend class HmacKey;
-  Hmac(Algorithm algorithm, const DigestState& inner, const DigestState& outer)
-      : algorithm_(algorithm), inner_(inner), outer_(outer) {}
+  Hmac(Algorithm algorithm, const KeyedStates& states) : algorithm_(algorithm), states_(states) {}
   Algorithm algorithm_;
-  bool finished_ = false;
-  DigestState inner_;
-  DigestState outer_;
+  KeyedStates states_;
 };
 
 // A pre-keyed HMAC (RFC 2104) over OpenSSL's digest functions: the key's inner and outer
@@ -72,23 +89,19 @@ class HmacKey {
   // Fails if the key is empty; the message never contains key material.
   static Expected<HmacKey> Create(Algorithm algorithm, std::span<const std::uint8_t> key);
 
-  HmacKey(HmacKey&& other) noexcept;
-  HmacKey& operator=(HmacKey&& other) noexcept;
-  HmacKey(const HmacKey&) = delete;
-  HmacKey& operator=(const HmacKey&) = delete;
-  ~HmacKey();
+  HmacKey(HmacKey&&) noexcept = default;
+  HmacKey& operator=(HmacKey&&) noexcept = default;
 
   Algorithm algorithm() const { return algorithm_; }
-  // A fresh message under this key: two state copies, no re-keying, no allocation.
-  Hmac Start() const { return Hmac(algorithm_, inner_, outer_); }
+  // A fresh message under this key: one state copy, no re-keying, no allocation.
+  Hmac Start() const { return Hmac(algorithm_, states_); }
   // One-shot convenience: the MAC of `message`.
   Bytes Compute(std::string_view message) const;
 
  private:
   explicit HmacKey(Algorithm algorithm) : algorithm_(algorithm) {}
   Algorithm algorithm_;
-  DigestState inner_{};
-  DigestState outer_{};
+  KeyedStates states_;
 };
 
 // The plain digest of `data` (no key), with the same functions.

@@ -85,11 +85,9 @@ std::optional<std::string> SortedParameters(std::string_view body) {
   return out;
 }
 
-// The bodySHA256 value in the request's query, if there is one.
-std::optional<std::string> BodyHashOf(std::string_view query) {
-  std::optional<Parameters> parameters = ParseForm(query);
-  if (!parameters) return std::nullopt;
-  for (const auto& [name, value] : *parameters) {
+// The bodySHA256 value among a query's parameters, if there is one.
+std::optional<std::string> BodyHashOf(const Parameters& query) {
+  for (const auto& [name, value] : query) {
     if (name == kBodyHashParameter) return value;
   }
   return std::nullopt;
@@ -160,11 +158,13 @@ class Twilio final : public HmacScheme {
     if (const Outcome* decided = std::get_if<Outcome>(&parsed)) {
       return Started{*decided, nullptr, {}};
     }
+    std::optional<Parameters> query = ParseForm(request.head.query);
+    if (!query) return Started{Outcome::kMalformed, nullptr, {}};
     MacPlan& plan = std::get<MacPlan>(parsed);
     return Started{Outcome::kMismatch,
                    std::make_unique<TwilioCheck>(std::move(plan.prefix),
                                                  std::move(plan.candidates.front().mac),
-                                                 BodyHashOf(request.head.query), keys),
+                                                 BodyHashOf(*query), keys),
                    {}};
   }
 
@@ -175,7 +175,6 @@ class Twilio final : public HmacScheme {
     if (const Outcome* failed = std::get_if<Outcome>(&value)) return *failed;
     auto mac = DecodeSignature(std::get<std::string_view>(value), "", Encoding::kBase64, 20);
     if (!mac) return Outcome::kMalformed;
-    if (!ParseForm(request.head.query)) return Outcome::kMalformed;
     MacPlan plan;
     plan.prefix = SignedUrl(public_url_, request.head.path, request.head.query);
     plan.candidates.push_back({crypto::Algorithm::kSha1, std::move(*mac)});
@@ -185,7 +184,8 @@ class Twilio final : public HmacScheme {
   std::vector<HeaderLine> SignWith(const PreparedKey& key, const SignInput& input) const override {
     const std::string url = SignedUrl(public_url_, input.path, input.query);
     std::string signed_rest;
-    if (!BodyHashOf(input.query)) signed_rest = SortedParameters(input.body).value_or("");
+    const std::optional<Parameters> query = ParseForm(input.query);
+    if (!query || !BodyHashOf(*query)) signed_rest = SortedParameters(input.body).value_or("");
     const crypto::Bytes mac = ComputeMac(key, crypto::Algorithm::kSha1, url, signed_rest);
     return {{header_, crypto::EncodeBase64(mac)}};
   }
