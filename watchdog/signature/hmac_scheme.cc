@@ -104,20 +104,17 @@ Expected<std::vector<HeaderLine>> HmacScheme::Sign(const secrets::Secret& secret
 }
 
 BodyMacScheme::BodyMacScheme(BodyMacSpec spec, const config::SignatureOptions& options)
-    : HmacScheme([&spec] {
-        std::vector<crypto::Algorithm> algorithms;
-        for (const MacForm& form : spec.forms) algorithms.push_back(form.algorithm);
-        return algorithms;
-      }()),
-      spec_(std::move(spec)),
-      header_(SignatureHeader(options, spec_.header)) {}
-
-bool BodyMacScheme::Present(const HeaderSource& headers) const {
-  return !headers.Values(header_).empty();
-}
+    : HmacScheme(
+          [&spec] {
+            std::vector<crypto::Algorithm> algorithms;
+            for (const MacForm& form : spec.forms) algorithms.push_back(form.algorithm);
+            return algorithms;
+          }(),
+          SignatureHeader(options, spec.header)),
+      spec_(std::move(spec)) {}
 
 Parsed BodyMacScheme::Parse(const Request& request) const {
-  auto value = SingleValue(request.head.headers, header_);
+  auto value = SingleValue(request.head.headers, header());
   if (const Outcome* failed = std::get_if<Outcome>(&value)) return *failed;
   const std::string_view text = std::get<std::string_view>(value);
   MacPlan plan;
@@ -142,7 +139,7 @@ std::vector<HeaderLine> BodyMacScheme::SignWith(const PreparedKey& key,
                                                 const SignInput& input) const {
   const MacForm& form = spec_.forms.front();
   const crypto::Bytes mac = ComputeMac(key, form.algorithm, {}, input.body);
-  std::vector<HeaderLine> lines{{header_, form.prefix + EncodeSignature(mac, spec_.encoding)}};
+  std::vector<HeaderLine> lines{{header(), form.prefix + EncodeSignature(mac, spec_.encoding)}};
   if (!spec_.id_header.empty()) lines.emplace_back(std::string(spec_.id_header), input.id);
   return lines;
 }

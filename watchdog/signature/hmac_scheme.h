@@ -51,10 +51,19 @@ class HmacScheme : public Scheme {
   Started Start(const Request& request, std::span<const PreparedKey> keys) const override;
   Expected<std::vector<HeaderLine>> Sign(const secrets::Secret& secret,
                                          const SignInput& input) const override;
+  // The request carries the scheme's signature header.
+  bool Present(const HeaderSource& headers) const override {
+    return !headers.Values(header_).empty();
+  }
 
  protected:
+  // `header`: the signature header's name (SignatureHeader: hmac_header or the provider's).
+  HmacScheme(std::vector<crypto::Algorithm> algorithms, std::string header)
+      : algorithms_(std::move(algorithms)), header_(std::move(header)) {}
+  // For a scheme with several possible header names: it overrides Present itself.
   explicit HmacScheme(std::vector<crypto::Algorithm> algorithms)
       : algorithms_(std::move(algorithms)) {}
+  const std::string& header() const { return header_; }
   // Reads the headers into a plan (or an outcome they already decide).
   virtual Parsed Parse(const Request& request) const = 0;
   // The header lines a sender sends, given the prepared key.
@@ -67,6 +76,7 @@ class HmacScheme : public Scheme {
 
  private:
   std::vector<crypto::Algorithm> algorithms_;
+  std::string header_;
 };
 
 // One accepted value form: a fixed prefix and the algorithm it announces.
@@ -89,7 +99,6 @@ class BodyMacScheme final : public HmacScheme {
  public:
   BodyMacScheme(BodyMacSpec spec, const config::SignatureOptions& options);
   std::string_view Name() const override { return spec_.name; }
-  bool Present(const HeaderSource& headers) const override;
 
  protected:
   Parsed Parse(const Request& request) const override;
@@ -97,7 +106,6 @@ class BodyMacScheme final : public HmacScheme {
 
  private:
   BodyMacSpec spec_;
-  std::string header_;
 };
 
 // The factory most provider files need: a BodyMacScheme from a spec.

@@ -11,17 +11,14 @@ constexpr std::string_view kTimestampHeader = "X-HubSpot-Request-Timestamp";
 class HubSpot final : public HmacScheme {
  public:
   explicit HubSpot(const config::SignatureOptions& options)
-      : HmacScheme({crypto::Algorithm::kSha256}),
-        header_(SignatureHeader(options, "X-HubSpot-Signature-v3")),
+      : HmacScheme({crypto::Algorithm::kSha256},
+                   SignatureHeader(options, "X-HubSpot-Signature-v3")),
         public_url_(options.public_url) {}
   std::string_view Name() const override { return "hubspot"; }
-  bool Present(const HeaderSource& headers) const override {
-    return !headers.Values(header_).empty();
-  }
 
  protected:
   Parsed Parse(const Request& request) const override {
-    auto value = SingleValue(request.head.headers, header_);
+    auto value = SingleValue(request.head.headers, header());
     if (const Outcome* failed = std::get_if<Outcome>(&value)) return *failed;
     auto timestamp = SingleValue(request.head.headers, kTimestampHeader);
     if (const Outcome* failed = std::get_if<Outcome>(&timestamp)) return *failed;
@@ -45,11 +42,10 @@ class HubSpot final : public HmacScheme {
         ComputeMac(key, crypto::Algorithm::kSha256,
                    std::string(input.method) + SignedUrl(public_url_, input.path, input.query),
                    input.body, ts);
-    return {{std::string(kTimestampHeader), ts}, {header_, crypto::EncodeBase64(mac)}};
+    return {{std::string(kTimestampHeader), ts}, {header(), crypto::EncodeBase64(mac)}};
   }
 
  private:
-  std::string header_;
   std::string public_url_;
 };
 

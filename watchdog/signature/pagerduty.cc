@@ -8,16 +8,13 @@ namespace {
 class PagerDuty final : public HmacScheme {
  public:
   explicit PagerDuty(const config::SignatureOptions& options)
-      : HmacScheme({crypto::Algorithm::kSha256}),
-        header_(SignatureHeader(options, "X-PagerDuty-Signature")) {}
+      : HmacScheme({crypto::Algorithm::kSha256},
+                   SignatureHeader(options, "X-PagerDuty-Signature")) {}
   std::string_view Name() const override { return "pagerduty"; }
-  bool Present(const HeaderSource& headers) const override {
-    return !headers.Values(header_).empty();
-  }
 
  protected:
   Parsed Parse(const Request& request) const override {
-    auto value = SingleValue(request.head.headers, header_);
+    auto value = SingleValue(request.head.headers, header());
     if (const Outcome* failed = std::get_if<Outcome>(&value)) return *failed;
     MacPlan plan;
     for (std::string_view item : Split(std::get<std::string_view>(value), ',')) {
@@ -34,11 +31,10 @@ class PagerDuty final : public HmacScheme {
 
   std::vector<HeaderLine> SignWith(const PreparedKey& key, const SignInput& input) const override {
     const crypto::Bytes mac = ComputeMac(key, crypto::Algorithm::kSha256, {}, input.body);
-    return {{header_, "v1=" + crypto::EncodeHex(mac)}};
+    return {{header(), "v1=" + crypto::EncodeHex(mac)}};
   }
 
  private:
-  std::string header_;
 };
 
 }  // namespace

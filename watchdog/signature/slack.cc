@@ -7,17 +7,12 @@ namespace hw::signature {
 SlackStyleScheme::SlackStyleScheme(std::string_view name, std::string_view signature_header,
                                    std::string_view timestamp_header,
                                    const config::SignatureOptions& options)
-    : HmacScheme({crypto::Algorithm::kSha256}),
+    : HmacScheme({crypto::Algorithm::kSha256}, SignatureHeader(options, signature_header)),
       name_(name),
-      signature_header_(SignatureHeader(options, signature_header)),
       timestamp_header_(timestamp_header) {}
 
-bool SlackStyleScheme::Present(const HeaderSource& headers) const {
-  return !headers.Values(signature_header_).empty();
-}
-
 Parsed SlackStyleScheme::Parse(const Request& request) const {
-  auto signature = SingleValue(request.head.headers, signature_header_);
+  auto signature = SingleValue(request.head.headers, header());
   if (const Outcome* failed = std::get_if<Outcome>(&signature)) return *failed;
   auto timestamp = SingleValue(request.head.headers, timestamp_header_);
   if (const Outcome* failed = std::get_if<Outcome>(&timestamp)) return *failed;
@@ -40,7 +35,7 @@ std::vector<HeaderLine> SlackStyleScheme::SignWith(const PreparedKey& key,
   const std::string ts = std::to_string(input.timestamp);
   const crypto::Bytes mac =
       ComputeMac(key, crypto::Algorithm::kSha256, "v0:" + ts + ":", input.body);
-  return {{timestamp_header_, ts}, {signature_header_, "v0=" + crypto::EncodeHex(mac)}};
+  return {{timestamp_header_, ts}, {header(), "v0=" + crypto::EncodeHex(mac)}};
 }
 
 Expected<std::unique_ptr<Scheme>> MakeSlack(const config::SignatureOptions& options) {

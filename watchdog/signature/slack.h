@@ -14,7 +14,6 @@ class SlackStyleScheme final : public HmacScheme {
   SlackStyleScheme(std::string_view name, std::string_view signature_header,
                    std::string_view timestamp_header, const config::SignatureOptions& options);
   std::string_view Name() const override { return name_; }
-  bool Present(const HeaderSource& headers) const override;
 
  protected:
   Parsed Parse(const Request& request) const override;
@@ -22,7 +21,6 @@ class SlackStyleScheme final : public HmacScheme {
 
  private:
   std::string_view name_;
-  std::string signature_header_;
   std::string timestamp_header_;
 };
 

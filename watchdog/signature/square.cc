@@ -9,17 +9,14 @@ namespace {
 class Square final : public HmacScheme {
  public:
   explicit Square(const config::SignatureOptions& options)
-      : HmacScheme({crypto::Algorithm::kSha256}),
-        header_(SignatureHeader(options, "x-square-hmacsha256-signature")),
+      : HmacScheme({crypto::Algorithm::kSha256},
+                   SignatureHeader(options, "x-square-hmacsha256-signature")),
         public_url_(options.public_url) {}
   std::string_view Name() const override { return "square"; }
-  bool Present(const HeaderSource& headers) const override {
-    return !headers.Values(header_).empty();
-  }
 
  protected:
   Parsed Parse(const Request& request) const override {
-    auto value = SingleValue(request.head.headers, header_);
+    auto value = SingleValue(request.head.headers, header());
     if (const Outcome* failed = std::get_if<Outcome>(&value)) return *failed;
     auto mac = DecodeSignature(std::get<std::string_view>(value), "", Encoding::kBase64, 32);
     if (!mac) return Outcome::kMalformed;
@@ -33,11 +30,10 @@ class Square final : public HmacScheme {
     const crypto::Bytes mac =
         ComputeMac(key, crypto::Algorithm::kSha256, SignedUrl(public_url_, input.path, input.query),
                    input.body);
-    return {{header_, crypto::EncodeBase64(mac)}};
+    return {{header(), crypto::EncodeBase64(mac)}};
   }
 
  private:
-  std::string header_;
   std::string public_url_;
 };
 

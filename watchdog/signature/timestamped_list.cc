@@ -6,17 +6,13 @@ namespace {
 class TimestampedList final : public HmacScheme {
  public:
   TimestampedList(const TimestampedListFormat& format, const config::SignatureOptions& options)
-      : HmacScheme({crypto::Algorithm::kSha256}),
-        format_(format),
-        header_(SignatureHeader(options, format.header)) {}
+      : HmacScheme({crypto::Algorithm::kSha256}, SignatureHeader(options, format.header)),
+        format_(format) {}
   std::string_view Name() const override { return format_.name; }
-  bool Present(const HeaderSource& headers) const override {
-    return !headers.Values(header_).empty();
-  }
 
  protected:
   Parsed Parse(const Request& request) const override {
-    auto value = SingleValue(request.head.headers, header_);
+    auto value = SingleValue(request.head.headers, header());
     if (const Outcome* failed = std::get_if<Outcome>(&value)) return *failed;
     std::optional<std::string_view> timestamp;
     MacPlan plan;
@@ -48,13 +44,12 @@ class TimestampedList final : public HmacScheme {
     const std::string ts = std::to_string(input.timestamp);
     const crypto::Bytes mac =
         ComputeMac(key, crypto::Algorithm::kSha256, ts + format_.signed_separator, input.body);
-    return {{header_, std::string(format_.timestamp_key) + "=" + ts + format_.item_separator +
-                          std::string(format_.mac_key) + "=" + crypto::EncodeHex(mac)}};
+    return {{header(), std::string(format_.timestamp_key) + "=" + ts + format_.item_separator +
+                           std::string(format_.mac_key) + "=" + crypto::EncodeHex(mac)}};
   }
 
  private:
   TimestampedListFormat format_;
-  std::string header_;
 };
 
 }  // namespace

@@ -65,7 +65,8 @@ std::optional<Parameters> ParseForm(std::string_view text) {
     if (field.empty()) continue;
     const std::size_t eq = field.find('=');
     auto name = FormDecode(field.substr(0, eq));
-    auto value = FormDecode(eq == std::string_view::npos ? std::string_view() : field.substr(eq + 1));
+    auto value =
+        FormDecode(eq == std::string_view::npos ? std::string_view() : field.substr(eq + 1));
     if (!name || !value) return std::nullopt;
     parameters.emplace_back(std::move(*name), std::move(*value));
   }
@@ -145,13 +146,9 @@ class TwilioCheck final : public SchemeCheck {
 class Twilio final : public HmacScheme {
  public:
   explicit Twilio(const config::SignatureOptions& options)
-      : HmacScheme({crypto::Algorithm::kSha1}),
-        header_(SignatureHeader(options, "X-Twilio-Signature")),
+      : HmacScheme({crypto::Algorithm::kSha1}, SignatureHeader(options, "X-Twilio-Signature")),
         public_url_(options.public_url) {}
   std::string_view Name() const override { return "twilio"; }
-  bool Present(const HeaderSource& headers) const override {
-    return !headers.Values(header_).empty();
-  }
 
   Started Start(const Request& request, std::span<const PreparedKey> keys) const override {
     Parsed parsed = Parse(request);
@@ -171,7 +168,7 @@ class Twilio final : public HmacScheme {
  protected:
   // The header's MAC, and the URL as the prefix (the rest is decided in TwilioCheck).
   Parsed Parse(const Request& request) const override {
-    auto value = SingleValue(request.head.headers, header_);
+    auto value = SingleValue(request.head.headers, header());
     if (const Outcome* failed = std::get_if<Outcome>(&value)) return *failed;
     auto mac = DecodeSignature(std::get<std::string_view>(value), "", Encoding::kBase64, 20);
     if (!mac) return Outcome::kMalformed;
@@ -187,11 +184,10 @@ class Twilio final : public HmacScheme {
     const std::optional<Parameters> query = ParseForm(input.query);
     if (!query || !BodyHashOf(*query)) signed_rest = SortedParameters(input.body).value_or("");
     const crypto::Bytes mac = ComputeMac(key, crypto::Algorithm::kSha1, url, signed_rest);
-    return {{header_, crypto::EncodeBase64(mac)}};
+    return {{header(), crypto::EncodeBase64(mac)}};
   }
 
  private:
-  std::string header_;
   std::string public_url_;
 };
 

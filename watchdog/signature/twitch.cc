@@ -23,17 +23,14 @@ std::string Rfc3339(std::int64_t unix_seconds) {
 class Twitch final : public HmacScheme {
  public:
   explicit Twitch(const config::SignatureOptions& options)
-      : HmacScheme({crypto::Algorithm::kSha256}),
-        header_(SignatureHeader(options, "Twitch-Eventsub-Message-Signature")) {}
+      : HmacScheme({crypto::Algorithm::kSha256},
+                   SignatureHeader(options, "Twitch-Eventsub-Message-Signature")) {}
   std::string_view Name() const override { return "twitch"; }
-  bool Present(const HeaderSource& headers) const override {
-    return !headers.Values(header_).empty();
-  }
 
  protected:
   Parsed Parse(const Request& request) const override {
     const HeaderSource& headers = request.head.headers;
-    auto signature = SingleValue(headers, header_);
+    auto signature = SingleValue(headers, header());
     if (const Outcome* failed = std::get_if<Outcome>(&signature)) return *failed;
     auto id = SingleValue(headers, kIdHeader);
     if (const Outcome* failed = std::get_if<Outcome>(&id)) return *failed;
@@ -63,11 +60,10 @@ class Twitch final : public HmacScheme {
         ComputeMac(key, crypto::Algorithm::kSha256, std::string(input.id) + ts, input.body);
     return {{std::string(kIdHeader), std::string(input.id)},
             {std::string(kTimestampHeader), ts},
-            {header_, "sha256=" + crypto::EncodeHex(mac)}};
+            {header(), "sha256=" + crypto::EncodeHex(mac)}};
   }
 
  private:
-  std::string header_;
 };
 
 }  // namespace
