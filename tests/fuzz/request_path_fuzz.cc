@@ -2,7 +2,7 @@
 // read, limiter, executor) with random methods, paths, headers and bodies against the github
 // scheme and a recording executor. Invariant: the executor runs only for a request carrying
 // the correct signature of its body; a correctly signed, well-formed request does run.
-#include <openssl/hmac.h>
+#include "../openssl_signature.h"
 #include <strings.h>
 #include <unistd.h>
 
@@ -48,17 +48,7 @@ class RecordingExecutor final : public hw::executor::Executor {
 };
 
 std::string ExpectedSignature(const std::string& body) {
-  unsigned char mac[32];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), kSecret, sizeof kSecret - 1, reinterpret_cast<const unsigned char*>(body.data()),
-       body.size(), mac, &len);
-  static const char* kHex = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[mac[i] >> 4];
-    out += kHex[mac[i] & 15];
-  }
-  return out;
+  return hw::test::OpenSslGithubSignature(std::string_view(kSecret, sizeof kSecret - 1), body);
 }
 
 struct World {

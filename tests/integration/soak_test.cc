@@ -3,7 +3,7 @@
 // requests (each one's output is checked), resident memory and descriptors stable between
 // the first and the last window, no zombies; then SIGTERM with requests in flight, all of
 // which complete. Hidden from the normal run ([.]); registered as its own ctest (label soak).
-#include <openssl/hmac.h>
+#include "../openssl_signature.h"
 #include <signal.h>
 
 #include <algorithm>
@@ -26,17 +26,7 @@ using namespace std::chrono_literals;
 namespace {
 
 std::string GithubSignature(const std::string& secret, const std::string& body) {
-  unsigned char mac[32];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  static const char* kHex = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[mac[i] >> 4];
-    out += kHex[mac[i] & 15];
-  }
-  return out;
+  return hw::test::OpenSslGithubSignature(secret, body);
 }
 
 long Median(std::vector<long> v) {
