@@ -53,8 +53,9 @@ fi
 # --- Build ----------------------------------------------------------------------------------
 if [ $BUILD_IT = 1 ]; then
   log "building $BUILD (Release, static; output in $BUILD/build.log)"
+  mkdir -p "$BUILD"  # the log goes inside it before .ci/build creates it (a fresh clone)
   .ci/build "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHW_STATIC=ON -DHW_TESTS=OFF >"$BUILD/build.log" 2>&1 \
-    || { mkdir -p "$BUILD"; tail -30 "$BUILD/build.log" >&2; echo "run.sh: build failed" >&2; exit 1; }
+    || { tail -30 "$BUILD/build.log" >&2; echo "run.sh: build failed" >&2; exit 1; }
 fi
 WD=$BUILD/hmac-watchdog
 [ -x "$WD" ] || { echo "run.sh: $WD missing (run without --no-build)" >&2; exit 1; }
