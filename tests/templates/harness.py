@@ -18,8 +18,11 @@ import time
 import uuid
 
 SOURCE_DIR = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TEMPLATES_DIR = os.path.join(SOURCE_DIR, "templates")
-EXAMPLES_DIR = os.path.join(TEMPLATES_DIR, "examples")
+# templates/openfaas/ holds only the faas-cli templates (the top-level template/ links to it,
+# and faas-cli template pull takes every folder there for a template); the examples sit
+# next to it, in templates/examples/, where faas-cli does not see them.
+TEMPLATES_DIR = os.path.join(SOURCE_DIR, "templates", "openfaas")
+EXAMPLES_DIR = os.path.join(SOURCE_DIR, "templates", "examples")
 TEMPLATE_NAMES = ["bash-hmac", "python3-http-hmac", "node-hmac", "cpp-hmac"]
 EXAMPLE_NAMES = ["github-receiver", "patreon-receiver"]
 

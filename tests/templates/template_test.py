@@ -175,11 +175,16 @@ class ExampleRunTest(FunctionRunTestCase):
         self.RunExchange(harness.ExampleFunction("patreon-receiver"))
 
     def test_patreon_receiver_with_the_faas_cli_scheme_added_accepts_faas_cli_invoke_sign(self):
-        # The override its stack.yaml documents for testing with faas-cli invoke --sign.
+        # The redeploy its README documents for testing with faas-cli invoke --sign: no
+        # hmac_header, the faas-cli scheme's own X-Hub-Signature-256.
         self.RunExchange(harness.ExampleFunction("patreon-receiver"),
-                         environment={"hmac_scheme": "patreon,faas-cli",
-                                      "hmac_header": "X-Faas-Signature"},
-                         sign_scheme="faas-cli", sign_header="X-Faas-Signature")
+                         environment={"hmac_scheme": "patreon,faas-cli"},
+                         sign_scheme="faas-cli", sign_header="X-Hub-Signature-256")
+
+    def test_patreon_receiver_with_the_faas_cli_scheme_added_still_accepts_patreon_deliveries(self):
+        # Adding faas-cli for testing must not hide X-Patreon-Signature (issue 12).
+        self.RunExchange(harness.ExampleFunction("patreon-receiver"),
+                         environment={"hmac_scheme": "patreon,faas-cli"})
 
 
 class LayoutTest(unittest.TestCase):
@@ -188,8 +193,12 @@ class LayoutTest(unittest.TestCase):
     def test_faas_cli_finds_every_template_under_the_top_level_template_folder(self):
         # faas-cli template pull copies every folder under the repository's template/.
         link = os.path.join(harness.SOURCE_DIR, "template")
-        self.assertTrue(os.path.islink(link), "template must be a symlink to templates")
-        self.assertEqual(os.readlink(link), "templates")
+        self.assertTrue(os.path.islink(link), "template must be a symlink to templates/openfaas")
+        self.assertEqual(os.readlink(link), "templates/openfaas")
+        # Every folder faas-cli finds there is a template: nothing else may sit in it.
+        self.assertEqual(sorted(n for n in os.listdir(link)
+                                if os.path.isdir(os.path.join(link, n))),
+                         sorted(harness.TEMPLATE_NAMES))
         for name in harness.TEMPLATE_NAMES:
             folder = os.path.join(link, name)
             for f in ("template.yml", "Dockerfile"):
@@ -234,7 +243,7 @@ class LayoutTest(unittest.TestCase):
                 self.assertIn(function.environment.get("hmac_secret", "webhook-secret"),
                               function.secrets)
                 self.assertIn("hmac_scheme", function.environment)
-                with open(os.path.join(harness.EXAMPLES_DIR, example, "stack.yaml")) as f:
+                with open(os.path.join(harness.EXAMPLES_DIR, example, "README.md")) as f:
                     text = f.read()
                 self.assertIn("faas-cli secret create webhook-secret", text)
                 self.assertIn("faas-cli invoke", text)
