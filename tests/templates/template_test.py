@@ -32,9 +32,10 @@ class LocalFunction:
     """A function built by harness.LocalBuild and run under the real watchdog; a context
     manager that stops the watchdog (and with it the function) on exit."""
 
-    def __init__(self, function, environment=None):
+    def __init__(self, function, environment=None, secrets_dir=None):
         self.function = function
         self.extra_environment = dict(environment or {})
+        self.secrets_dir = secrets_dir  # None: a new folder holding a random secret
 
     def __enter__(self):
         self.dir = tempfile.mkdtemp(prefix="hw-template-")
@@ -46,9 +47,13 @@ class LocalFunction:
         self.stage = stage
         root = stage.root
 
-        secrets = os.path.join(self.dir, "secrets")
-        self.secret_file = harness.WriteSecrets(secrets, self.function.secrets,
-                                                "local-test-secret-" + os.urandom(8).hex())
+        if self.secrets_dir:
+            secrets = self.secrets_dir
+            self.secret_file = os.path.join(secrets, self.function.secrets[0])
+        else:
+            secrets = os.path.join(self.dir, "secrets")
+            self.secret_file = harness.WriteSecrets(secrets, self.function.secrets,
+                                                    "local-test-secret-" + os.urandom(8).hex())
         self.wrong_secret_file = harness.WriteSecrets(os.path.join(self.dir, "wrong"),
                                                       self.function.secrets, "not-the-secret")
         tmp = os.path.join(self.dir, "tmp")
