@@ -47,6 +47,14 @@ export HW_SOAK_SECONDS=${HW_SOAK_SECONDS:-120}
 if [ "$quick" = 1 ]; then release_exclude=soak; else release_exclude=none; fi
 run_suite "release (static binary)" build/release "$release_exclude" \
   -DCMAKE_BUILD_TYPE=Release -DHW_STATIC=ON
+
+# --- interop (tests/interop/): the real faas-cli with the templates and the documents' commands
+# Each test prints "skipped: no faas-cli" when ../shared/peers/faas-cli-0.18.12 is not there.
+step "interop: faas-cli and the commands printed in the READMEs"
+for t in faas_cli_test docs_test; do
+  python3 tests/interop/$t.py "$root/build/release/hmac-watchdog" || failed+=("interop $t")
+done
+# --- end of interop ---------------------------------------------------------------------------
 if [ "$quick" = 0 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     run_suite "asan+ubsan" build/asan soak -DCMAKE_BUILD_TYPE=Debug -DHW_SANITIZE=address,undefined
