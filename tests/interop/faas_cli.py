@@ -22,11 +22,14 @@ FAAS_CLI = os.environ.get("HW_FAAS_CLI") or os.path.normpath(
 
 def FaasCliOrSkip(test_name):
     """The faas-cli path, or exits 0 after printing why the test is skipped."""
-    if os.access(FAAS_CLI, os.X_OK):
-        return FAAS_CLI
-    print("%s: skipped: no faas-cli at %s (a real faas-cli is needed; set HW_FAAS_CLI)" % (
-        test_name, FAAS_CLI))
-    sys.exit(0)
+    if not os.access(FAAS_CLI, os.X_OK):
+        print("%s: skipped: no faas-cli at %s (a real faas-cli is needed; set HW_FAAS_CLI)" % (
+            test_name, FAAS_CLI))
+        sys.exit(0)
+    if not shutil.which("git"):
+        print("%s: skipped: no git (faas-cli template pull clones with it)" % test_name)
+        sys.exit(0)
+    return FAAS_CLI
 
 
 def UseWatchdog(binary):
