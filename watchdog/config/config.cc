@@ -180,6 +180,10 @@ const std::vector<KeyDef>& Defs() {
         SetBytes(&Config::max_body_bytes, false));
     add("max_header_bytes", "", "64KiB", "larger request heads (request line + headers) get 431",
         SetBytes(&Config::max_header_bytes, false));
+    add("max_unverified_bytes", "", "100MiB",
+        "request bodies not yet verified, in memory and spooled, all requests together; "
+        "past it 503 with Retry-After",
+        SetBytes(&Config::max_unverified_bytes, false));
     add("body_memory_bytes", "", "1MiB",
         "request bodies above this are spooled to a file in TMPDIR instead of memory",
         SetBytes(&Config::body_memory_bytes, true));
@@ -248,11 +252,15 @@ const std::vector<KeyDef>& Defs() {
           s.secret_raw = *b;
           return Ok{};
         }));
-    add("hmac_header", "", "(scheme's own)", "signature header name (faas-cli, generic)",
+    add("hmac_header", "", "(scheme's own)",
+        "signature header of the schemes without one of their own (faas-cli, generic)",
         SetSignature([](SignatureOptions& s, std::string_view, std::string_view v) -> Status {
           s.header = std::string(v);
           return Ok{};
         }));
+    add("hmac_header_<scheme>", "", "(scheme's own)",
+        "signature header of one scheme, e.g. hmac_header_github (renames a provider's own)",
+        nullptr);
     add("hmac_tolerance", "", "5m", "replay window for signed timestamps, both directions",
         SetSignature([](SignatureOptions& s, std::string_view key, std::string_view v) -> Status {
           auto d = ParseDuration(v);
@@ -331,6 +339,11 @@ const std::vector<KeyDef>& Defs() {
 }
 
 constexpr std::string_view kSchemeSecretPrefix = "hmac_secret_";
+constexpr std::string_view kSchemeHeaderPrefix = "hmac_header_";
+
+// The longest duration any key accepts (about 115 days): far above every sensible timeout,
+// far below what milliseconds in an int64 hold.
+constexpr std::int64_t kMaxDurationMs = 10'000'000'000;
 
 }  // namespace
 
@@ -366,39 +379,59 @@ Environment CurrentEnvironment() {
 
 Expected<Duration> ParseDuration(std::string_view text) {
   if (text.empty()) return Error{"empty duration"};
-  if (auto seconds = ParseInteger<std::int64_t>(text)) {
-    if (*seconds < 0 || *seconds > 10'000'000) return Error{"out of range"};
+  if (std::all_of(text.begin(), text.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    const auto seconds = ParseInteger<std::int64_t>(text);  // nullopt past 2^63: too long
+    if (!seconds || *seconds > kMaxDurationMs / 1000) return Error{"out of range"};
     return Duration(*seconds * 1000);
   }
-  // Go style: one or more <number>[.<fraction>]<unit>.
-  double total_ms = 0;
+  // Go style: one or more <number>[.<fraction>]<unit>. Numbers are read digit by digit with
+  // a bound, never through stod (which throws on a long number): past kMaxDurationMs is
+  // "out of range". Nanoseconds in a long double are exact up to 2^64, far above the bound.
+  constexpr long double kMaxNs = static_cast<long double>(kMaxDurationMs) * 1e6L;
+  long double total_ns = 0;
   std::string_view rest = text;
   while (!rest.empty()) {
     std::size_t i = 0;
     while (i < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[i])) || rest[i] == '.')) ++i;
     if (i == 0) return Error{"expected a number"};
-    std::string number(rest.substr(0, i));
+    const std::string_view number = rest.substr(0, i);
     if (std::count(number.begin(), number.end(), '.') > 1 || number == ".") {
       return Error{"bad number"};
     }
     rest.remove_prefix(i);
     std::size_t u = 0;
     while (u < rest.size() && !std::isdigit(static_cast<unsigned char>(rest[u])) && rest[u] != '.') ++u;
-    std::string_view unit = rest.substr(0, u);
+    const std::string_view unit = rest.substr(0, u);
     rest.remove_prefix(u);
-    double factor = 0;
-    if (unit == "ns") factor = 1e-6;
-    else if (unit == "us" || unit == "\xC2\xB5s") factor = 1e-3;
-    else if (unit == "ms") factor = 1;
-    else if (unit == "s") factor = 1000;
-    else if (unit == "m") factor = 60'000;
-    else if (unit == "h") factor = 3'600'000;
+    long double unit_ns = 0;
+    if (unit == "ns") unit_ns = 1;
+    else if (unit == "us" || unit == "\xC2\xB5s") unit_ns = 1e3L;
+    else if (unit == "ms") unit_ns = 1e6L;
+    else if (unit == "s") unit_ns = 1e9L;
+    else if (unit == "m") unit_ns = 60e9L;
+    else if (unit == "h") unit_ns = 3600e9L;
     else return Error{"unknown unit"};
-    total_ms += std::stod(number) * factor;
+    const std::size_t dot = number.find('.');
+    long double whole = 0;
+    for (char c : number.substr(0, dot)) {
+      whole = whole * 10 + (c - '0');
+      if (whole * unit_ns > kMaxNs) return Error{"out of range"};
+    }
+    long double fraction = 0;
+    if (dot != std::string_view::npos) {
+      long double scale = 1;
+      // Digits past the 18th cannot change a nanosecond count of any unit.
+      for (char c : number.substr(dot + 1, 18)) {
+        scale /= 10;
+        fraction += (c - '0') * scale;
+      }
+    }
+    total_ns += (whole + fraction) * unit_ns;
+    if (total_ns > kMaxNs) return Error{"out of range"};
   }
-  if (total_ms > 1e10) return Error{"out of range"};
-  auto ms = static_cast<std::int64_t>(total_ms);
-  if (ms == 0 && total_ms > 0) ms = 1;  // a sub-millisecond duration is not "off"
+  auto ms = static_cast<std::int64_t>(total_ns / 1e6L);
+  if (ms == 0 && total_ns > 0) ms = 1;  // a sub-millisecond duration is not "off"
   return Duration(ms);
 }
 
@@ -459,7 +492,27 @@ Expected<std::vector<std::string>> SplitCommandLine(std::string_view text) {
   return args;
 }
 
+const std::vector<std::pair<std::string, std::string>>& UnimplementedGuards() {
+  static const std::vector<std::pair<std::string, std::string>> guards = {
+      {"jwt_auth",
+       "of-watchdog's OpenFaaS IAM check (a function access token as a Bearer token on every "
+       "call)"},
+  };
+  return guards;
+}
+
 Expected<Config> Load(const Environment& env, const std::map<std::string, std::string>& flags) {
+  for (const auto& [name, what] : UnimplementedGuards()) {
+    const auto found = env.find(name);
+    if (found == env.end() || Trim(found->second).empty()) continue;
+    const Expected<bool> on = ParseBool(found->second);
+    if (on && !*on) continue;  // explicitly off: nothing is lost
+    return Error{fmt::format(
+        "{}=\"{}\" asks for {}, which hmac-watchdog does not implement; the function would "
+        "be open to every caller that passes the signature check. Unset {} (or set it to "
+        "false) and rely on hmac_scheme, or keep of-watchdog for this function",
+        name, found->second, what, name)};
+  }
   Config c;
   bool healthcheck_set = false;
   bool fprocess_set = false;
@@ -504,6 +557,17 @@ Expected<Config> Load(const Environment& env, const std::map<std::string, std::s
       if (!status) return status.error();
     }
   }
+  for (const auto& [key, value] : env) {
+    if (key.size() > kSchemeHeaderPrefix.size() &&
+        std::string_view(key).substr(0, kSchemeHeaderPrefix.size()) == kSchemeHeaderPrefix) {
+      const std::string_view header = Trim(value);
+      if (header.empty() || header.find_first_of(" :\t\r\n") != std::string_view::npos) {
+        return Invalid(key, value, "a header name such as X-Signature");
+      }
+      c.signature.scheme_headers[Lower(std::string_view(key).substr(kSchemeHeaderPrefix.size()))] =
+          std::string(header);
+    }
+  }
   if (auto f = flags.find("hmac-secret-for"); f != flags.end()) {
     std::string_view rest = f->second;
     while (!rest.empty()) {
@@ -539,6 +603,12 @@ Expected<Config> Load(const Environment& env, const std::map<std::string, std::s
     return Error{fmt::format(
         "invalid value for metrics_port: \"{}\": expected a port other than port ({}) or 0",
         c.metrics_port, c.port)};
+  }
+  if (c.max_unverified_bytes < c.max_body_bytes) {
+    return Error{fmt::format(
+        "invalid value for max_unverified_bytes: \"{}\": expected at least max_body_bytes ({}), "
+        "or no body of the largest allowed size could ever be received",
+        c.max_unverified_bytes, c.max_body_bytes)};
   }
   if (c.log_buffer_size > 64u * 1024 * 1024) {
     return Invalid("log_buffer_size", std::to_string(c.log_buffer_size), "at most 64MiB");

@@ -32,15 +32,17 @@ struct SignatureOptions {
   std::map<std::string, std::vector<std::string>> scheme_secret_names;
   std::string secrets_path = "/var/openfaas/secrets";  // /run/secrets tried if missing
   bool secret_raw = false;                             // hmac_secret_raw
-  std::string header;                                  // hmac_header ("" = scheme's own)
+  std::string header;  // hmac_header: faas-cli and generic only ("" = faas-cli's default)
+  // hmac_header_<scheme>: the signature header of one scheme (key as for secrets).
+  std::map<std::string, std::string> scheme_headers;
   Duration tolerance = std::chrono::minutes(5);        // hmac_tolerance
   bool allow_sha1 = false;                             // hmac_allow_sha1
   std::size_t replay_cache = 0;                        // hmac_replay_cache (0 = off)
   // hmac_allow_unsigned: exact (METHOD, /path) pairs; method upper-case.
   std::vector<std::pair<std::string, std::string>> allow_unsigned;
   std::string public_url;                      // hmac_public_url
-  std::string algorithm;                       // hmac_algorithm (generic)
-  std::string encoding;                        // hmac_encoding (generic)
+  std::string algorithm = "sha256";            // hmac_algorithm (generic)
+  std::string encoding = "hex";                // hmac_encoding (generic)
   std::string prefix;                          // hmac_prefix (generic)
   Duration reload_interval = std::chrono::seconds(2);  // hmac_reload_interval
 };
@@ -65,6 +67,9 @@ struct Config {
   int max_inflight = 0;
   int max_connections = 256;
   std::size_t max_body_bytes = 25u * 1024 * 1024;
+  // Bodies of requests whose signature is not yet decided, all requests together (memory
+  // and spool): past it a request gets 503 with Retry-After before its body is read.
+  std::size_t max_unverified_bytes = 100u * 1024 * 1024;
   std::size_t max_header_bytes = 64u * 1024;
   std::size_t body_memory_bytes = 1024u * 1024;  // larger bodies are spooled to TMPDIR
   std::size_t max_response_bytes = 64u * 1024 * 1024;  // serializing mode's buffered output
@@ -112,8 +117,14 @@ Expected<bool> ParseBool(std::string_view text);
 // Splits fprocess into arguments: spaces separate, simple '...' and "..." quotes group.
 Expected<std::vector<std::string>> SplitCommandLine(std::string_view text);
 
+// Variables of of-watchdog or the classic watchdog that turn on a guard hmac-watchdog does
+// not implement (e.g. jwt_auth): set to a true value they stop startup, since ignoring them
+// would leave the function open. name -> what the guard is, for the error and the README.
+const std::vector<std::pair<std::string, std::string>>& UnimplementedGuards();
+
 // Builds the Config from the environment and flag values (flag name -> value); flags win.
-// On failure the Error names the variable, the value and what was expected.
+// On failure the Error names the variable, the value and what was expected; a variable of
+// UnimplementedGuards() set to a true (or unreadable) value is also an Error naming it.
 Expected<Config> Load(const Environment& env, const std::map<std::string, std::string>& flags);
 
 }  // namespace hw::config

@@ -186,3 +186,115 @@ TEST_CASE("the README's variable table lists exactly the configuration keys") {
   for (const auto& k : Keys()) keys.insert(k.env);
   CHECK(documented == keys);
 }
+
+// Issue 10: std::stod threw on "exec_timeout=" + four hundred 9s + "s" and aborted the process.
+TEST_CASE("durations with very long numbers are out of range, never an exception") {
+  const std::string nines(400, '9');
+  for (const std::string& text : std::vector<std::string>{nines, nines + "s", nines + "ms", "0." + nines + "s", nines + "." + nines + "h",
+        "1" + std::string(30, '0') + "ns", "99999999999999999999", "10000001", "2777.8h"}) {
+    INFO(text.substr(0, 40));
+    hw::Expected<Duration> d = Duration(0);
+    REQUIRE_NOTHROW(d = ParseDuration(text));
+    if (text.starts_with("0.")) {
+      REQUIRE(d);
+      CHECK(d->count() >= 999);  // 0.999...s: digits past nanoseconds do not matter
+      CHECK(d->count() <= 1000);
+    } else {
+      CHECK_FALSE(d);
+    }
+  }
+  // The largest value each form accepts.
+  CHECK(*ParseDuration("10000000") == std::chrono::seconds(10'000'000));
+  CHECK(*ParseDuration("2777h46m40s") == std::chrono::seconds(10'000'000));
+  CHECK_FALSE(ParseDuration("2777h46m41s"));
+  CHECK(*ParseDuration("1500000ns") == 1ms);
+  CHECK(*ParseDuration("0.5ms") == 1ms);
+  CHECK(*ParseDuration("1.25h") == 75min);
+  auto env = Minimal();
+  env["exec_timeout"] = nines + "s";
+  CHECK_THAT(LoadError(env), Catch::Contains("invalid value for exec_timeout"));
+}
+
+TEST_CASE("every numeric key refuses a very long number with a configuration error") {
+  const std::string nines(400, '9');
+  for (const auto& key : Keys()) {
+    if (key.env.find('<') != std::string::npos) continue;
+    for (const std::string& value :
+         std::vector<std::string>{nines, nines + "s", nines + "KiB", "-" + nines}) {
+      auto env = Minimal();
+      env[key.env] = value;
+      INFO(key.env << "=" << value.substr(0, 20));
+      std::string error;
+      REQUIRE_NOTHROW(error = LoadError(env));
+      (void)error;  // string keys accept anything; numeric ones must fail without throwing
+    }
+  }
+}
+
+// Issue 10: README and --help say hmac_algorithm defaults to sha256, but generic refused to
+// start without it. Every documented default of the signature options is the value in force.
+TEST_CASE("the documented defaults of the signature options are the defaults in force") {
+  auto c = Load(Minimal(), {});
+  REQUIRE(c);
+  std::map<std::string, std::string> documented;
+  for (const auto& k : Keys()) documented[k.env] = k.default_text;
+  CHECK(documented.at("hmac_algorithm") == c->signature.algorithm);
+  CHECK(documented.at("hmac_encoding") == c->signature.encoding);
+  CHECK(documented.at("hmac_prefix") == "(none)");
+  CHECK(c->signature.prefix.empty());
+  CHECK(documented.at("hmac_header") == "(scheme's own)");
+  CHECK(c->signature.header.empty());
+  CHECK(*ParseDuration(documented.at("hmac_tolerance")) == c->signature.tolerance);
+  CHECK(*ParseDuration(documented.at("hmac_reload_interval")) == c->signature.reload_interval);
+  CHECK(documented.at("hmac_replay_cache") == std::to_string(c->signature.replay_cache));
+  CHECK(documented.at("hmac_secret") == c->signature.secret_names.front());
+  CHECK(documented.at("secrets_path") == c->signature.secrets_path);
+  CHECK(*ParseBool(documented.at("hmac_allow_sha1")) == c->signature.allow_sha1);
+  CHECK(*ParseBool(documented.at("hmac_secret_raw")) == c->signature.secret_raw);
+  // Setting a value to its documented default changes nothing.
+  auto env = Minimal();
+  env["hmac_algorithm"] = documented.at("hmac_algorithm");
+  env["hmac_encoding"] = documented.at("hmac_encoding");
+  auto same = Load(env, {});
+  REQUIRE(same);
+  CHECK(same->signature.algorithm == c->signature.algorithm);
+  CHECK(same->signature.encoding == c->signature.encoding);
+}
+
+// Issue 10: of-watchdog's jwt_auth=true was silently ignored, leaving the function open.
+TEST_CASE("a variable that turns on a guard hmac-watchdog lacks stops startup, naming it") {
+  for (const char* on : {"true", "1", "TRUE", "yes"}) {
+    auto env = Minimal();
+    env["jwt_auth"] = on;
+    INFO(on);
+    const std::string error = LoadError(env);
+    CHECK_THAT(error, Catch::Contains("jwt_auth=\"" + std::string(on) + "\""));
+    CHECK_THAT(error, Catch::Contains("does not implement"));
+  }
+  for (const char* off : {"false", "0", "", "FALSE"}) {
+    auto env = Minimal();
+    env["jwt_auth"] = off;
+    INFO(off);
+    CHECK(LoadError(env).empty());
+  }
+  // jwt_auth_local and jwt_auth_debug only adjust jwt_auth (faas-cli local-run always sets
+  // jwt_auth_local=true): alone they turn nothing on.
+  auto env = Minimal();
+  env["jwt_auth_local"] = "true";
+  env["jwt_auth_debug"] = "true";
+  CHECK(LoadError(env).empty());
+  REQUIRE(!UnimplementedGuards().empty());
+  CHECK(UnimplementedGuards().front().first == "jwt_auth");
+}
+
+TEST_CASE("hmac_header_<scheme> is read per scheme and must be a header name") {
+  auto env = Minimal();
+  env["hmac_header_patreon"] = " X-Relayed-Signature ";
+  env["hmac_header_standard_webhooks"] = "x-sig";
+  auto c = Load(env, {});
+  REQUIRE(c);
+  CHECK(c->signature.scheme_headers.at("patreon") == "X-Relayed-Signature");
+  CHECK(c->signature.scheme_headers.at("standard_webhooks") == "x-sig");
+  env["hmac_header_github"] = "Bad: name";
+  CHECK_THAT(LoadError(env), Catch::Contains("hmac_header_github"));
+}
