@@ -1,5 +1,6 @@
 // Byte strings as the crypto layer hands them out, and the byte operations that must not leak
-// timing or leave copies behind: constant-time comparison, wiping, random bytes.
+// timing or leave copies behind: constant-time comparison, wiping, random bytes, and memory
+// for long-lived key material that stays out of core dumps.
 #pragma once
 
 #include <cstddef>
@@ -28,5 +29,31 @@ void Cleanse(void* data, std::size_t size);
 
 // `size` bytes from OpenSSL's CSPRNG. Returns an empty vector only if the generator fails.
 Bytes RandomBytes(std::size_t size);
+
+// Zeroed memory for key material that lives as long as a secret is in use: its own anonymous
+// pages (mmap), marked MADV_DONTDUMP so a core dump does not contain them, and wiped then
+// unmapped on destruction. One allocation costs at least one page: meant for the handful of
+// secrets and pre-keyed states, not for per-request data. A zero size allocates nothing.
+// Throws std::bad_alloc if the pages cannot be mapped (as new would). Move-only.
+class SecureBuffer {
+ public:
+  SecureBuffer() = default;
+  explicit SecureBuffer(std::size_t size);
+  ~SecureBuffer();
+  SecureBuffer(SecureBuffer&& other) noexcept;
+  SecureBuffer& operator=(SecureBuffer&& other) noexcept;
+  SecureBuffer(const SecureBuffer&) = delete;
+  SecureBuffer& operator=(const SecureBuffer&) = delete;
+
+  std::uint8_t* data() { return data_; }
+  const std::uint8_t* data() const { return data_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  void Release();
+  std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t mapped_ = 0;  // whole pages
+};
 
 }  // namespace hw::crypto

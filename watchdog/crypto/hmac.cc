@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <new>
 #include <utility>
 
 namespace hw::crypto {
@@ -140,6 +141,15 @@ Bytes Hmac::Final() {
 
 // --- HmacKey ----------------------------------------------------------------------------------
 
+HmacKey::HmacKey(Algorithm algorithm) : algorithm_(algorithm), storage_(sizeof(KeyedStates)) {
+  static_assert(alignof(KeyedStates) <= 4096, "page alignment covers KeyedStates");
+  new (storage_.data()) KeyedStates();
+}
+
+HmacKey::~HmacKey() {
+  if (storage_.data() != nullptr) states().~KeyedStates();
+}
+
 Expected<HmacKey> HmacKey::Create(Algorithm algorithm, std::span<const std::uint8_t> key) {
   if (key.empty()) return Error{"an HMAC key must not be empty"};
   const DigestFunctions& f = Functions(algorithm);
@@ -158,12 +168,12 @@ Expected<HmacKey> HmacKey::Create(Algorithm algorithm, std::span<const std::uint
   HmacKey made(algorithm);
   std::array<unsigned char, kMaxBlock> pad;
   for (std::size_t i = 0; i < f.block; ++i) pad[i] = block[i] ^ 0x36;
-  f.init(made.states_.inner);
-  f.update(made.states_.inner, pad.data(), f.block);
+  f.init(made.states().inner);
+  f.update(made.states().inner, pad.data(), f.block);
   for (std::size_t i = 0; i < f.block; ++i) pad[i] = block[i] ^ 0x5c;
-  f.init(made.states_.outer);
-  f.update(made.states_.outer, pad.data(), f.block);
-  made.states_.live = true;
+  f.init(made.states().outer);
+  f.update(made.states().outer, pad.data(), f.block);
+  made.states().live = true;
   Cleanse(block.data(), block.size());
   Cleanse(pad.data(), pad.size());
   return made;

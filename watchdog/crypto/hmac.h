@@ -91,17 +91,27 @@ class HmacKey {
 
   HmacKey(HmacKey&&) noexcept = default;
   HmacKey& operator=(HmacKey&&) noexcept = default;
+  ~HmacKey();
 
   Algorithm algorithm() const { return algorithm_; }
   // A fresh message under this key: one state copy, no re-keying, no allocation.
-  Hmac Start() const { return Hmac(algorithm_, states_); }
+  Hmac Start() const { return Hmac(algorithm_, states()); }
   // One-shot convenience: the MAC of `message`.
   Bytes Compute(std::string_view message) const;
+  // Where the pre-keyed states live (for the test that checks they are excluded from core
+  // dumps); null for a moved-from key.
+  const void* StatesAddress() const { return storage_.data(); }
 
  private:
-  explicit HmacKey(Algorithm algorithm) : algorithm_(algorithm) {}
+  explicit HmacKey(Algorithm algorithm);
+  KeyedStates& states() { return *reinterpret_cast<KeyedStates*>(storage_.data()); }
+  const KeyedStates& states() const {
+    return *reinterpret_cast<const KeyedStates*>(storage_.data());
+  }
   Algorithm algorithm_;
-  KeyedStates states_;
+  // The states are key material that lives as long as the key: kept in a SecureBuffer
+  // (MADV_DONTDUMP pages, wiped on release) rather than inline.
+  SecureBuffer storage_;
 };
 
 // The plain digest of `data` (no key), with the same functions.

@@ -3,6 +3,7 @@
 // handed a secret.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -33,5 +34,9 @@ void WriteFields(Level level, std::string_view message, const Fields& fields);
 // Lines a function wrote to stdout/stderr, already split; `stream` is "stdout" or "stderr".
 // With prefix=true the line carries a timestamp and the stream name, as of-watchdog does.
 void FunctionOutput(std::string_view stream, std::string_view line, bool prefix);
+
+// Appends `text` as the inside of a JSON string: quotes, backslashes and control characters
+// escaped; each byte that is not part of well-formed UTF-8 replaced by \ufffd.
+void AppendJsonEscaped(std::string& out, std::string_view text);
 
 }  // namespace hw::log

@@ -7,8 +7,8 @@
 namespace hw::secrets {
 
 Secret::Secret(std::span<const std::uint8_t> bytes)
-    : data_(std::make_unique<std::uint8_t[]>(bytes.size() + 1)), size_(bytes.size()) {
-  std::copy(bytes.begin(), bytes.end(), data_.get());
+    : data_(bytes.size()), size_(bytes.size()) {
+  std::copy(bytes.begin(), bytes.end(), data_.data());
 }
 
 Secret::Secret(std::string_view bytes) : Secret(crypto::AsBytes(bytes)) {}
@@ -34,8 +34,7 @@ bool Secret::SameBytes(const Secret& other) const {
 }
 
 void Secret::Wipe() {
-  if (data_) crypto::Cleanse(data_.get(), size_);
-  data_.reset();
+  data_ = crypto::SecureBuffer();  // the old pages are wiped and unmapped
   size_ = 0;
 }
 

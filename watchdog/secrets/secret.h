@@ -1,5 +1,6 @@
 // Secret: the bytes of one shared secret, in a type that cannot be printed, logged or turned
-// into a string by accident, and that wipes its bytes when dropped.
+// into a string by accident, kept in pages excluded from core dumps (MADV_DONTDUMP), and
+// wiped when dropped.
 #pragma once
 
 #include <cstddef>
@@ -8,6 +9,8 @@
 #include <memory>
 #include <span>
 #include <string_view>
+
+#include "crypto/bytes.h"
 
 namespace hw::secrets {
 
@@ -32,14 +35,14 @@ class Secret {
 
   // The raw bytes, for the crypto layer (keying a MAC, comparing a token). Never log, print
   // or copy them into an error message.
-  std::span<const std::uint8_t> Expose() const { return {data_.get(), size_}; }
+  std::span<const std::uint8_t> Expose() const { return {data_.data(), size_}; }
 
   // Same bytes as `other`, compared in constant time for a given length.
   bool SameBytes(const Secret& other) const;
 
  private:
   void Wipe();
-  std::unique_ptr<std::uint8_t[]> data_;
+  crypto::SecureBuffer data_;  // empty (no pages) for an empty secret
   std::size_t size_ = 0;
 };
 

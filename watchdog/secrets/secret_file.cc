@@ -37,6 +37,15 @@ Error FileError(const std::string& path, std::string_view what) {
   return Error{"secret file " + path + ": " + std::string(what)};
 }
 
+// faas-cli local-run writes .secrets as root with mode 0700 while the templates run as
+// `app`: say what fixes it, not just "Permission denied".
+Error PermissionError(const std::string& path) {
+  return FileError(path, "permission denied reading it as uid " + std::to_string(::geteuid()) +
+                             ": make the file (and its folders) readable by the function's "
+                             "user, e.g. chmod -R a+rX on the folder that holds the secrets "
+                             "(faas-cli local-run: chmod -R a+rX .secrets)");
+}
+
 bool IsDirectory(const std::string& path) {
   struct stat info {};
   return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
@@ -60,9 +69,13 @@ std::string ResolveSecretsDirectory(const std::string& configured, const std::st
 }
 
 Expected<Secret> ReadSecretFile(const std::string& path, bool raw) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: opening a FIFO (or a device) for reading would otherwise wait for a writer
+  // forever, hanging the reload thread. Only a regular file is read (the fstat below), and
+  // for one O_NONBLOCK changes nothing.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (fd.get() < 0) {
     if (errno == ENOENT) return FileError(path, "does not exist");
+    if (errno == EACCES) return PermissionError(path);
     return FileError(path, std::string("cannot be opened (") + std::strerror(errno) + ")");
   }
   struct stat info {};
@@ -70,7 +83,10 @@ Expected<Secret> ReadSecretFile(const std::string& path, bool raw) {
     return FileError(path, std::string("cannot be examined (") + std::strerror(errno) + ")");
   }
   if (S_ISDIR(info.st_mode)) return FileError(path, "is a directory, expected a file");
-  if (!S_ISREG(info.st_mode)) return FileError(path, "is not a regular file");
+  if (!S_ISREG(info.st_mode)) {
+    return FileError(path, S_ISFIFO(info.st_mode) ? "is a FIFO, expected a regular file"
+                                                  : "is not a regular file");
+  }
 
   WipedBuffer buffer;
   buffer.bytes.resize(kMaxSecretFileBytes + 1);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "crypto/encoding.h"
+#include "smaps.h"
 
 namespace hw::crypto {
 namespace {
@@ -225,6 +226,42 @@ TEST_CASE("algorithm names round-trip and unknown names are refused") {
   CHECK_FALSE(AlgorithmFromName("sha384").has_value());
   CHECK(DigestSize(Algorithm::kSha512) == 64);
   CHECK(DigestSize(Algorithm::kMd5) == 16);
+}
+
+}  // namespace
+}  // namespace hw::crypto
+
+namespace hw::crypto {
+namespace {
+
+// Issue 10: the pre-keyed states are key material (anyone holding them can sign), so they
+// are kept out of core dumps like the secret itself.
+TEST_CASE("an HMAC key's pre-keyed states live in pages excluded from core dumps") {
+  const std::string key = "states-are-key-material";
+  auto made = HmacKey::Create(Algorithm::kSha256, AsBytes(key));
+  REQUIRE(made.ok());
+  const HmacKey hmac_key = std::move(made).value();
+  REQUIRE(hmac_key.StatesAddress() != nullptr);
+  CHECK_THAT(test::VmFlagsOf(hmac_key.StatesAddress()), Catch::Contains(" dd "));
+  // Still the right MAC after the move into its own pages (RFC 4231 is checked above).
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>("m"), 1, mac, &size);
+  CHECK(hmac_key.Compute("m") == Bytes(mac, mac + size));
+}
+
+TEST_CASE("a SecureBuffer is zeroed, page-backed, marked dd and empty for size 0") {
+  SecureBuffer empty(0);
+  CHECK(empty.data() == nullptr);
+  SecureBuffer buffer(10);
+  REQUIRE(buffer.data() != nullptr);
+  CHECK(reinterpret_cast<std::uintptr_t>(buffer.data()) % 4096 == 0);
+  for (std::size_t i = 0; i < buffer.size(); ++i) CHECK(buffer.data()[i] == 0);
+  CHECK_THAT(test::VmFlagsOf(buffer.data()), Catch::Contains(" dd "));
+  SecureBuffer moved(std::move(buffer));
+  CHECK(buffer.data() == nullptr);
+  CHECK(moved.size() == 10);
 }
 
 }  // namespace

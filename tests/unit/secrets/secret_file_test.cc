@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "../signature/test_support.h"
 
 namespace hw::secrets {
@@ -89,6 +92,50 @@ TEST_CASE("the secrets folder falls back to the second folder only when the firs
   const std::string missing = first.File("missing");
   CHECK(ResolveSecretsDirectory(missing, second.path().string()) == second.path().string());
   CHECK(ResolveSecretsDirectory(missing, first.File("also-missing")) == missing);
+}
+
+}  // namespace
+}  // namespace hw::secrets
+
+namespace hw::secrets {
+namespace {
+
+// Issue 10: opening a FIFO for reading waited for a writer forever, hanging the reload
+// thread (and, through it, shutdown).
+TEST_CASE("a FIFO as the secret file is refused at once, never waited on") {
+  test::TempDir dir;
+  const std::string fifo = dir.File("webhook-secret");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const auto started = std::chrono::steady_clock::now();
+  Expected<Secret> secret = ReadSecretFile(fifo, false);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));
+  REQUIRE_FALSE(secret.ok());
+  CHECK_THAT(secret.error().message, Catch::Contains(fifo));
+  CHECK_THAT(secret.error().message, Catch::Contains("FIFO"));
+  // Through a symlink, as Kubernetes mounts secrets: the link is followed, then refused.
+  const std::string link = dir.File("linked");
+  std::filesystem::create_symlink(fifo, link);
+  Expected<Secret> linked = ReadSecretFile(link, false);
+  REQUIRE_FALSE(linked.ok());
+  CHECK_THAT(linked.error().message, Catch::Contains("FIFO"));
+}
+
+// Issue 12: faas-cli local-run writes .secrets as root with mode 0700; the error must say
+// what to do.
+TEST_CASE("an unreadable secret file's error says which uid and how to fix it") {
+  if (::geteuid() == 0) {
+    WARN("running as root: permissions are not enforced, skipped");
+    return;
+  }
+  test::TempDir dir;
+  const std::string path = dir.Write("webhook-secret", "s3cret");
+  std::filesystem::permissions(path, std::filesystem::perms::none);
+  Expected<Secret> secret = ReadSecretFile(path, false);
+  REQUIRE_FALSE(secret.ok());
+  CHECK_THAT(secret.error().message, Catch::Contains("permission denied"));
+  CHECK_THAT(secret.error().message, Catch::Contains("uid " + std::to_string(::geteuid())));
+  CHECK_THAT(secret.error().message, Catch::Contains("chmod -R a+rX"));
+  CHECK_THAT(secret.error().message, !Catch::Contains("s3cret"));
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <ostream>
 #include <type_traits>
 
+#include "../crypto/smaps.h"
+
 namespace hw::secrets {
 namespace {
 
@@ -41,6 +43,30 @@ TEST_CASE("secrets compare by their bytes") {
   CHECK_FALSE(a.SameBytes(Secret(std::string_view("two"))));
   CHECK_FALSE(a.SameBytes(Secret(std::string_view("one "))));
   CHECK(a.Clone().SameBytes(a));
+}
+
+}  // namespace
+}  // namespace hw::secrets
+
+namespace hw::secrets {
+namespace {
+
+// Issue 10: the secret was in plaintext in a core dump.
+TEST_CASE("a secret's bytes live in pages excluded from core dumps") {
+  Secret secret(std::string_view("core-dump-secret"));
+  const void* bytes = secret.Expose().data();
+  const std::string flags = test::VmFlagsOf(bytes);
+  INFO("VmFlags:" << flags);
+  REQUIRE_FALSE(flags.empty());
+  CHECK_THAT(flags, Catch::Contains(" dd "));
+  // A moved secret keeps its pages; a clone gets its own, also excluded.
+  const Secret moved(std::move(secret));
+  CHECK(moved.Expose().data() == bytes);
+  const Secret clone = moved.Clone();
+  CHECK_THAT(test::VmFlagsOf(clone.Expose().data()), Catch::Contains(" dd "));
+  // Control: ordinary heap memory is not marked, so the check can fail.
+  const std::string heap(100, 'x');
+  CHECK_THAT(test::VmFlagsOf(heap.data()), !Catch::Contains(" dd "));
 }
 
 }  // namespace
