@@ -34,8 +34,10 @@ class DiscordCheck final : public SchemeCheck {
 class Discord final : public Scheme {
  public:
   explicit Discord(const config::SignatureOptions& options)
-      : header_(SignatureHeader(options, "X-Signature-Ed25519")) {}
+      : header_(SignatureHeader(options, "discord", "X-Signature-Ed25519")) {}
   std::string_view Name() const override { return "discord"; }
+  bool SecretIsPublic() const override { return true; }
+  std::string SignatureHeaderName() const override { return header_; }
   bool Present(const HeaderSource& headers) const override {
     return !headers.Values(header_).empty();
   }
@@ -62,7 +64,7 @@ class Discord final : public Scheme {
     auto signature = DecodeSignature(std::get<std::string_view>(value), "", Encoding::kHex,
                                      crypto::kEd25519SignatureSize);
     const std::string_view ts = std::get<std::string_view>(timestamp);
-    if (!signature || !ParseDecimal(ts)) return Started{Outcome::kMalformed, nullptr, {}};
+    if (!signature || !ParseUnixSecondsAsMillis(ts)) return Started{Outcome::kMalformed, nullptr, {}};
     return Started{Outcome::kMismatch,
                    std::make_unique<DiscordCheck>(std::string(ts), std::move(*signature), keys),
                    {}};

@@ -6,7 +6,7 @@
 namespace hw::signature {
 
 Expected<std::unique_ptr<Scheme>> MakeGeneric(const config::SignatureOptions& options) {
-  if (options.header.empty()) {
+  if (SignatureHeader(options, "generic", "").empty()) {
     return Error{
         "hmac_header is required with hmac_scheme=generic: the header that carries "
         "the signature"};

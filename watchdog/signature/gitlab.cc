@@ -10,8 +10,9 @@ namespace {
 class Gitlab final : public Scheme {
  public:
   explicit Gitlab(const config::SignatureOptions& options)
-      : header_(SignatureHeader(options, "X-Gitlab-Token")) {}
+      : header_(SignatureHeader(options, "gitlab", "X-Gitlab-Token")) {}
   std::string_view Name() const override { return "gitlab"; }
+  std::string SignatureHeaderName() const override { return header_; }
   bool Present(const HeaderSource& headers) const override {
     return !headers.Values(header_).empty();
   }

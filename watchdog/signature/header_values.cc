@@ -1,5 +1,6 @@
 #include "signature/header_values.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace hw::signature {
@@ -33,6 +34,18 @@ std::optional<std::int64_t> ParseDecimal(std::string_view text) {
   std::int64_t value = 0;
   for (char c : text) value = value * 10 + (c - '0');
   return value;
+}
+
+std::optional<std::int64_t> ParseUnixSecondsAsMillis(std::string_view text) {
+  const std::optional<std::int64_t> seconds = ParseDecimal(text);
+  if (!seconds || *seconds > kMaxUnixSeconds) return std::nullopt;
+  return *seconds * 1000;
+}
+
+std::optional<std::int64_t> ParseUnixMillis(std::string_view text) {
+  const std::optional<std::int64_t> millis = ParseDecimal(text);
+  if (!millis || *millis > kMaxUnixMillis) return std::nullopt;
+  return millis;
 }
 
 std::optional<std::int64_t> ParseRfc3339Millis(std::string_view text) {
@@ -84,10 +97,13 @@ std::optional<std::int64_t> ParseRfc3339Millis(std::string_view text) {
   const std::int64_t days = std::chrono::sys_days(date).time_since_epoch().count();
   const std::int64_t seconds =
       days * 86400 + *hour * 3600 + *minute * 60 + *second - offset_minutes * 60;
+  if (seconds < 0 || seconds > kMaxUnixSeconds) return std::nullopt;
   return seconds * 1000 + millis;
 }
 
 Outcome CheckFreshness(std::int64_t timestamp_ms, const Request& request) {
+  if (timestamp_ms < 0 || timestamp_ms > kMaxUnixMillis) return Outcome::kMalformed;
+  if (request.now_ms < 0 || request.now_ms > kMaxUnixMillis) return Outcome::kExpired;
   const std::int64_t distance = request.now_ms >= timestamp_ms ? request.now_ms - timestamp_ms
                                                                : timestamp_ms - request.now_ms;
   return distance <= request.tolerance.count() ? Outcome::kValid : Outcome::kExpired;
@@ -149,8 +165,17 @@ std::string SignedUrl(std::string_view public_url, std::string_view path, std::s
   return url;
 }
 
-std::string SignatureHeader(const config::SignatureOptions& options, std::string_view own) {
-  return options.header.empty() ? std::string(own) : options.header;
+bool UsesSharedHeader(std::string_view scheme) { return scheme == "faas-cli" || scheme == "generic"; }
+
+std::string SignatureHeader(const config::SignatureOptions& options, std::string_view scheme,
+                            std::string_view own) {
+  std::string key(scheme);
+  std::replace(key.begin(), key.end(), '-', '_');
+  if (auto found = options.scheme_headers.find(key); found != options.scheme_headers.end()) {
+    return found->second;
+  }
+  if (UsesSharedHeader(scheme) && !options.header.empty()) return options.header;
+  return std::string(own);
 }
 
 }  // namespace hw::signature

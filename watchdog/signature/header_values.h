@@ -24,12 +24,24 @@ std::variant<Outcome, std::string_view> SingleValue(const HeaderSource& headers,
 // A non-negative decimal integer of 1 to 18 digits and nothing else (no sign, no spaces, no
 // trailing characters); nullopt otherwise.
 std::optional<std::int64_t> ParseDecimal(std::string_view text);
+
+// The range of a signed timestamp: 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z. Anything
+// outside is malformed, so that no timestamp arithmetic (seconds x 1000, now - timestamp)
+// can overflow and wrap onto "now".
+inline constexpr std::int64_t kMaxUnixSeconds = 253'402'300'799;
+inline constexpr std::int64_t kMaxUnixMillis = kMaxUnixSeconds * 1000 + 999;
+
+// Unix seconds (ParseDecimal, at most kMaxUnixSeconds) as Unix milliseconds; nullopt else.
+std::optional<std::int64_t> ParseUnixSecondsAsMillis(std::string_view text);
+// Unix milliseconds (ParseDecimal, at most kMaxUnixMillis); nullopt otherwise.
+std::optional<std::int64_t> ParseUnixMillis(std::string_view text);
 // RFC 3339 date-time ("2026-01-01T00:00:00.123456789Z", or with a "+hh:mm" offset) as Unix
-// milliseconds; nullopt for anything else.
+// milliseconds; nullopt for anything else, including instants outside the range above.
 std::optional<std::int64_t> ParseRfc3339Millis(std::string_view text);
 
 // kValid when |now - timestamp| <= tolerance, else kExpired: a timestamp from the future is
-// no fresher than an old one.
+// no fresher than an old one. kMalformed for a timestamp outside [0, kMaxUnixMillis] (the
+// parsers above never return one; this keeps the subtraction safe for any caller).
 Outcome CheckFreshness(std::int64_t timestamp_ms, const Request& request);
 
 enum class Encoding { kHex, kBase64 };
@@ -60,7 +72,12 @@ std::variant<Outcome, std::string> ReplayKeyOf(const Request& request, std::stri
 // the request path unless it is "/", then "?" and the query if there is one.
 std::string SignedUrl(std::string_view public_url, std::string_view path, std::string_view query);
 
-// The signature header to read: hmac_header when set, else the scheme's own.
-std::string SignatureHeader(const config::SignatureOptions& options, std::string_view own);
+// True for the schemes that have no signature header of their own (faas-cli, generic):
+// the only ones hmac_header applies to.
+bool UsesSharedHeader(std::string_view scheme);
+// The signature header `scheme` reads: hmac_header_<scheme> when set; else hmac_header when
+// set and the scheme UsesSharedHeader; else `own`, the provider's header.
+std::string SignatureHeader(const config::SignatureOptions& options, std::string_view scheme,
+                            std::string_view own);
 
 }  // namespace hw::signature

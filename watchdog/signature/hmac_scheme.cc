@@ -110,7 +110,7 @@ BodyMacScheme::BodyMacScheme(BodyMacSpec spec, const config::SignatureOptions& o
             for (const MacForm& form : spec.forms) algorithms.push_back(form.algorithm);
             return algorithms;
           }(),
-          SignatureHeader(options, spec.header)),
+          SignatureHeader(options, spec.name, spec.header)),
       spec_(std::move(spec)) {}
 
 Parsed BodyMacScheme::Parse(const Request& request) const {

@@ -55,6 +55,7 @@ class HmacScheme : public Scheme {
   bool Present(const HeaderSource& headers) const override {
     return !headers.Values(header_).empty();
   }
+  std::string SignatureHeaderName() const override { return header_; }
 
  protected:
   // `header`: the signature header's name (SignatureHeader: hmac_header or the provider's).
@@ -88,7 +89,7 @@ struct MacForm {
 // A provider that signs exactly the body and sends one encoded MAC in one header.
 struct BodyMacSpec {
   std::string_view name;    // static storage
-  std::string_view header;  // the provider's own header (hmac_header overrides it)
+  std::string_view header;  // the provider's own header (hmac_header_<name> renames it)
   std::vector<MacForm> forms;
   Encoding encoding = Encoding::kHex;
   crypto::HexCase hex_case = crypto::HexCase::kLower;

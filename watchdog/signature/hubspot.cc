@@ -12,7 +12,7 @@ class HubSpot final : public HmacScheme {
  public:
   explicit HubSpot(const config::SignatureOptions& options)
       : HmacScheme({crypto::Algorithm::kSha256},
-                   SignatureHeader(options, "X-HubSpot-Signature-v3")),
+                   SignatureHeader(options, "hubspot", "X-HubSpot-Signature-v3")),
         public_url_(options.public_url) {}
   std::string_view Name() const override { return "hubspot"; }
 
@@ -25,7 +25,7 @@ class HubSpot final : public HmacScheme {
     auto mac = DecodeSignature(std::get<std::string_view>(value), "", Encoding::kBase64, 32);
     if (!mac) return Outcome::kMalformed;
     const std::string_view ts = std::get<std::string_view>(timestamp);
-    const std::optional<std::int64_t> millis = ParseDecimal(ts);
+    const std::optional<std::int64_t> millis = ParseUnixMillis(ts);
     if (!millis) return Outcome::kMalformed;
     if (Outcome fresh = CheckFreshness(*millis, request); fresh != Outcome::kValid) return fresh;
     MacPlan plan;

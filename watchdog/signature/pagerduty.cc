@@ -9,7 +9,7 @@ class PagerDuty final : public HmacScheme {
  public:
   explicit PagerDuty(const config::SignatureOptions& options)
       : HmacScheme({crypto::Algorithm::kSha256},
-                   SignatureHeader(options, "X-PagerDuty-Signature")) {}
+                   SignatureHeader(options, "pagerduty", "X-PagerDuty-Signature")) {}
   std::string_view Name() const override { return "pagerduty"; }
 
  protected:

@@ -83,6 +83,12 @@ class Scheme {
   // Parses and checks the headers; returns an outcome when they alone decide, otherwise a
   // check to feed the body to. `keys` holds one prepared key per configured secret.
   virtual Started Start(const Request& request, std::span<const PreparedKey> keys) const = 0;
+  // True when the secret file holds a public key (discord): such a file must never also key
+  // an HMAC scheme, or anyone who knows the published key could sign.
+  virtual bool SecretIsPublic() const { return false; }
+  // The name of the header that carries the signature (what sign --value prints the value
+  // of); for a scheme with several possible names, the one Sign sends.
+  virtual std::string SignatureHeaderName() const = 0;
   // The header lines a sender of this scheme would send for `input.body` signed with
   // `secret`.
   virtual Expected<std::vector<HeaderLine>> Sign(const secrets::Secret& secret,

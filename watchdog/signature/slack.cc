@@ -7,7 +7,7 @@ namespace hw::signature {
 SlackStyleScheme::SlackStyleScheme(std::string_view name, std::string_view signature_header,
                                    std::string_view timestamp_header,
                                    const config::SignatureOptions& options)
-    : HmacScheme({crypto::Algorithm::kSha256}, SignatureHeader(options, signature_header)),
+    : HmacScheme({crypto::Algorithm::kSha256}, SignatureHeader(options, name, signature_header)),
       name_(name),
       timestamp_header_(timestamp_header) {}
 
@@ -19,9 +19,9 @@ Parsed SlackStyleScheme::Parse(const Request& request) const {
   auto mac = DecodeSignature(std::get<std::string_view>(signature), "v0=", Encoding::kHex, 32);
   if (!mac) return Outcome::kMalformed;
   const std::string_view ts = std::get<std::string_view>(timestamp);
-  const std::optional<std::int64_t> seconds = ParseDecimal(ts);
-  if (!seconds) return Outcome::kMalformed;
-  if (Outcome fresh = CheckFreshness(*seconds * 1000, request); fresh != Outcome::kValid) {
+  const std::optional<std::int64_t> millis = ParseUnixSecondsAsMillis(ts);
+  if (!millis) return Outcome::kMalformed;
+  if (Outcome fresh = CheckFreshness(*millis, request); fresh != Outcome::kValid) {
     return fresh;
   }
   MacPlan plan;

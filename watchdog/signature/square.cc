@@ -10,7 +10,7 @@ class Square final : public HmacScheme {
  public:
   explicit Square(const config::SignatureOptions& options)
       : HmacScheme({crypto::Algorithm::kSha256},
-                   SignatureHeader(options, "x-square-hmacsha256-signature")),
+                   SignatureHeader(options, "square", "x-square-hmacsha256-signature")),
         public_url_(options.public_url) {}
   std::string_view Name() const override { return "square"; }
 

@@ -7,7 +7,7 @@ StandardWebhooksScheme::StandardWebhooksScheme(std::string_view name,
                                                std::vector<HeaderNames> names,
                                                const config::SignatureOptions& options)
     : HmacScheme({crypto::Algorithm::kSha256}), name_(name), names_(std::move(names)) {
-  names_.front().signature = SignatureHeader(options, names_.front().signature);
+  names_.front().signature = SignatureHeader(options, name, names_.front().signature);
 }
 
 bool StandardWebhooksScheme::Present(const HeaderSource& headers) const {
@@ -47,9 +47,9 @@ Parsed StandardWebhooksScheme::Parse(const Request& request) const {
   const std::string_view id_text = std::get<std::string_view>(id);
   const std::string_view ts = std::get<std::string_view>(timestamp);
   if (id_text.empty()) return Outcome::kMalformed;
-  const std::optional<std::int64_t> seconds = ParseDecimal(ts);
-  if (!seconds) return Outcome::kMalformed;
-  if (Outcome fresh = CheckFreshness(*seconds * 1000, request); fresh != Outcome::kValid) {
+  const std::optional<std::int64_t> millis = ParseUnixSecondsAsMillis(ts);
+  if (!millis) return Outcome::kMalformed;
+  if (Outcome fresh = CheckFreshness(*millis, request); fresh != Outcome::kValid) {
     return fresh;
   }
   auto replay = ReplayKeyOf(request, names->id, id_text);

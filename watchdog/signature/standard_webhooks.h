@@ -24,6 +24,7 @@ class StandardWebhooksScheme final : public HmacScheme {
                          const config::SignatureOptions& options);
   std::string_view Name() const override { return name_; }
   bool Present(const HeaderSource& headers) const override;
+  std::string SignatureHeaderName() const override { return names_.front().signature; }
 
  protected:
   Parsed Parse(const Request& request) const override;

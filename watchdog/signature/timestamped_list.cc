@@ -6,7 +6,7 @@ namespace {
 class TimestampedList final : public HmacScheme {
  public:
   TimestampedList(const TimestampedListFormat& format, const config::SignatureOptions& options)
-      : HmacScheme({crypto::Algorithm::kSha256}, SignatureHeader(options, format.header)),
+      : HmacScheme({crypto::Algorithm::kSha256}, SignatureHeader(options, format.name, format.header)),
         format_(format) {}
   std::string_view Name() const override { return format_.name; }
 
@@ -31,9 +31,9 @@ class TimestampedList final : public HmacScheme {
       }
     }
     if (!timestamp || plan.candidates.empty()) return Outcome::kMalformed;
-    const std::optional<std::int64_t> seconds = ParseDecimal(*timestamp);
-    if (!seconds) return Outcome::kMalformed;
-    if (Outcome fresh = CheckFreshness(*seconds * 1000, request); fresh != Outcome::kValid) {
+    const std::optional<std::int64_t> millis = ParseUnixSecondsAsMillis(*timestamp);
+    if (!millis) return Outcome::kMalformed;
+    if (Outcome fresh = CheckFreshness(*millis, request); fresh != Outcome::kValid) {
       return fresh;
     }
     plan.prefix = std::string(*timestamp) + format_.signed_separator;

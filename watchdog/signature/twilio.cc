@@ -73,17 +73,26 @@ std::optional<Parameters> ParseForm(std::string_view text) {
   return parameters;
 }
 
-// What follows the URL in the signed string for a form body.
+// What follows the URL in the signed string for a form body. Repeated identical pairs
+// (Body=x&Body=x) count once, as in Twilio's libraries (twilio-node:
+// Array.from(new Set(values)).sort(); twilio-python: sorted(set(values))).
 std::optional<std::string> SortedParameters(std::string_view body) {
   std::optional<Parameters> parameters = ParseForm(body);
   if (!parameters) return std::nullopt;
   std::sort(parameters->begin(), parameters->end());
+  parameters->erase(std::unique(parameters->begin(), parameters->end()), parameters->end());
   std::string out;
   for (const auto& [name, value] : *parameters) {
     out.append(name);
     out.append(value);
   }
   return out;
+}
+
+// The parameters of a URL's query (none without '?'); nullopt if one is broken.
+std::optional<Parameters> QueryOf(std::string_view url) {
+  const std::size_t mark = url.find('?');
+  return ParseForm(mark == std::string_view::npos ? std::string_view() : url.substr(mark + 1));
 }
 
 // The bodySHA256 value among a query's parameters, if there is one.
@@ -146,7 +155,7 @@ class TwilioCheck final : public SchemeCheck {
 class Twilio final : public HmacScheme {
  public:
   explicit Twilio(const config::SignatureOptions& options)
-      : HmacScheme({crypto::Algorithm::kSha1}, SignatureHeader(options, "X-Twilio-Signature")),
+      : HmacScheme({crypto::Algorithm::kSha1}, SignatureHeader(options, "twilio", "X-Twilio-Signature")),
         public_url_(options.public_url) {}
   std::string_view Name() const override { return "twilio"; }
 
@@ -178,10 +187,42 @@ class Twilio final : public HmacScheme {
     return plan;
   }
 
+ public:
+  // The sign command: a URL whose query carries bodySHA256 (Twilio's form for JSON bodies)
+  // is signed alone, as validateRequestWithBody expects, and bodySHA256 must be the body's
+  // hash; otherwise the body is a form and its sorted parameters follow the URL.
+  Expected<std::vector<HeaderLine>> Sign(const secrets::Secret& secret,
+                                         const SignInput& input) const override {
+    const std::string url = SignedUrl(public_url_, input.path, input.query);
+    const std::optional<Parameters> query = QueryOf(url);
+    if (!query) return Error{"twilio: the URL's query is not valid form encoding"};
+    if (const std::optional<std::string> hash = BodyHashOf(*query)) {
+      const std::string actual = crypto::EncodeHex(crypto::Sha256(input.body));
+      if (*hash != actual) {
+        return Error{"twilio: bodySHA256=" + *hash +
+                     " in the URL is not the SHA-256 of the body on stdin (" + actual + ")"};
+      }
+    } else {
+      const std::size_t first = input.body.find_first_not_of(" \t\r\n");
+      const bool json = first != std::string_view::npos &&
+                        (input.body[first] == '{' || input.body[first] == '[');
+      if (json || !SortedParameters(input.body)) {
+        return Error{
+            "twilio: the body is not a form (application/x-www-form-urlencoded); Twilio signs "
+            "a JSON body through the URL: add bodySHA256=" +
+            crypto::EncodeHex(crypto::Sha256(input.body)) +
+            " (its SHA-256) to the query, e.g. --path '/hook?bodySHA256=...'"};
+      }
+    }
+    return HmacScheme::Sign(secret, input);
+  }
+
+ protected:
+
   std::vector<HeaderLine> SignWith(const PreparedKey& key, const SignInput& input) const override {
     const std::string url = SignedUrl(public_url_, input.path, input.query);
+    const std::optional<Parameters> query = QueryOf(url);
     std::string signed_rest;
-    const std::optional<Parameters> query = ParseForm(input.query);
     if (!query || !BodyHashOf(*query)) signed_rest = SortedParameters(input.body).value_or("");
     const crypto::Bytes mac = ComputeMac(key, crypto::Algorithm::kSha1, url, signed_rest);
     return {{header(), crypto::EncodeBase64(mac)}};

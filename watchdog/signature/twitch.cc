@@ -24,7 +24,7 @@ class Twitch final : public HmacScheme {
  public:
   explicit Twitch(const config::SignatureOptions& options)
       : HmacScheme({crypto::Algorithm::kSha256},
-                   SignatureHeader(options, "Twitch-Eventsub-Message-Signature")) {}
+                   SignatureHeader(options, "twitch", "Twitch-Eventsub-Message-Signature")) {}
   std::string_view Name() const override { return "twitch"; }
 
  protected:

@@ -1,5 +1,7 @@
 #include "signature/verifier.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <mutex>
 #include <optional>
@@ -7,6 +9,7 @@
 #include <utility>
 
 #include "secrets/secret_file.h"
+#include "signature/header_values.h"
 #include "secrets/secret_watcher.h"
 #include "signature/registry.h"
 #include "signature/replay_cache.h"
@@ -34,6 +37,14 @@ std::string ValidNamesText() {
     text.append(", ");
   }
   return text + "none";
+}
+
+// True when both paths name the same file: the same text, or (through links) the same inode.
+bool SameFile(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  struct stat sa {}, sb {};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
 }
 
 // hmac_secret_<key>: the key is the scheme name with '-' written as '_'.
@@ -256,6 +267,26 @@ Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOpt
     if (!scheme) return scheme.error();
     state->schemes.push_back(std::move(scheme).value());
   }
+  // hmac_header only applies to schemes without a header of their own: set with none of
+  // them, it would once have hidden the providers' headers and now would do nothing.
+  if (!options.header.empty() &&
+      std::none_of(names.begin(), names.end(), [](auto& n) { return UsesSharedHeader(n); })) {
+    const std::string& first = names.front();
+    return Error{"hmac_header=" + options.header +
+                 " applies only to faas-cli and generic, and hmac_scheme lists neither: " +
+                 first + " reads its own header (" +
+                 state->schemes.front()->SignatureHeaderName() +
+                 "). Unset hmac_header, or rename a provider's header with hmac_header_" +
+                 SecretKeyOf(first)};
+  }
+  for (const auto& [key, value] : options.scheme_headers) {
+    const bool configured = std::any_of(names.begin(), names.end(),
+                                        [&key = key](auto& n) { return SecretKeyOf(n) == key; });
+    if (!configured) {
+      return Error{"hmac_header_" + key + " names no configured scheme (write the scheme name "
+                   "with '_' for '-')"};
+    }
+  }
   for (const auto& [key, value] : options.scheme_secret_names) {
     const bool configured = std::any_of(names.begin(), names.end(),
                                         [&key = key](auto& n) { return SecretKeyOf(n) == key; });
@@ -301,6 +332,27 @@ Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOpt
         files.push_back(path_index(dir + "/" + name));
       }
       state->files_of.push_back(std::move(files));
+    }
+  }
+  // A file that a public-key scheme reads holds a published key: keying an HMAC with it would
+  // let anyone sign. Refused before anything is read.
+  for (std::size_t p = 0; p < state->schemes.size(); ++p) {
+    if (!state->schemes[p]->SecretIsPublic()) continue;
+    for (std::size_t h = 0; h < state->schemes.size(); ++h) {
+      if (state->schemes[h]->SecretIsPublic()) continue;
+      for (std::size_t fp : state->files_of[p]) {
+        for (std::size_t fh : state->files_of[h]) {
+          if (!SameFile(state->paths[fp], state->paths[fh])) continue;
+          const std::string pub(state->schemes[p]->Name());
+          const std::string mac(state->schemes[h]->Name());
+          return Error{"secret file " + state->paths[fh] + " is read by " + pub +
+                       " as a public key and by " + mac +
+                       " as an HMAC secret: anyone who knows the public key could sign for " +
+                       mac + ". Give each its own file: hmac_secret_" + SecretKeyOf(pub) +
+                       " for " + pub + " (or hmac_secret_" + SecretKeyOf(mac) + " for " + mac +
+                       ")"};
+        }
+      }
     }
   }
   if (options.replay_cache > 0) state->replay = std::make_shared<ReplayCache>(options.replay_cache);

@@ -4,10 +4,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <sstream>
 
 #include "crypto/ed25519.h"
 #include "crypto/encoding.h"
+#include "crypto/sha256.h"
 #include "signature/verifier.h"
 #include "test_support.h"
 
@@ -66,6 +68,8 @@ TEST_CASE("sign then verify round-trips for every registered scheme") {
     sign.timestamp = kTimestamp;
     sign.id = "delivery-1";
     sign.options = OptionsFor(scheme);
+    // Twilio signs a JSON body through the URL: bodySHA256 in the query.
+    if (scheme == "twilio") sign.path = "/?bodySHA256=" + crypto::EncodeHex(crypto::Sha256(body));
     std::istringstream body_in(body);
     std::ostringstream out, err;
     REQUIRE(RunSign(sign, body_in, out, err) == 0);
@@ -77,6 +81,7 @@ TEST_CASE("sign then verify round-trips for every registered scheme") {
     verify.headers = Lines(out.str());
     verify.now = kTimestamp + 10;
     verify.options = OptionsFor(scheme);
+    verify.path = sign.path;
     verify.options.replay_cache = 10;  // the id headers the sender sends must be enough
     REQUIRE_FALSE(verify.headers.empty());
     {
@@ -171,6 +176,100 @@ TEST_CASE("verify takes the query from the path for schemes that sign the URL") 
   std::istringstream in2("{}");
   std::ostringstream o2, e2;
   CHECK(RunVerify(verify, in2, o2, e2) == 1);
+}
+
+}  // namespace
+}  // namespace hw::signature
+
+namespace hw::signature {
+namespace {
+
+// Issue 12: sig=$(hmac-watchdog sign ...) needs the value alone.
+TEST_CASE("sign --value prints only the signature header's value, for every scheme") {
+  const std::string body = "{\"n\":1}";
+  for (std::string_view name : SchemeNames()) {
+    const std::string scheme(name);
+    INFO("scheme " << scheme);
+    test::TempDir dir;
+    const Files files = SecretsFor(scheme, dir);
+    SignRequest sign;
+    sign.scheme = scheme;
+    sign.secret_file = files.sign;
+    sign.timestamp = kTimestamp;
+    sign.id = "delivery-1";
+    sign.options = OptionsFor(scheme);
+    if (scheme == "twilio") sign.path = "/?bodySHA256=" + crypto::EncodeHex(crypto::Sha256(body));
+    std::ostringstream full, value, err;
+    {
+      std::istringstream in(body);
+      REQUIRE(RunSign(sign, in, full, err) == 0);
+    }
+    sign.value_only = true;
+    {
+      std::istringstream in(body);
+      REQUIRE(RunSign(sign, in, value, err) == 0);
+    }
+    const std::string v = value.str();
+    REQUIRE(v.size() > 1);
+    CHECK(v.back() == '\n');
+    CHECK(std::count(v.begin(), v.end(), '\n') == 1);
+    // The value is one of the full output's lines, after "Name: ", and that name is the
+    // scheme's signature header (never the delivery id or timestamp).
+    bool found = false;
+    for (const std::string& line : Lines(full.str())) {
+      const std::size_t colon = line.find(": ");
+      if (line.substr(colon + 2) + "\n" == v) {
+        found = true;
+        const std::string header = line.substr(0, colon);
+        CHECK_THAT(header, !Catch::Contains("Delivery") && !Catch::Contains("Timestamp") &&
+                               !Catch::Contains("-id") && !Catch::Contains("-Id"));
+      }
+    }
+    CHECK(found);
+  }
+}
+
+// Issue 10: hmac_algorithm's documented default (sha256) was not in force for generic.
+TEST_CASE("generic signs and verifies with the documented defaults (sha256, hex, no prefix)") {
+  test::TempDir dir;
+  const std::string secret = dir.Write("s", "It's a Secret to Everybody\n");
+  SignRequest sign;
+  sign.scheme = "generic";
+  sign.secret_file = secret;
+  sign.header = "X-Sig";
+  std::istringstream in("Hello, World!");
+  std::ostringstream out, err;
+  REQUIRE(RunSign(sign, in, out, err) == 0);
+  CHECK(out.str() == "X-Sig: 757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17\n");
+  VerifyRequest verify;
+  verify.scheme = "generic";
+  verify.secret_file = secret;
+  verify.options.header = "X-Sig";
+  verify.headers = {"X-Sig: 757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"};
+  std::istringstream vin("Hello, World!");
+  std::ostringstream vout, verr;
+  CHECK(RunVerify(verify, vin, vout, verr) == 0);
+  CHECK(verr.str().empty());
+}
+
+TEST_CASE("sign --timestamp and verify --now outside 1970..9999 are refused") {
+  test::TempDir dir;
+  SignRequest sign;
+  sign.scheme = "stripe";
+  sign.secret_file = dir.Write("s", "k");
+  sign.timestamp = 18'446'745'870'236'163;
+  std::istringstream in("x");
+  std::ostringstream out, err;
+  CHECK(RunSign(sign, in, out, err) == 2);
+  CHECK_THAT(err.str(), Catch::Contains("--timestamp"));
+  VerifyRequest verify;
+  verify.scheme = "stripe";
+  verify.secret_file = sign.secret_file;
+  verify.now = 18'446'745'870'236'163;
+  std::istringstream vin("x");
+  std::ostringstream vout, verr;
+  CHECK(RunVerify(verify, vin, vout, verr) == 2);
+  CHECK_THAT(verr.str(), Catch::Contains("--now"));
 }
 
 }  // namespace

@@ -5,7 +5,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <sstream>
+
 #include "crypto/encoding.h"
+#include "signature/commands.h"
 #include "signature/verifier.h"
 #include "test_support.h"
 
@@ -93,6 +96,59 @@ TEST_CASE("twilio: broken escapes are malformed, oversized bodies too large, bad
   CHECK(f.Check(any, "Body=" + std::string(1024 * 1024 + 1, 'a')) == Outcome::kTooLarge);
   CHECK(f.Check("not base64!", "Body=x") == Outcome::kMalformed);
   CHECK(f.Check(crypto::EncodeBase64(crypto::Bytes(32)), "Body=x") == Outcome::kMalformed);
+}
+
+
+// Issue 10: repeated identical values were signed and checked twice, while twilio-node
+// (Array.from(new Set(values)).sort()) and twilio-python (sorted(set(values))) count them once.
+TEST_CASE("twilio: repeated identical form values count once, distinct ones all count") {
+  Fixture f;
+  // As the libraries build it: names sorted, each name's distinct values sorted.
+  const std::string deduplicated = Sign("https://hooks.example.com:8443/smsBodyxBodyyFrom1");
+  CHECK(f.Check(deduplicated, "Body=x&From=1&Body=x&Body=y&Body=x") == Outcome::kValid);
+  CHECK(f.Check(deduplicated, "Body=y&Body=x&From=1&From=1") == Outcome::kValid);
+  // The doubled string (what was computed before) is no longer accepted.
+  CHECK(f.Check(Sign("https://hooks.example.com:8443/smsBodyxBodyxBodyyFrom1"),
+                "Body=x&From=1&Body=x&Body=y") == Outcome::kMismatch);
+}
+
+std::string SignCommand(const std::string& secret_file, const std::string& path,
+                        const std::string& body, std::string* error = nullptr) {
+  SignRequest request;
+  request.scheme = "twilio";
+  request.secret_file = secret_file;
+  request.path = path;
+  request.options.public_url = std::string(kPublicUrl);
+  std::istringstream in(body);
+  std::ostringstream out, err;
+  const int code = RunSign(request, in, out, err);
+  if (error != nullptr) *error = err.str();
+  if (code != 0) return "";
+  std::string line = out.str();
+  const std::string prefix = "X-Twilio-Signature: ";
+  REQUIRE(line.rfind(prefix, 0) == 0);
+  return line.substr(prefix.size(), line.size() - prefix.size() - 1);
+}
+
+// Issue 10: sign signed a JSON body as if it were a form; validateRequestWithBody expects
+// the URL alone (bodySHA256 = hex SHA-256 of the body in the URL's query).
+TEST_CASE("twilio: sign produces what Twilio sends, for form and JSON bodies alike") {
+  test::TempDir dir;
+  const std::string token = dir.Write("token", std::string(kToken) + "\n");
+  const std::string json = R"({"event":"message.received"})";
+  unsigned char digest[32];
+  REQUIRE(EVP_Digest(json.data(), json.size(), digest, nullptr, EVP_sha256(), nullptr) == 1);
+  const std::string query = "bodySHA256=" + crypto::EncodeHex(crypto::Bytes(digest, digest + 32));
+  CHECK(SignCommand(token, "/events?" + query, json) ==
+        Sign(std::string(kPublicUrl) + "/events?" + query));
+  CHECK(SignCommand(token, "/sms", "Body=x&From=1&Body=x") ==
+        Sign("https://hooks.example.com:8443/smsBodyxFrom1"));
+  // A JSON body without bodySHA256, or a bodySHA256 that is not the body's: refused.
+  std::string error;
+  CHECK(SignCommand(token, "/events", json, &error).empty());
+  CHECK_THAT(error, Catch::Contains("bodySHA256"));
+  CHECK(SignCommand(token, "/events?bodySHA256=" + std::string(64, '0'), json, &error).empty());
+  CHECK_THAT(error, Catch::Contains("not the SHA-256 of the body"));
 }
 
 }  // namespace

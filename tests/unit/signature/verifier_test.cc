@@ -506,3 +506,108 @@ TEST_CASE("outcome names are the documented ones and only three outcomes admit")
 
 }  // namespace
 }  // namespace hw::signature
+
+namespace hw::signature {
+namespace {
+
+constexpr std::string_view kDiscordPublicKey =
+    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+// Issue 10 item 3: with the default shared secret, Discord's published public key became
+// the GitHub HMAC key, so anyone could sign.
+TEST_CASE("a secret file read by discord as a public key is never an HMAC key") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", std::string(kDiscordPublicKey));
+  config::SignatureOptions options = test::OptionsFor("github", dir);
+  options.schemes = {"github", "discord"};
+  auto shared = Verifier::Create(options, nullptr);
+  REQUIRE_FALSE(shared.ok());
+  const std::string& message = shared.error().message;
+  CHECK_THAT(message, Catch::Contains("github"));
+  CHECK_THAT(message, Catch::Contains("discord"));
+  CHECK_THAT(message, Catch::Contains(dir.File("webhook-secret")));
+  CHECK_THAT(message, Catch::Contains("hmac_secret_discord"));
+
+  // The same file under another name, through a symlink, is the same file.
+  std::filesystem::create_symlink(dir.File("webhook-secret"), dir.File("discord-key"));
+  options.scheme_secret_names["discord"] = {"discord-key"};
+  CHECK_FALSE(Verifier::Create(options, nullptr).ok());
+
+  // One HMAC secret among several shared with discord is enough to refuse.
+  dir.Write("discord-own", std::string(kDiscordPublicKey));
+  options.scheme_secret_names["discord"] = {"discord-own"};
+  options.scheme_secret_names["github"] = {"github-secret", "discord-own"};
+  dir.Write("github-secret", "gh");
+  CHECK_FALSE(Verifier::Create(options, nullptr).ok());
+
+  // Each with its own file: accepted (order of the schemes does not matter either way).
+  options.scheme_secret_names["github"] = {"github-secret"};
+  CHECK(Verifier::Create(options, nullptr).ok());
+  options.schemes = {"discord", "github"};
+  options.scheme_secret_names.erase("github");
+  options.scheme_secret_names["discord"] = {"webhook-secret"};
+  CHECK(Verifier::Create(options, nullptr).ok() == false);
+  options.scheme_secret_names["discord"] = {"discord-own"};
+  CHECK(Verifier::Create(options, nullptr).ok());
+}
+
+}  // namespace
+}  // namespace hw::signature
+
+namespace hw::signature {
+namespace {
+
+std::string HexMac(crypto::Algorithm algorithm, std::string_view secret, std::string_view body) {
+  auto key = crypto::HmacKey::Create(algorithm, crypto::AsBytes(secret));
+  REQUIRE(key.ok());
+  return crypto::EncodeHex(key->Compute(body));
+}
+
+// Issue 12 item 3: hmac_header overrode every scheme's header, so the suggested test set-up
+// (patreon,faas-cli with hmac_header=X-Faas-Signature) refused genuine Patreon deliveries.
+TEST_CASE("hmac_header applies to faas-cli and generic only, never hiding a provider's header") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "shared");
+  config::SignatureOptions options = test::OptionsFor("patreon", dir);
+  options.schemes = {"patreon", "faas-cli"};
+  options.header = "X-Faas-Signature";
+  auto made = Verifier::Create(options, nullptr);
+  REQUIRE(made.ok());
+  const std::string body = R"({"data":{}})";
+  test::Sent patreon;
+  patreon.headers = {{"X-Patreon-Signature", HexMac(crypto::Algorithm::kMd5, "shared", body)}};
+  patreon.body = body;
+  CHECK(test::Run(**made, patreon).outcome == Outcome::kValid);
+  CHECK(test::Run(**made, patreon).scheme == "patreon");
+  test::Sent faas;
+  faas.headers = {
+      {"X-Faas-Signature", "sha256=" + HexMac(crypto::Algorithm::kSha256, "shared", body)}};
+  faas.body = body;
+  CHECK(test::Run(**made, faas).outcome == Outcome::kValid);
+  CHECK(test::Run(**made, faas).scheme == "faas-cli");
+
+  // hmac_header with only provider schemes would hide their headers: a startup error.
+  options.schemes = {"patreon"};
+  auto refused = Verifier::Create(options, nullptr);
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.error().message, Catch::Contains("hmac_header=X-Faas-Signature"));
+  CHECK_THAT(refused.error().message, Catch::Contains("X-Patreon-Signature"));
+  CHECK_THAT(refused.error().message, Catch::Contains("hmac_header_patreon"));
+
+  // hmac_header_<scheme> renames one scheme's header on purpose.
+  options.header.clear();
+  options.scheme_headers["patreon"] = "X-Relayed-Signature";
+  auto renamed = Verifier::Create(options, nullptr);
+  REQUIRE(renamed.ok());
+  test::Sent relayed = patreon;
+  relayed.headers = {{"X-Relayed-Signature", patreon.headers[0].second}};
+  CHECK(test::Run(**renamed, relayed).outcome == Outcome::kValid);
+  CHECK(test::Run(**renamed, patreon).outcome == Outcome::kMissing);
+  options.scheme_headers = {{"github", "X-Other"}};
+  auto stray = Verifier::Create(options, nullptr);
+  REQUIRE_FALSE(stray.ok());
+  CHECK_THAT(stray.error().message, Catch::Contains("hmac_header_github"));
+}
+
+}  // namespace
+}  // namespace hw::signature
