@@ -1,7 +1,10 @@
-// Drives the whole request pipeline in process (head checks, verification while the body is
-// read, limiter, executor) with random methods, paths, headers and bodies against the github
-// scheme and a recording executor. Invariant: the executor runs only for a request carrying
-// the correct signature of its body; a correctly signed, well-formed request does run.
+// Drives the whole request pipeline in process (head checks, the path decoded once, header
+// filtering, verification while the body is read, limiter, executor) with random methods,
+// targets, headers and bodies against the github scheme, an allow-list entry and a recording
+// executor. Invariants: the executor runs only for a request carrying the correct signature
+// of its body, or for an exact allow-list match on the path it receives; it never sees a
+// header name with '_' nor an X-Webhook-Verified the watchdog did not set; a correctly
+// signed, well-formed request does run.
 #include "../openssl_signature.h"
 #include <strings.h>
 #include <unistd.h>
@@ -39,12 +42,24 @@ class RecordingExecutor final : public hw::executor::Executor {
       off += static_cast<std::size_t>(n);
     }
     last_body = body;
+    last_method = std::string(request.method);
+    last_path = std::string(request.path);
+    verified_headers = 0;
+    underscore_headers = 0;
+    for (const auto& h : request.headers) {
+      if (strcasecmp(h.name.c_str(), "X-Webhook-Verified") == 0) ++verified_headers;
+      if (h.name.find('_') != std::string::npos) ++underscore_headers;
+    }
     hw::executor::FunctionResponse r;
     r.status = 200;
     return r;
   }
   int calls = 0;
   std::string last_body;
+  std::string last_method;
+  std::string last_path;
+  int verified_headers = 0;
+  int underscore_headers = 0;
 };
 
 std::string ExpectedSignature(const std::string& body) {
@@ -64,6 +79,7 @@ struct World {
     config.max_body_bytes = 64 * 1024;
     config.body_memory_bytes = 16 * 1024;
     config.signature.schemes = {"github"};
+    config.signature.allow_unsigned = {{"GET", "/public"}};
     config.signature.secrets_path = dir.string();
     config.signature.reload_interval = std::chrono::hours(1);
     auto v = hw::signature::Verifier::Create(config.signature, std::make_shared<hw::SystemClock>());
@@ -111,38 +127,45 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (flags & 1) headers.push_back({"X-Hub-Signature-256", expected});
   if (flags & 2) headers.push_back({"X-Webhook-Verified", "github"});
 
-  auto rejected = hw::server::CheckHead(world.config, headers, method, target);
   RecordingExecutor executor;
   hw::server::Pipeline pipeline(world.config, *world.verifier, executor, world.metrics,
                                 world.health);
-  std::string path = target.substr(0, target.find('?'));
-  bool well_formed_signed = false;
-  if (!rejected) {
-    hw::server::PipelineRequest request{method, path, target, "127.0.0.1", headers, nullptr};
+  hw::server::RequestHead head_in{method, target, "127.0.0.1", headers, !body.empty()};
+  auto begun = pipeline.Begin(head_in);
+  int signature_headers = 0;
+  bool carries_expected = false;
+  for (const auto& h : headers) {
+    if (strcasecmp(h.name.c_str(), "X-Hub-Signature-256") == 0) {
+      ++signature_headers;
+      std::string v = h.value;
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.erase(0, 1);
+      while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
+      carries_expected = carries_expected || v == expected;
+    }
+  }
+  if (begun.request) {
     const std::size_t split = (flags >> 2) % (body.size() + 1);
-    request.read_body = [&](const std::function<bool(std::string_view)>& sink) {
+    hw::server::BodyReader read_body = [&](const std::function<bool(std::string_view)>& sink) {
       // Deliver in two chunks at a fuzzed split point.
       if (!sink(std::string_view(body).substr(0, split))) return hw::server::ReadResult::kError;
       if (!sink(std::string_view(body).substr(split))) return hw::server::ReadResult::kError;
       return hw::server::ReadResult::kOk;
     };
-    auto result = pipeline.Handle(std::move(request));
+    auto result = pipeline.Handle(*begun.request, read_body);
     if (result.holds_slot) world.health.Release();
-    int signature_headers = 0;
-    bool carries_expected = false;
-    for (const auto& h : headers) {
-      if (strcasecmp(h.name.c_str(), "X-Hub-Signature-256") == 0) {
-        ++signature_headers;
-        std::string v = h.value;
-        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.erase(0, 1);
-        while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
-        carries_expected = carries_expected || v == expected;
-      }
-    }
-    well_formed_signed = (flags & 1) && signature_headers == 1;
-    if (executor.calls > 0 && !carries_expected) __builtin_trap();  // forged request ran
+    const bool allow_listed = executor.last_method == "GET" && executor.last_path == "/public";
+    if (executor.calls > 0 && !carries_expected && !allow_listed) __builtin_trap();  // forged ran
     if (executor.calls > 0 && executor.last_body != body) __builtin_trap();
-    if (well_formed_signed && executor.calls == 0) __builtin_trap();  // valid request refused
+    if (executor.calls > 0 && executor.underscore_headers != 0) __builtin_trap();
+    if (executor.calls > 0 &&
+        (executor.verified_headers > 1 || (executor.verified_headers == 1 && !carries_expected))) {
+      __builtin_trap();  // an X-Webhook-Verified the watchdog did not set
+    }
+    if (executor.calls > 0 && executor.last_path != begun.request->path()) __builtin_trap();
   }
+  const bool well_formed_signed =
+      (flags & 1) && signature_headers == 1 && !begun.rejection;
+  if (well_formed_signed && begun.request && executor.calls == 0) __builtin_trap();  // refused
+  if (begun.rejection && executor.calls != 0) __builtin_trap();
   return 0;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -79,7 +80,12 @@ std::unique_ptr<Watchdog> Watchdog::Start(Env env, std::vector<std::string> args
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
-  std::string bin = binary.empty() ? std::string(HW_BINARY) : binary;
+  // HW_TEST_BINARY runs the suite against another build (e.g. an older release, to show a
+  // regression test failing before its fix).
+  const char* override_binary = std::getenv("HW_TEST_BINARY");
+  std::string bin = !binary.empty()                                   ? binary
+                    : override_binary != nullptr && *override_binary ? std::string(override_binary)
+                                                                      : std::string(HW_BINARY);
   std::vector<std::string> argv_strings = {bin};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;

@@ -51,7 +51,16 @@ Metrics::Metrics()
       spawn_failures_(registry_.AddCounter("hmac_function_spawn_failures_total",
                                            "Function processes that could not be started.")),
       upstream_requests_(registry_.AddCounter("hmac_upstream_requests_total",
-                                              "Requests forwarded to the function (http mode).")) {
+                                              "Requests forwarded to the function (http mode).")),
+      unverified_bytes_(registry_.AddGauge(
+          "hmac_unverified_body_bytes",
+          "Request body bytes held whose signature is not yet decided (max_unverified_bytes).")),
+      unverified_rejections_(registry_.AddCounter(
+          "hmac_unverified_budget_rejections_total",
+          "Requests answered 503 because max_unverified_bytes was reached.")),
+      dropped_headers_(registry_.AddCounter(
+          "hmac_dropped_headers_total",
+          "Client headers dropped before the function (names containing '_').")) {
   static_assert(kMethodNames.size() == kMethodCount);
   registry_.AddCollector([this] { return CollectSecretReloads(); });
   registry_.AddCollector([] { return ProcessFamilies(ReadProcessStats()); });
@@ -91,6 +100,15 @@ void Metrics::Spawned() { spawns_.Inc(); }
 void Metrics::SpawnFailed() { spawn_failures_.Inc(); }
 
 void Metrics::UpstreamRequest() { upstream_requests_.Inc(); }
+void Metrics::UnverifiedBytes(std::int64_t delta) {
+  if (delta >= 0) {
+    unverified_bytes_.Add(delta);
+  } else {
+    unverified_bytes_.Sub(-delta);
+  }
+}
+void Metrics::UnverifiedBudgetRejected() { unverified_rejections_.Inc(); }
+void Metrics::HeaderDropped() { dropped_headers_.Inc(); }
 
 void Metrics::SetSecretReloadSource(std::function<std::pair<std::uint64_t, std::uint64_t>()> fn) {
   std::lock_guard lock(reload_source_mutex_);

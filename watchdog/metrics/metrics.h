@@ -48,6 +48,15 @@ class Metrics {
   void SpawnFailed();
   // hmac_upstream_requests_total counter (http mode forwards).
   void UpstreamRequest();
+  // hmac_unverified_body_bytes gauge: request body bytes held (memory and spool) whose
+  // signature is not yet decided, reserved against max_unverified_bytes.
+  void UnverifiedBytes(std::int64_t delta);
+  // hmac_unverified_budget_rejections_total counter: requests answered 503 because
+  // max_unverified_bytes was reached.
+  void UnverifiedBudgetRejected();
+  // hmac_dropped_headers_total counter: client headers dropped before the function (names
+  // with '_', which would collide with '-' names in Http_* variables).
+  void HeaderDropped();
   // hmac_secret_reloads_total{result="ok"|"failed"}, read through `fn` (returning {ok, failed})
   // at each Render, on the scraping thread. Until a source is set the family is left out.
   // Replacing the source is safe while another thread renders.
@@ -74,6 +83,9 @@ class Metrics {
   Counter& spawns_;
   Counter& spawn_failures_;
   Counter& upstream_requests_;
+  Gauge& unverified_bytes_;
+  Counter& unverified_rejections_;
+  Counter& dropped_headers_;
 
   mutable std::mutex reload_source_mutex_;
   std::function<std::pair<std::uint64_t, std::uint64_t>()> reload_source_;

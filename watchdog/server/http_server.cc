@@ -16,6 +16,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <exception>
 #include <condition_variable>
@@ -34,6 +35,7 @@
 #include "metrics/metrics.h"
 #include "server/health.h"
 #include "server/pipeline.h"
+#include "server/request_target.h"
 #include "signature/verifier.h"
 
 #if defined(CPPHTTPLIB_ZLIB_SUPPORT) || defined(CPPHTTPLIB_BROTLI_SUPPORT)
@@ -50,10 +52,11 @@ constexpr std::string_view kInternalValue = "hmac-watchdog";
 
 // What one request has been through so far. cpp-httplib runs a connection's requests one
 // after another on one worker thread, so a thread_local follows the request from the
-// pre-routing hook to the handler and the logger.
+// Expect and pre-routing hooks to the handler and the logger.
 struct RequestContext {
   Clock::time_point start;
-  bool seen = false;            // went through our pre-routing hook
+  bool seen = false;            // went through our Expect or pre-routing hook
+  bool routed = false;          // pre-routing ran (cpp-httplib may call it twice)
   bool function_call = false;   // counted in the function metrics
   bool from_function = false;   // the response is the function's (leave 4xx/5xx alone)
   bool deferred_log = false;    // streamed: logged when the stream ends
@@ -61,10 +64,15 @@ struct RequestContext {
   bool body_consumed = false;   // the whole request body was read
   std::string_view outcome = "-";
   std::string_view scheme = "-";
-  std::vector<executor::Header> headers;  // the request's headers, as received
-  // The request path, set aside while cpp-httplib routes (see HidePathFromRouting).
+  // What the head decided (Pipeline::Begin), once per request.
+  bool began = false;
+  std::optional<Rejection> rejection;
+  std::unique_ptr<PendingRequest> pending;
+  std::string log_path;  // the decoded path (the raw one when it could not be decoded)
+  // Method and path set aside while cpp-httplib routes (see HideFromRouting).
+  std::string routed_method;
   std::string routed_path;
-  bool path_hidden = false;
+  bool hidden = false;
 };
 
 RequestContext& Ctx() {
@@ -72,22 +80,70 @@ RequestContext& Ctx() {
   return ctx;
 }
 
-// cpp-httplib routes with std::regex_match, which libstdc++ runs recursively, one stack
-// frame per character: a 15 KB path overflowed a worker's stack in the sanitizer builds.
-// Every function route matches any path, so routing sees a one-character path and the real
-// one is put back before anything reads it.
-void HidePathFromRouting(const httplib::Request& req, RequestContext& ctx) {
-  auto& path = const_cast<std::string&>(req.path);
-  ctx.routed_path.swap(path);
-  path.assign("/");
-  ctx.path_hidden = true;
+// The context for `req`, reset when it belongs to an earlier request of the connection.
+RequestContext& StartContext(const httplib::Request& req) {
+  auto& ctx = Ctx();
+  if (!ctx.seen || ctx.start != req.start_time_) {
+    ctx = RequestContext{};
+    ctx.seen = true;
+    ctx.start = req.start_time_;
+  }
+  return ctx;
 }
 
-void RestorePath(const httplib::Request& req, RequestContext& ctx) {
-  if (!ctx.path_hidden || ctx.start != req.start_time_) return;
+bool IsCurrent(const httplib::Request& req) {
+  const auto& ctx = Ctx();
+  return ctx.seen && ctx.start == req.start_time_;
+}
+
+// cpp-httplib routes with std::regex_match, which libstdc++ runs recursively, one stack
+// frame per character: a 15 KB path overflowed a worker's stack in the sanitizer builds. And
+// it reads the body into memory for GET, HEAD and OPTIONS, streaming it to a content reader
+// only for POST, PUT, PATCH and DELETE. So routing sees "POST /" for every function request;
+// the real method and the decoded path are put back before anything reads them.
+void HideFromRouting(const httplib::Request& req, RequestContext& ctx) {
+  auto& method = const_cast<std::string&>(req.method);
+  auto& path = const_cast<std::string&>(req.path);
+  ctx.routed_method.swap(method);
+  method.assign("POST");
+  ctx.routed_path = ctx.pending ? ctx.pending->path() : path;
+  path.assign("/");
+  ctx.hidden = true;
+}
+
+void RestoreFromRouting(const httplib::Request& req, RequestContext& ctx) {
+  if (!ctx.hidden || ctx.start != req.start_time_) return;
+  const_cast<std::string&>(req.method).swap(ctx.routed_method);
   const_cast<std::string&>(req.path).swap(ctx.routed_path);
+  ctx.routed_method.clear();
   ctx.routed_path.clear();
-  ctx.path_hidden = false;
+  ctx.hidden = false;
+}
+
+// The methods a function is called with (cpp-httplib refuses any other with 400).
+bool IsFunctionMethod(std::string_view m) {
+  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "POST" || m == "PUT" ||
+         m == "PATCH" || m == "DELETE";
+}
+
+bool IsReservedPath(std::string_view path) {
+  return path == "/_/health" || path == "/_/ready";
+}
+
+// "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 section 5.6.7), made once per second per thread.
+const std::string& HttpDate() {
+  thread_local std::time_t cached_second = 0;
+  thread_local std::string text;
+  std::time_t now = std::time(nullptr);
+  if (now != cached_second || text.empty()) {
+    std::tm tm{};
+    ::gmtime_r(&now, &tm);
+    char buf[64];
+    std::size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    text.assign(buf, n);
+    cached_second = now;
+  }
+  return text;
 }
 
 void SetInternal(httplib::Response& res, int status, std::string_view text) {
@@ -181,12 +237,27 @@ class ConnectionGuard {
 // The guard slot of the connection this worker thread is serving.
 thread_local ConnectionGuard::Slot* t_slot = nullptr;
 
-// cpp-httplib's server with each connection registered in the ConnectionGuard. The override
-// mirrors Server::process_and_close_socket, adding the guard around it.
+// cpp-httplib's server with each connection registered in the ConnectionGuard, one read
+// buffer per connection and a shutdown that lets responses in flight finish.
+// process_and_close_socket mirrors Server::process_and_close_socket, with two changes:
+// the guard around it, and one SocketStream for the whole connection (cpp-httplib makes one
+// per request and so drops the buffered bytes of a pipelined request).
 class GuardedServer final : public httplib::Server {
  public:
   GuardedServer(ConnectionGuard& guard, config::Duration first_request_timeout)
       : guard_(guard), first_request_timeout_(first_request_timeout) {}
+
+  // Ends the accept loop without marking the server stopped: responses being written (a
+  // streamed body included) go on, and so do the connections that carry them.
+  void StopAccepting() {
+    stopping_.store(true);
+    socket_t sock = svr_sock_.load();
+    if (sock != INVALID_SOCKET) ::shutdown(sock, SHUT_RDWR);  // accept() fails: the loop ends
+  }
+  // Then, once the responses in flight are done: idle keep-alive connections end at once.
+  // (The accept loop closed the listening socket itself when its accept() failed.)
+  void FinishStop() { svr_sock_.store(INVALID_SOCKET); }
+  bool stopping() const { return stopping_.load(); }
 
  private:
   bool process_and_close_socket(socket_t sock) override {
@@ -198,17 +269,25 @@ class GuardedServer final : public httplib::Server {
     httplib::detail::get_local_ip_and_port(sock, local_addr, local_port);
     ConnectionGuard::Slot* slot = guard_.Add(sock, Clock::now() + first_request_timeout_);
     t_slot = slot;
-    bool ret = httplib::detail::process_server_socket(
-        svr_sock_, sock, keep_alive_max_count_, keep_alive_timeout_sec_, read_timeout_sec_,
-        read_timeout_usec_, write_timeout_sec_, write_timeout_usec_,
-        [&](httplib::Stream& strm, bool close_connection, bool& connection_closed) {
-          bool ok = process_request(strm, remote_addr, remote_port, local_addr, local_port,
-                                    close_connection, connection_closed, nullptr);
-          // cpp-httplib answers "Connection: close" to every status >= 400 but keeps some of
-          // those connections open; end them as the response said.
-          if (Ctx().closing) connection_closed = true;
-          return ok;
-        });
+    bool ret = false;
+    {
+      httplib::detail::SocketStream strm(sock, read_timeout_sec_, read_timeout_usec_,
+                                         write_timeout_sec_, write_timeout_usec_);
+      std::size_t count = keep_alive_max_count_;
+      // A pipelined request may already wait in the stream's buffer: the socket then has
+      // nothing more to read, so look there first.
+      while (count > 0 && (strm.is_readable() ||
+                           httplib::detail::keep_alive(svr_sock_, sock, keep_alive_timeout_sec_))) {
+        bool connection_closed = false;
+        ret = process_request(strm, remote_addr, remote_port, local_addr, local_port,
+                              count == 1, connection_closed, nullptr);
+        // cpp-httplib answers "Connection: close" to every status >= 400 but keeps some of
+        // those connections open; end them as the response said.
+        if (Ctx().closing) connection_closed = true;
+        if (!ret || connection_closed) break;
+        --count;
+      }
+    }
     t_slot = nullptr;
     guard_.Remove(slot);
     httplib::detail::shutdown_socket(sock);
@@ -218,6 +297,7 @@ class GuardedServer final : public httplib::Server {
 
   ConnectionGuard& guard_;
   config::Duration first_request_timeout_;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace
@@ -240,6 +320,9 @@ class HttpServer::Impl {
  private:
   void Configure();
   httplib::Server::HandlerResponse PreRouting(const httplib::Request& req, httplib::Response& res);
+  // Runs Pipeline::Begin once per request (from the Expect hook or pre-routing).
+  void BeginOnce(const httplib::Request& req, RequestContext& ctx);
+  static void ApplyRejection(const Rejection& rejection, httplib::Response& res);
   void HandleFunction(const httplib::Request& req, httplib::Response& res,
                       const httplib::ContentReader* reader);
   void ApplyResponse(const httplib::Request& req, httplib::Response& res,
@@ -288,19 +371,37 @@ void HttpServer::Impl::Configure() {
   server_.set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) { return PreRouting(req, res); });
 
-  auto plain = [this](const httplib::Request& req, httplib::Response& res) {
+  // Every function request is routed as "POST /" (see HideFromRouting), so its body is
+  // always streamed to the pipeline, whatever the method.
+  server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
     HandleFunction(req, res, nullptr);
-  };
-  auto with_reader = [this](const httplib::Request& req, httplib::Response& res,
+  });
+  server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res,
                             const httplib::ContentReader& reader) {
     HandleFunction(req, res, &reader);
+  });
+
+  // A client that sends "Expect: 100-continue" waits for the go-ahead before the body: what
+  // the head decides (401, 413, 503) is answered instead, and the body is never sent.
+  server_.set_expect_100_continue_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        auto& ctx = StartContext(req);
+        auto target = ParseRequestTarget(req.target);
+        if (target && IsReservedPath(target->path)) return 100;
+        BeginOnce(req, ctx);
+        if (!ctx.rejection) return 100;
+        ApplyRejection(*ctx.rejection, res);
+        return ctx.rejection->status;
+      });
+
+  // SO_REUSEADDR only: cpp-httplib's default SO_REUSEPORT lets a second process bind the
+  // same port and silently take half of its connections.
+  auto socket_options = [](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   };
-  server_.Get(".*", plain);
-  server_.Options(".*", plain);
-  server_.Post(".*", with_reader);
-  server_.Put(".*", with_reader);
-  server_.Patch(".*", with_reader);
-  server_.Delete(".*", with_reader);
+  server_.set_socket_options(socket_options);
+  metrics_server_.set_socket_options(socket_options);
 
   server_.set_exception_handler(
       [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
@@ -311,7 +412,7 @@ void HttpServer::Impl::Configure() {
           what = e.what();
         } catch (...) {
         }
-        RestorePath(req, Ctx());
+        RestoreFromRouting(req, Ctx());
         log::Error(fmt::format("internal error while serving {} {}: {}", req.method, req.path,
                                what));
         Ctx().from_function = false;
@@ -323,8 +424,8 @@ void HttpServer::Impl::Configure() {
   // body and the internal marker; the function's own 4xx/5xx pass untouched.
   server_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     auto& ctx = Ctx();
-    RestorePath(req, ctx);
-    bool ours = !(ctx.seen && ctx.start == req.start_time_ && ctx.from_function);
+    RestoreFromRouting(req, ctx);
+    bool ours = !(IsCurrent(req) && ctx.from_function);
     if (!ours || !res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string text = fmt::format("{} {}\n", res.status, httplib::status_message(res.status));
     SetInternal(res, res.status, text);
@@ -336,7 +437,9 @@ void HttpServer::Impl::Configure() {
   // flood of forged requests, then costs no new connection per request.
   server_.set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     auto& ctx = Ctx();
-    if (res.status == 401 && ctx.seen && ctx.start == req.start_time_ && ctx.body_consumed &&
+    // RFC 9110 section 6.6.1: an origin server with a clock sends Date.
+    if (!res.has_header("Date")) res.set_header("Date", HttpDate());
+    if (res.status == 401 && IsCurrent(req) && ctx.body_consumed &&
         req.get_header_value("Connection") != "close" && req.version == "HTTP/1.1") {
       res.headers.erase("Connection");
     }
@@ -344,8 +447,8 @@ void HttpServer::Impl::Configure() {
 
   server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     auto& ctx = Ctx();
-    bool matched = ctx.seen && ctx.start == req.start_time_;
-    if (matched) RestorePath(req, ctx);
+    bool matched = IsCurrent(req);
+    if (matched) RestoreFromRouting(req, ctx);
     if (!matched) {  // cpp-httplib answered before our hooks saw the request
       ctx = RequestContext{};
       ctx.start = req.start_time_;
@@ -378,57 +481,99 @@ void HttpServer::Impl::Configure() {
   }
 }
 
+void HttpServer::Impl::BeginOnce(const httplib::Request& req, RequestContext& ctx) {
+  if (ctx.began) return;
+  ctx.began = true;
+  RequestHead head;
+  head.method = req.method;
+  head.target = req.target;
+  head.remote_addr = req.remote_addr;
+  head.headers.reserve(req.headers.size() + 1);
+  for (const auto& [name, value] : req.headers) {
+    head.headers.push_back({name, value});
+    if ((IEquals(name, "Content-Length") && value != "0") || IEquals(name, "Transfer-Encoding")) {
+      head.has_body = true;
+    }
+  }
+  HeadResult result = pipeline_.Begin(std::move(head));
+  ctx.log_path = std::move(result.log_path);
+  if (result.rejection) {
+    ctx.outcome = result.rejection->outcome;
+    ctx.scheme = result.rejection->scheme;
+    ctx.rejection = std::move(result.rejection);
+  }
+  ctx.pending = std::move(result.request);
+}
+
+void HttpServer::Impl::ApplyRejection(const Rejection& rejection, httplib::Response& res) {
+  for (const auto& h : rejection.headers) res.set_header(h.name, h.value);
+  SetInternal(res, rejection.status, rejection.body);
+}
+
 httplib::Server::HandlerResponse HttpServer::Impl::PreRouting(const httplib::Request& req,
                                                               httplib::Response& res) {
   using HR = httplib::Server::HandlerResponse;
-  auto& ctx = Ctx();
-  ctx = RequestContext{};
-  ctx.seen = true;
-  ctx.start = req.start_time_;
+  auto& ctx = StartContext(req);
+  // cpp-httplib runs this hook twice for a WebSocket upgrade it has no handler for; the
+  // second run must not hide an already hidden path.
+  if (ctx.routed) return HR::Unhandled;
+  ctx.routed = true;
   // The head and the body must both arrive within read_timeout of the request line.
   ConnectionGuard::Set(t_slot, req.start_time_ + cfg_.read_timeout);
 
   // Reserved endpoints.
-  if (req.path == "/_/health" || req.path == "/_/ready") {
+  auto target = ParseRequestTarget(req.target);
+  if (target && IsReservedPath(target->path)) {
+    ctx.log_path = target->path;
     if (req.method != "GET") {
       res.set_header("Allow", "GET");
       SetInternal(res, 405, "Method Not Allowed\n");
       return HR::Handled;
     }
-    int status = req.path == "/_/health" ? deps_.health->HealthStatus()
-                                         : deps_.health->ReadyStatus();
+    int status = target->path == "/_/health" ? deps_.health->HealthStatus()
+                                             : deps_.health->ReadyStatus();
     SetInternal(res, status, status == 200 ? "OK" : httplib::status_message(status));
     return HR::Handled;
   }
 
-  ctx.headers.reserve(req.headers.size() + 1);
-  for (const auto& [name, value] : req.headers) ctx.headers.push_back({name, value});
-  if (auto rejection = CheckHead(cfg_, ctx.headers, req.method, req.target)) {
-    ctx.outcome = rejection->outcome;
-    if (rejection->status == 413) deps_.metrics->Verification("-", "too_large");
-    SetInternal(res, rejection->status, rejection->body);
+  // The watchdog neither speaks WebSocket nor forwards upgrades: say so instead of serving
+  // the request as something else.
+  if (httplib::detail::is_websocket_upgrade(req)) {
+    ctx.log_path = target ? target->path : std::string("-");
+    SetInternal(res, 501, "Not Implemented: WebSocket upgrades are not supported\n");
+    res.set_header("Connection", "close");
     return HR::Handled;
   }
 
+  BeginOnce(req, ctx);
+  if (ctx.rejection) {
+    ApplyRejection(*ctx.rejection, res);
+    return HR::Handled;
+  }
+  if (!IsFunctionMethod(req.method)) return HR::Unhandled;  // cpp-httplib answers 400
+
   // Keep cpp-httplib from decoding or parsing the body (gzip, multipart, forms): the
-  // signature is over the wire bytes. The function still gets these headers (ctx.headers).
+  // signature is over the wire bytes. The function still gets these headers (the pipeline
+  // has its own copy).
   auto& mutable_headers = const_cast<httplib::Headers&>(req.headers);
   mutable_headers.erase("Content-Encoding");
   mutable_headers.erase("Content-Type");
-  HidePathFromRouting(req, ctx);
+  HideFromRouting(req, ctx);
   return HR::Unhandled;
 }
 
 void HttpServer::Impl::HandleFunction(const httplib::Request& req, httplib::Response& res,
                                       const httplib::ContentReader* reader) {
   auto& ctx = Ctx();
-  RestorePath(req, ctx);
-  PipelineRequest request{req.method, req.path, req.target, req.remote_addr,
-                          std::move(ctx.headers), nullptr};
-  ctx.headers.clear();
+  RestoreFromRouting(req, ctx);
+  if (!IsCurrent(req) || !ctx.pending) {
+    SetInternal(res, 500, "Internal Server Error\n");
+    return;
+  }
+  BodyReader read_body;
   if (reader != nullptr) {
     const auto deadline = ctx.start + cfg_.read_timeout;
-    request.read_body = [reader, deadline, &res](const std::function<bool(std::string_view)>& sink) {
+    read_body = [reader, deadline, &res](const std::function<bool(std::string_view)>& sink) {
       bool timed_out = false;
       bool ok = (*reader)([&](const char* data, std::size_t n) {
         if (Clock::now() > deadline) {
@@ -452,15 +597,10 @@ void HttpServer::Impl::HandleFunction(const httplib::Request& req, httplib::Resp
     };
   } else {
     ConnectionGuard::Clear(t_slot);
-    ctx.body_consumed = true;  // no content reader: cpp-httplib read any body already
+    ctx.body_consumed = true;  // no content reader: there was no body
   }
-  if (reader == nullptr && !req.body.empty()) {
-    // GET and OPTIONS: cpp-httplib has read the body already.
-    request.read_body = [&req](const std::function<bool(std::string_view)>& sink) {
-      return sink(req.body) ? ReadResult::kOk : ReadResult::kError;
-    };
-  }
-  PipelineResult result = pipeline_.Handle(std::move(request));
+  PipelineResult result = pipeline_.Handle(*ctx.pending, read_body);
+  ctx.pending.reset();
   ctx.outcome = result.outcome;
   ctx.scheme = result.scheme;
   ctx.function_call = result.function_called;
@@ -557,7 +697,9 @@ void HttpServer::Impl::AccessLog(const httplib::Request& req, int status, std::s
   std::string duration = fmt::format("{:.6f}", seconds);
   log::WriteFields(log::Level::kInfo, "request",
                    {{"method", req.method.empty() ? std::string_view("-") : req.method},
-                    {"path", req.path.empty() ? std::string_view("-") : req.path},
+                    {"path", !ctx.log_path.empty() ? std::string_view(ctx.log_path)
+                             : req.path.empty()      ? std::string_view("-")
+                                                     : std::string_view(req.path)},
                     {"status", status_text},
                     {"bytes", bytes_text},
                     {"duration", duration},
@@ -598,7 +740,7 @@ void HttpServer::Impl::Run() {
   if (metrics_bound_port_ > 0) {
     metrics_thread_ = std::thread([this] { metrics_server_.listen_after_bind(); });
   }
-  server_.listen_after_bind();
+  server_.listen_after_bind();  // false after StopAccepting: the accept() it ended failed
   if (metrics_thread_.joinable()) {
     metrics_server_.wait_until_ready();  // stop() before listen started would be lost
     metrics_server_.stop();
@@ -607,7 +749,14 @@ void HttpServer::Impl::Run() {
 }
 
 void HttpServer::Impl::Stop() {
-  server_.stop();
+  // No new connections; the requests in flight finish, streamed responses included (up to
+  // write_timeout), then idle keep-alive connections are closed.
+  server_.StopAccepting();
+  const auto deadline = Clock::now() + cfg_.write_timeout;
+  while (deps_.health->inflight() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  server_.FinishStop();
 }
 
 Expected<std::unique_ptr<HttpServer>> HttpServer::Create(const ServerDeps& deps) {

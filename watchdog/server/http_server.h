@@ -43,8 +43,9 @@ class HttpServer {
 
   // Serves until Stop(); returns once every in-flight request has finished.
   void Run();
-  // Stops accepting new connections; requests in flight continue. Thread-safe; call only
-  // after WaitUntilReady() returned.
+  // Stops accepting new connections, waits (up to write_timeout) for the requests in flight
+  // to finish, streamed responses included, then ends idle keep-alive connections; Run()
+  // returns soon after. Call once, only after WaitUntilReady() returned.
   void Stop();
   // Blocks until Run() is accepting connections.
   void WaitUntilReady();

@@ -1,11 +1,17 @@
-// The request pipeline without the HTTP library: head checks, signature verification while
-// the raw body is read, the max_inflight limiter, then the executor. http_server.cc adapts
-// cpp-httplib to it; the fuzz target drives it in process. A request the pipeline rejects
-// never reaches the executor.
+// The request pipeline without the HTTP library, in two steps. Begin takes the request head:
+// head checks, the path decoded once, client headers filtered, the header-only part of the
+// signature check and a reservation against the budget for unverified bodies; whatever the
+// head alone decides is answered before a byte of the body is read. Handle then reads the
+// body (verifying it as it arrives), applies the max_inflight limiter and runs the executor.
+// http_server.cc adapts cpp-httplib to it; the fuzz target drives it in process. A request
+// the pipeline rejects never reaches the executor.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,10 +19,8 @@
 
 #include "config/config.h"
 #include "executor/executor.h"
+#include "signature/verifier.h"
 
-namespace hw::signature {
-class Verifier;
-}
 namespace hw::metrics {
 class Metrics;
 }
@@ -30,26 +34,89 @@ struct Rejection {
   int status;
   std::string body;
   std::string_view outcome = "-";  // verification outcome to log, if it got that far
+  std::string_view scheme = "-";
+  std::vector<executor::Header> headers = {};  // extra response headers (Retry-After)
 };
 
 // Checks that need only the request head, run before anything reads the body: header values
 // with CR, LF or NUL (400), the head's size (431), conflicting or invalid Content-Length
-// (400) and a Content-Length over max_body_bytes (413).
+// (400), Content-Length together with Transfer-Encoding (400, whatever the length) and a
+// Content-Length over max_body_bytes (413).
 std::optional<Rejection> CheckHead(const config::Config& config,
                                    const std::vector<executor::Header>& headers,
                                    std::string_view method, std::string_view target);
 
+// Bytes of request bodies held while their signature is undecided, all requests together,
+// bounded by max_unverified_bytes. Thread-safe.
+class UnverifiedBudget {
+ public:
+  UnverifiedBudget(std::size_t limit, metrics::Metrics& metrics)
+      : limit_(limit), metrics_(metrics) {}
+  // Reserves `n` more bytes; false (nothing reserved) when that would pass the limit.
+  bool TryReserve(std::size_t n);
+  void Release(std::size_t n);
+  std::size_t used() const { return used_.load(); }
+
+  // One request's reservation, released when it is destroyed or Done().
+  class Lease {
+   public:
+    Lease() = default;
+    explicit Lease(UnverifiedBudget* budget) : budget_(budget) {}
+    Lease(Lease&& other) noexcept { *this = std::move(other); }
+    Lease& operator=(Lease&& other) noexcept;
+    ~Lease() { Done(); }
+    bool Grow(std::size_t n);  // false when the budget is exhausted
+    void Done();
+    std::size_t held() const { return held_; }
+
+   private:
+    UnverifiedBudget* budget_ = nullptr;
+    std::size_t held_ = 0;
+  };
+
+ private:
+  const std::size_t limit_;
+  metrics::Metrics& metrics_;
+  std::atomic<std::size_t> used_{0};
+};
+
 enum class ReadResult { kOk, kTooLarge, kTimedOut, kError };
 
-struct PipelineRequest {
+// The head of one request, as the transport parsed it.
+struct RequestHead {
   std::string_view method;
-  std::string_view path;
-  std::string_view target;
+  std::string_view target;                // as received: "/hook?x=1"
   std::string_view remote_addr;
-  std::vector<executor::Header> headers;  // as received (X-Webhook-Verified is dropped here)
-  // Delivers the raw body in chunks to `sink` (which returns false to stop reading). Null:
-  // the request has no body.
-  std::function<ReadResult(const std::function<bool(std::string_view)>& sink)> read_body;
+  std::vector<executor::Header> headers;  // as received
+  bool has_body = false;                  // Content-Length > 0 or Transfer-Encoding
+};
+
+// A request whose head passed Begin: what the head decided, kept until the body is read.
+class PendingRequest {
+ public:
+  const std::string& method() const { return method_; }
+  const std::string& path() const { return path_; }  // decoded once (request_target.h)
+  std::string_view query() const { return query_; }
+  const std::vector<executor::Header>& headers() const { return headers_; }
+
+ private:
+  friend class Pipeline;
+  PendingRequest() = default;
+  std::string method_, target_, remote_addr_, path_;
+  std::string_view query_;  // into target_
+  std::vector<executor::Header> headers_;
+  std::unique_ptr<signature::HeaderSource> header_view_;
+  std::unique_ptr<signature::Check> check_;
+  std::optional<signature::Decision> early_;
+  UnverifiedBudget::Lease lease_;
+  std::optional<std::uint64_t> content_length_;
+};
+
+struct HeadResult {
+  std::optional<Rejection> rejection;        // answer this; the body is not read
+  std::unique_ptr<PendingRequest> request;  // otherwise: read the body with Handle
+  // Path for the access log: the decoded path, or the raw one when it could not be decoded.
+  std::string log_path;
 };
 
 struct PipelineResult {
@@ -60,13 +127,19 @@ struct PipelineResult {
   bool holds_slot = false;       // a streamed response keeps its max_inflight slot: Release()
 };
 
+// Delivers the raw body in chunks to `sink` (which returns false to stop reading).
+using BodyReader = std::function<ReadResult(const std::function<bool(std::string_view)>& sink)>;
+
 class Pipeline {
  public:
   Pipeline(const config::Config& config, const signature::Verifier& verifier,
            executor::Executor& executor, metrics::Metrics& metrics, Health& health);
 
-  // Runs one request through verification and, if admitted, the executor. Thread-safe.
-  PipelineResult Handle(PipelineRequest request) const;
+  // Everything the head decides. Thread-safe.
+  HeadResult Begin(RequestHead head) const;
+  // Reads the body with `read_body` (null: no body), finishes verification and, if admitted,
+  // runs the executor. Thread-safe (one PendingRequest per call).
+  PipelineResult Handle(PendingRequest& request, const BodyReader& read_body) const;
 
  private:
   const config::Config& config_;
@@ -74,6 +147,7 @@ class Pipeline {
   executor::Executor& executor_;
   metrics::Metrics& metrics_;
   Health& health_;
+  mutable UnverifiedBudget budget_;
 };
 
 }  // namespace hw::server
