@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../signature/test_support.h"
@@ -123,19 +124,50 @@ TEST_CASE("a FIFO as the secret file is refused at once, never waited on") {
 // Issue 12: faas-cli local-run writes .secrets as root with mode 0700; the error must say
 // what to do.
 TEST_CASE("an unreadable secret file's error says which uid and how to fix it") {
-  if (::geteuid() == 0) {
-    WARN("running as root: permissions are not enforced, skipped");
-    return;
-  }
-  test::TempDir dir;
+  test::TempDir dir;  // mode 0700, like the .secrets folder faas-cli local-run writes as root
   const std::string path = dir.Write("webhook-secret", "s3cret");
-  std::filesystem::permissions(path, std::filesystem::perms::none);
-  Expected<Secret> secret = ReadSecretFile(path, false);
-  REQUIRE_FALSE(secret.ok());
-  CHECK_THAT(secret.error().message, Catch::Contains("permission denied"));
-  CHECK_THAT(secret.error().message, Catch::Contains("uid " + std::to_string(::geteuid())));
-  CHECK_THAT(secret.error().message, Catch::Contains("chmod -R a+rX"));
-  CHECK_THAT(secret.error().message, !Catch::Contains("s3cret"));
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read);
+  // Read it as another user: root would be let through, so a root test run reads it from a
+  // child that drops to uid/gid 65534 (nobody) first.
+  std::string message;
+  uid_t reader = ::geteuid();
+  if (reader == 0) {
+    reader = 65534;
+    int pipe_fds[2];
+    REQUIRE(::pipe(pipe_fds) == 0);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      ::close(pipe_fds[0]);
+      std::string out = "setuid failed";
+      if (::setgid(65534) == 0 && ::setuid(65534) == 0) {
+        Expected<Secret> secret = ReadSecretFile(path, false);
+        out = secret.ok() ? "read" : secret.error().message;
+      }
+      (void)!::write(pipe_fds[1], out.data(), out.size());
+      ::_exit(0);
+    }
+    ::close(pipe_fds[1]);
+    char buffer[1024];
+    ssize_t n;
+    while ((n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0) {
+      message.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(pipe_fds[0]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+  } else {
+    std::filesystem::permissions(path, std::filesystem::perms::none);
+    Expected<Secret> secret = ReadSecretFile(path, false);
+    REQUIRE_FALSE(secret.ok());
+    message = secret.error().message;
+  }
+  INFO(message);
+  CHECK_THAT(message, Catch::Contains(path));
+  CHECK_THAT(message, Catch::Contains("permission denied"));
+  CHECK_THAT(message, Catch::Contains("uid " + std::to_string(reader)));
+  CHECK_THAT(message, Catch::Contains("chmod -R a+rX"));
+  CHECK_THAT(message, !Catch::Contains("s3cret"));
 }
 
 }  // namespace
