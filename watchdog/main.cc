@@ -227,7 +227,11 @@ int main(int argc, char** argv) {
   sign_cmd->add_option("--secret-file", sign.secret_file, "file holding the secret")->required();
   sign_cmd->add_option("--timestamp", sign_timestamp, "Unix time to sign (default: now)");
   sign_cmd->add_option("--id", sign.id, "delivery/message id (default: random)");
-  sign_cmd->add_option("--header", sign.header, "signature header name (faas-cli, generic)");
+  sign_cmd->add_option("--header,--signature-header", sign.header,
+                       "signature header name (faas-cli, generic)");
+  sign_cmd->add_option("--method", sign.method, "request method (hubspot; default POST)");
+  sign_cmd->add_option("--path", sign.path, "request path and ?query (default /)");
+  sign_cmd->add_flag("--value", sign.value_only, "print only the signature value");
 
   signature::VerifyRequest verify;
   std::string verify_now;
@@ -239,6 +243,9 @@ int main(int argc, char** argv) {
   verify_cmd->add_option("--now", verify_now, "Unix time to check timestamps against");
   verify_cmd->add_option("--method", verify.method, "request method (default POST)");
   verify_cmd->add_option("--path", verify.path, "request path (default /)");
+  verify_cmd->add_option_function<std::string>(
+      "--signature-header", [&flags](const std::string& v) { flags["hmac-header"] = v; },
+      "signature header name (faas-cli, generic)");
   for (auto* cmd : {sign_cmd, verify_cmd}) {
     cmd->add_option_function<std::string>(
         "--algorithm", [&flags](const std::string& v) { flags["hmac-algorithm"] = v; },
