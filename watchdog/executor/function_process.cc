@@ -80,11 +80,10 @@ PumpOptions FunctionLauncher::PumpSettings(const FunctionRequest& request,
                                            std::size_t* input_offset) const {
   PumpOptions options;
   const Body* body = &request.body;
-  options.input = [body, input_offset](char* buf, std::size_t cap) -> std::size_t {
-    long n = body->ReadAt(*input_offset, buf, cap);
-    if (n <= 0) return 0;
-    *input_offset += static_cast<std::size_t>(n);
-    return static_cast<std::size_t>(n);
+  options.input = [body, input_offset](char* buf, std::size_t cap) -> long {
+    const long n = body->ReadAt(*input_offset, buf, cap);
+    if (n > 0) *input_offset += static_cast<std::size_t>(n);
+    return n;  // -1: the spool file failed, and the pump fails rather than truncate
   };
   const bool prefix = config_.prefix_logs;
   options.on_stderr_line = [prefix](std::string_view line) {

@@ -34,7 +34,9 @@ class FunctionLauncher {
 
   // Starts fprocess for `request`; counts the spawn (or the failure) in the metrics.
   Expected<ChildProcess> Launch(const FunctionRequest& request) const;
-  // Pump settings: stdin from the request body, stderr lines to the log, exec_timeout.
+  // Pump settings: stdin from the request body, stderr lines to the log, exec_timeout. The
+  // input reads request.body, so the pump must not run after the request is gone (streaming
+  // mode replaces the input before it returns; see StreamingExecutor).
   PumpOptions PumpSettings(const FunctionRequest& request, std::size_t* input_offset) const;
   // content_type, or the request's Content-Type when content_type is unset (classic), or
   // application/octet-stream.

@@ -57,6 +57,8 @@ ProcessPump::ProcessPump(ChildProcess& child, PumpOptions options)
 Expected<PumpResult> ProcessPump::Run() {
   if (final_) return *final_;
   SigpipeBlock sigpipe;
+  // Time spent paused (the caller writing to a slow client) is not silence of the pipes.
+  if (exit_status_) last_activity_ = SteadyClock::now();
   for (;;) {
     if (!exit_status_) {
       exit_status_ = child_.TryExitStatus();
@@ -72,11 +74,6 @@ Expected<PumpResult> ProcessPump::Run() {
       CloseStdin();
     }
     if (exit_status_) {
-      // Also stop waiting for end-of-file from pipes someone outside the group still holds.
-      if (now - last_activity_ >= options_.drain_idle) {
-        CloseStdout();
-        CloseStderr();
-      }
       if (!child_.stdout_pipe() && !child_.stderr_pipe()) {
         final_ = PumpResult{timed_out_ ? PumpOutcome::kTimedOut : PumpOutcome::kCompleted,
                             *exit_status_};
@@ -124,7 +121,16 @@ Expected<PumpResult> ProcessPump::Run() {
       if (errno == EINTR) continue;
       return Fail("poll", errno);
     }
-    if (ready == 0) continue;
+    if (ready == 0) {
+      // Nothing to read for drain_idle after the child exited: stop waiting for end-of-file
+      // from pipes someone outside the group still holds. Only a poll that found the pipes
+      // empty decides this, never the clock alone: bytes already written are always read.
+      if (exit_status_ && SteadyClock::now() - last_activity_ >= options_.drain_idle) {
+        CloseStdout();
+        CloseStderr();
+      }
+      continue;
+    }
 
     constexpr short kReadable = POLLIN | POLLHUP | POLLERR;
     if (stdin_index >= 0 && (fds[stdin_index].revents & (POLLOUT | POLLERR | POLLHUP))) {
@@ -144,13 +150,19 @@ Expected<PumpResult> ProcessPump::Run() {
 Status ProcessPump::FeedStdin(SigpipeBlock& sigpipe) {
   while (child_.stdin_pipe()) {
     if (input_begin_ == input_end_) {
-      const std::size_t n = options_.input ? options_.input(input_.data(), input_.size()) : 0;
+      const long n = options_.input ? options_.input(input_.data(), input_.size()) : 0;
+      if (n < 0) {
+        // The function would see a truncated input and could still exit 0: never a success.
+        child_.KillGroup(SIGKILL);
+        return Error{fmt::format("function process {}: the request body could not be read",
+                                 child_.pid())};
+      }
       if (n == 0) {
         CloseStdin();
         break;
       }
       input_begin_ = 0;
-      input_end_ = std::min(n, input_.size());
+      input_end_ = std::min(static_cast<std::size_t>(n), input_.size());
     }
     const ssize_t written =
         write(child_.stdin_pipe().get(), input_.data() + input_begin_, input_end_ - input_begin_);
@@ -225,11 +237,11 @@ Expected<CompletedRun> RunToCompletion(ChildProcess& child, std::string_view inp
                                        std::size_t max_output, std::size_t max_line) {
   CompletedRun run;
   PumpOptions options;
-  options.input = [&input](char* buf, std::size_t cap) {
+  options.input = [&input](char* buf, std::size_t cap) -> long {
     const std::size_t n = std::min(cap, input.size());
     std::memcpy(buf, input.data(), n);
     input.remove_prefix(n);
-    return n;
+    return static_cast<long>(n);
   };
   options.on_stdout = [&run, max_output](std::string_view chunk) {
     if (run.output_too_large) return true;  // draining what was written before the kill

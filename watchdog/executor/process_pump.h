@@ -21,10 +21,12 @@ namespace hw::executor {
 using Deadline = std::optional<std::chrono::steady_clock::time_point>;  // nullopt = no limit
 
 struct PumpOptions {
-  // Fills buf with up to cap bytes for the child's stdin; returning 0 means end of input, and
-  // stdin is closed. Null: stdin is closed at once. If the child closes its stdin early, the
-  // rest of the input is dropped silently (that is not an error).
-  std::function<std::size_t(char* buf, std::size_t cap)> input;
+  // Fills buf with up to cap bytes for the child's stdin and returns the count; 0 means end of
+  // input (stdin is closed), a negative value that the input could not be read: Run then
+  // fails with an Error (and SIGKILLs the group), since the function saw a truncated input.
+  // Null: stdin is closed at once. If the child closes its stdin early, the rest of the input
+  // is dropped silently (that is not an error).
+  std::function<long(char* buf, std::size_t cap)> input;
   // Receives stdout in chunks of at most kMaxChunk bytes, as they arrive. Returning false
   // pauses the pump: Run returns kStopped right after that chunk, and a later Run continues.
   // Null: stdout is read and discarded.
@@ -38,7 +40,9 @@ struct PumpOptions {
   Deadline deadline;
   // After the child exited, how long its pipes may stay silent without reaching end-of-file
   // before the pump stops waiting for it (only a process that left the child's group, e.g.
-  // with setsid, can still hold them open then).
+  // with setsid, can still hold them open then). Silent means a poll that found nothing to
+  // read for that long; time spent paused (kStopped) or not scheduled never counts, so bytes
+  // already in a pipe are always read.
   std::chrono::milliseconds drain_idle = std::chrono::seconds(1);
 };
 
@@ -65,8 +69,8 @@ class ProcessPump {
   // stdout read after the deadline is discarded, stderr lines still delivered), or on_stdout asks
   // to pause (kStopped). Once kCompleted or kTimedOut, further calls return the same result.
   // SIGPIPE is blocked in the calling thread while Run writes, and a SIGPIPE it caused is consumed.
-  // An Error only for a failing system call (poll,
-  // read, write other than EPIPE); the group is SIGKILLed then.
+  // An Error for a failing system call (poll, read, write other than EPIPE) or an input that
+  // could not be read; the group is SIGKILLed then.
   Expected<PumpResult> Run();
 
  private:

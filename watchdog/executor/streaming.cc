@@ -1,6 +1,7 @@
 #include "executor/streaming.h"
 
 #include <memory>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -10,9 +11,15 @@ namespace hw::executor {
 namespace {
 
 // The running function and its pump, owned by the response body after the headers went out.
+// The pump outlives Invoke while the request (and its Body) does not: the input reads
+// `source` only during Invoke, and `rest`, an owned copy of what was not yet written to
+// stdin, after it.
 struct Running {
   ChildProcess child;
-  std::size_t input_offset = 0;
+  const Body* source = nullptr;  // the request's body, valid only during Invoke
+  std::unique_ptr<Body> rest;    // body bytes from rest_base on, once Invoke returned
+  std::size_t rest_base = 0;
+  std::size_t input_offset = 0;  // body bytes handed to the pump so far
   std::string first;  // output read before the status was decided
   std::function<bool(std::string_view)> sink;
   std::unique_ptr<ProcessPump> pump;
@@ -63,6 +70,28 @@ class StreamedOutput final : public BodyStream {
   std::unique_ptr<Running> running_;
 };
 
+// Before Invoke returns, copies the part of the request body the pump has not taken yet
+// (memory up to body_memory_bytes, spooled beyond, like the original), so the stream never
+// reads the request's Body after the server released it.
+Status KeepUnwrittenInput(const Body& body, const config::Config& cfg, Running& r) {
+  r.source = nullptr;
+  if (r.input_offset >= body.size()) return Ok{};
+  auto rest = std::make_unique<Body>(cfg.body_memory_bytes, cfg.tmpdir);
+  std::vector<char> buffer(ProcessPump::kMaxChunk);
+  for (std::size_t offset = r.input_offset; offset < body.size();) {
+    const long n = body.ReadAt(offset, buffer.data(), buffer.size());
+    if (n <= 0) return Error{"the request body could not be read"};
+    if (Status s = rest->Append(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+        !s) {
+      return s;
+    }
+    offset += static_cast<std::size_t>(n);
+  }
+  r.rest_base = r.input_offset;
+  r.rest = std::move(rest);
+  return Ok{};
+}
+
 }  // namespace
 
 FunctionResponse StreamingExecutor::Invoke(const FunctionRequest& request) {
@@ -76,6 +105,14 @@ FunctionResponse StreamingExecutor::Invoke(const FunctionRequest& request) {
   running->exec_timeout = cfg.exec_timeout;
   Running* r = running.get();
   PumpOptions options = launcher_.PumpSettings(request, &r->input_offset);
+  r->source = &request.body;
+  options.input = [r](char* buf, std::size_t cap) -> long {
+    const Body* body = r->rest ? r->rest.get() : r->source;
+    if (body == nullptr) return 0;  // everything was written during Invoke
+    const long n = body->ReadAt(r->input_offset - r->rest_base, buf, cap);
+    if (n > 0) r->input_offset += static_cast<std::size_t>(n);
+    return n;
+  };
   // Until the status is decided the first chunk is kept; after that chunks go to the client.
   options.on_stdout = [r](std::string_view chunk) {
     if (r->sink) return r->sink(chunk);
@@ -92,6 +129,11 @@ FunctionResponse StreamingExecutor::Invoke(const FunctionRequest& request) {
   response.headers.push_back({"Content-Type", launcher_.ContentType(request)});
   switch (result->outcome) {
     case PumpOutcome::kStopped:  // first output: the function is answering
+      if (Status kept = KeepUnwrittenInput(request.body, cfg, *r); !kept) {
+        log::Error(fmt::format("function input could not be kept for streaming: {}",
+                               kept.error().message));
+        return InternalResponse(500, "Function process failed\n");  // ~Running kills it
+      }
       response.status = 200;
       response.stream = std::make_unique<StreamedOutput>(std::move(running));
       return response;

@@ -1,5 +1,6 @@
 #include "executor/process_pump.h"
 
+#include <fcntl.h>
 #include <signal.h>
 
 #include <chrono>
@@ -31,13 +32,13 @@ ChildProcess MustSpawn(const SpawnOptions& options) {
 }
 
 // An input callback that serves `data` in pieces of at most cap bytes.
-std::function<std::size_t(char*, std::size_t)> InputFrom(const std::string& data) {
+std::function<long(char*, std::size_t)> InputFrom(const std::string& data) {
   auto offset = std::make_shared<std::size_t>(0);
-  return [&data, offset](char* buf, std::size_t cap) {
+  return [&data, offset](char* buf, std::size_t cap) -> long {
     const std::size_t n = std::min(cap, data.size() - *offset);
     std::memcpy(buf, data.data() + *offset, n);
     *offset += n;
-    return n;
+    return static_cast<long>(n);
   };
 }
 
@@ -174,6 +175,61 @@ TEST_CASE("a deadline that passes while the pump is paused is enforced when it r
   auto second = pump.Run();
   REQUIRE(second.ok());
   CHECK(second->outcome == PumpOutcome::kTimedOut);
+}
+
+TEST_CASE("a pause longer than drain_idle after the child exited loses no output") {
+  // The child exits with 300000 bytes still in its (enlarged) stdout pipe. The pump sees the
+  // exit, reads one more chunk and is paused for longer than drain_idle (a slow client):
+  // the time paused is not silence, and every byte is still read.
+  ChildProcess child = MustSpawn(Shell("read go; head -c 300000 /dev/zero"));
+  REQUIRE(fcntl(child.stdout_pipe().get(), F_SETPIPE_SZ, 1024 * 1024) >= 300000);
+  const std::string go = "go\n";
+  std::size_t received = 0;
+  int calls = 0;
+  PumpOptions options;
+  options.input = InputFrom(go);
+  options.on_stdout = [&](std::string_view chunk) {
+    received += chunk.size();
+    ++calls;
+    if (calls == 1) {
+      // Keep going until the pump has seen the exit, then pause on the next chunk.
+      CHECK(Eventually([&] { return child.TryExitStatus().has_value(); }));
+      return true;
+    }
+    return calls != 2;
+  };
+  options.drain_idle = 100ms;
+  ProcessPump pump(child, std::move(options));
+  auto first = pump.Run();
+  REQUIRE(first.ok());
+  REQUIRE(first->outcome == PumpOutcome::kStopped);
+  CHECK(received < 300000);
+  std::this_thread::sleep_for(300ms);
+  auto rest = pump.Run();
+  REQUIRE(rest.ok());
+  CHECK(rest->outcome == PumpOutcome::kCompleted);
+  CHECK(rest->status.success());
+  CHECK(received == 300000);
+}
+
+TEST_CASE("an input that cannot be read fails the run instead of ending the input") {
+  ChildProcess child = MustSpawn(Command({"/bin/cat"}));
+  std::string output;
+  int calls = 0;
+  PumpOptions options;
+  options.input = [&calls](char* buf, std::size_t cap) -> long {
+    if (++calls > 1) return -1;  // e.g. the spool file failed
+    std::memset(buf, 'a', std::min<std::size_t>(cap, 10));
+    return 10;
+  };
+  options.on_stdout = [&](std::string_view chunk) {
+    output.append(chunk);
+    return true;
+  };
+  auto result = ProcessPump(child, std::move(options)).Run();
+  CHECK_FALSE(result.ok());
+  // cat was killed, not given end-of-file: it cannot exit 0 with a truncated input.
+  CHECK(child.Wait().signal == SIGKILL);
 }
 
 TEST_CASE("stderr lines are split at max_line and flushed at the end") {
