@@ -1,6 +1,6 @@
 // Fuzzes the strict value decoders signatures rely on: hex, base64, decimal and RFC 3339
-// timestamps (which must stay within 1970..9999). Besides not crashing, a decoder that accepts a value must accept only its one
-// canonical spelling (re-encoding gives back the input).
+// timestamps (which must stay within 1970..9999). Besides not crashing, a decoder that accepts a
+// value must accept only its one canonical spelling (re-encoding gives back the input).
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -28,9 +28,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (std::to_string(*value).size() > text.size()) std::abort();
   }
   // Timestamps: whatever is accepted lies in 1970..9999, so no caller's arithmetic can wrap.
-  for (auto millis : {hw::signature::ParseUnixSecondsAsMillis(text),
-                      hw::signature::ParseUnixMillis(text),
-                      hw::signature::ParseRfc3339Millis(text)}) {
+  for (auto millis :
+       {hw::signature::ParseUnixSecondsAsMillis(text), hw::signature::ParseUnixMillis(text),
+        hw::signature::ParseRfc3339Millis(text)}) {
     if (millis && (*millis < 0 || *millis > hw::signature::kMaxUnixMillis)) std::abort();
   }
   (void)hw::signature::DecodeSignature(text, "sha256=", hw::signature::Encoding::kHex, 32);

@@ -111,13 +111,13 @@ TEST_CASE("an unknown flag stops startup with exit 2") {
 // Issue 10: std::stod threw on a very long number and the process aborted (exit 134).
 TEST_CASE("a duration or size with a very long number is a configuration error, not an abort") {
   const std::string nines(400, '9');
-  for (const auto& [key, value] :
-       std::vector<std::pair<std::string, std::string>>{{"exec_timeout", nines + "s"},
-                                                        {"read_timeout", nines},
-                                                        {"hmac_tolerance", "0." + nines + "h" + nines + "m"},
-                                                        {"max_body_bytes", nines + "MiB"},
-                                                        {"port", nines},
-                                                        {"hmac_replay_cache", nines}}) {
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"exec_timeout", nines + "s"},
+           {"read_timeout", nines},
+           {"hmac_tolerance", "0." + nines + "h" + nines + "m"},
+           {"max_body_bytes", nines + "MiB"},
+           {"port", nines},
+           {"hmac_replay_cache", nines}}) {
     INFO(key);
     auto env = Base();
     env[key] = value;

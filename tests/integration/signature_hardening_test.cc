@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -57,10 +57,10 @@ std::string Mac(const std::string& key, const std::string& message) {
 // Unix seconds whose x1000 passes 2^64 and wraps onto the current time (within a second):
 // the timestamp issue 10 found "fresh".
 std::string WrappingSeconds() {
-  const auto now_ms = static_cast<unsigned long long>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const auto now_ms =
+      static_cast<unsigned long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
   // (2^64 + now_ms) / 1000, rounded up, without leaving 64 bits: 2^64 = 1000 q + r.
   const unsigned long long q = 18'446'744'073'709'551ull, r = 616;
   return std::to_string(q + (r + now_ms + 999) / 1000);
@@ -107,9 +107,11 @@ TEST_CASE("timestamps whose milliseconds wrap past 2^64 onto now are refused ove
     Started s("stripe", "whsec_test_secret");
     const std::string ts = WrappingSeconds();
     const std::string v1 = Mac("whsec_test_secret", ts + "." + body);
-    auto r = Request(s.w->port(), "POST", "/hook",
-                     {{"Stripe-Signature", "t=" + ts + ",v1=" + Hex(reinterpret_cast<const unsigned char*>(v1.data()), v1.size())}},
-                     body);
+    auto r = Request(
+        s.w->port(), "POST", "/hook",
+        {{"Stripe-Signature",
+          "t=" + ts + ",v1=" + Hex(reinterpret_cast<const unsigned char*>(v1.data()), v1.size())}},
+        body);
     CHECK(r.status == 401);
     CHECK(s.w->WaitForLog("outcome=malformed"));
   }
@@ -117,11 +119,12 @@ TEST_CASE("timestamps whose milliseconds wrap past 2^64 onto now are refused ove
     Started s("slack", "slack-signing-secret");
     const std::string ts = WrappingSeconds();
     const std::string mac = Mac("slack-signing-secret", "v0:" + ts + ":" + body);
-    auto r = Request(s.w->port(), "POST", "/hook",
-                     {{"X-Slack-Request-Timestamp", ts},
-                      {"X-Slack-Signature",
-                       "v0=" + Hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size())}},
-                     body);
+    auto r =
+        Request(s.w->port(), "POST", "/hook",
+                {{"X-Slack-Request-Timestamp", ts},
+                 {"X-Slack-Signature",
+                  "v0=" + Hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size())}},
+                body);
     CHECK(r.status == 401);
     CHECK(s.w->WaitForLog("outcome=malformed"));
   }
@@ -150,9 +153,9 @@ TEST_CASE("timestamps whose milliseconds wrap past 2^64 onto now are refused ove
 }
 
 TEST_CASE("a secret file replaced by a FIFO: warning, old secret kept, SIGTERM still exits") {
-  Started s("github", "s3cret\n",
-            {{"hmac_reload_interval", "100ms"}, {"healthcheck_interval", "0"},
-             {"write_timeout", "2s"}});
+  Started s(
+      "github", "s3cret\n",
+      {{"hmac_reload_interval", "100ms"}, {"healthcheck_interval", "0"}, {"write_timeout", "2s"}});
   const std::string body = R"({"n":1})";
   const std::string path = s.secrets + "/webhook-secret";
   const Headers headers = Sign("github", path, body);
@@ -225,7 +228,8 @@ TEST_CASE("log_format=json lines stay JSON when path and headers carry bytes tha
       "for raw in open(sys.argv[1],\"rb\").read().split(b\"\\n\"):\n"
       "    if raw:\n"
       "        json.loads(raw.decode(\"utf-8\")); n+=1\n"
-      "sys.exit(0 if n>=2 else 3)' '" + log_file + "'";
+      "sys.exit(0 if n>=2 else 3)' '" +
+      log_file + "'";
   CHECK(std::system(check.c_str()) == 0);
 }
 

@@ -6,8 +6,7 @@
 
 namespace hw::secrets {
 
-Secret::Secret(std::span<const std::uint8_t> bytes)
-    : data_(bytes.size()), size_(bytes.size()) {
+Secret::Secret(std::span<const std::uint8_t> bytes) : data_(bytes.size()), size_(bytes.size()) {
   std::copy(bytes.begin(), bytes.end(), data_.data());
 }
 

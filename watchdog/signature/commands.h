@@ -27,9 +27,9 @@ struct SignRequest {
 
 // Reads the body from `body` and prints the header line(s) "Name: value" a sender of that
 // scheme would send; with value_only, just the value of the signature header
-// (Scheme::SignatureHeaderName), for sig=$(hmac-watchdog sign --value ...). Returns 0 on success; 2 for
-// an unknown scheme, bad options or a timestamp outside 0..253402300799 (year 9999); 1 if
-// the secret file cannot be used. Errors go to `err` and never contain the secret.
+// (Scheme::SignatureHeaderName), for sig=$(hmac-watchdog sign --value ...). Returns 0 on success; 2
+// for an unknown scheme, bad options or a timestamp outside 0..253402300799 (year 9999); 1 if the
+// secret file cannot be used. Errors go to `err` and never contain the secret.
 int RunSign(const SignRequest& request, std::istream& body, std::ostream& out, std::ostream& err);
 
 struct VerifyRequest {

@@ -64,7 +64,8 @@ class Discord final : public Scheme {
     auto signature = DecodeSignature(std::get<std::string_view>(value), "", Encoding::kHex,
                                      crypto::kEd25519SignatureSize);
     const std::string_view ts = std::get<std::string_view>(timestamp);
-    if (!signature || !ParseUnixSecondsAsMillis(ts)) return Started{Outcome::kMalformed, nullptr, {}};
+    if (!signature || !ParseUnixSecondsAsMillis(ts))
+      return Started{Outcome::kMalformed, nullptr, {}};
     return Started{Outcome::kMismatch,
                    std::make_unique<DiscordCheck>(std::string(ts), std::move(*signature), keys),
                    {}};

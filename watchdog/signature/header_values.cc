@@ -165,7 +165,9 @@ std::string SignedUrl(std::string_view public_url, std::string_view path, std::s
   return url;
 }
 
-bool UsesSharedHeader(std::string_view scheme) { return scheme == "faas-cli" || scheme == "generic"; }
+bool UsesSharedHeader(std::string_view scheme) {
+  return scheme == "faas-cli" || scheme == "generic";
+}
 
 std::string SignatureHeader(const config::SignatureOptions& options, std::string_view scheme,
                             std::string_view own) {

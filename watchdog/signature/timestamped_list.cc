@@ -6,7 +6,8 @@ namespace {
 class TimestampedList final : public HmacScheme {
  public:
   TimestampedList(const TimestampedListFormat& format, const config::SignatureOptions& options)
-      : HmacScheme({crypto::Algorithm::kSha256}, SignatureHeader(options, format.name, format.header)),
+      : HmacScheme({crypto::Algorithm::kSha256},
+                   SignatureHeader(options, format.name, format.header)),
         format_(format) {}
   std::string_view Name() const override { return format_.name; }
 

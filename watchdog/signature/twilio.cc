@@ -155,7 +155,8 @@ class TwilioCheck final : public SchemeCheck {
 class Twilio final : public HmacScheme {
  public:
   explicit Twilio(const config::SignatureOptions& options)
-      : HmacScheme({crypto::Algorithm::kSha1}, SignatureHeader(options, "twilio", "X-Twilio-Signature")),
+      : HmacScheme({crypto::Algorithm::kSha1},
+                   SignatureHeader(options, "twilio", "X-Twilio-Signature")),
         public_url_(options.public_url) {}
   std::string_view Name() const override { return "twilio"; }
 
@@ -204,8 +205,8 @@ class Twilio final : public HmacScheme {
       }
     } else {
       const std::size_t first = input.body.find_first_not_of(" \t\r\n");
-      const bool json = first != std::string_view::npos &&
-                        (input.body[first] == '{' || input.body[first] == '[');
+      const bool json =
+          first != std::string_view::npos && (input.body[first] == '{' || input.body[first] == '[');
       if (json || !SortedParameters(input.body)) {
         return Error{
             "twilio: the body is not a form (application/x-www-form-urlencoded); Twilio signs "
@@ -218,7 +219,6 @@ class Twilio final : public HmacScheme {
   }
 
  protected:
-
   std::vector<HeaderLine> SignWith(const PreparedKey& key, const SignInput& input) const override {
     const std::string url = SignedUrl(public_url_, input.path, input.query);
     const std::optional<Parameters> query = QueryOf(url);

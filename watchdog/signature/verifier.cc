@@ -9,8 +9,8 @@
 #include <utility>
 
 #include "secrets/secret_file.h"
-#include "signature/header_values.h"
 #include "secrets/secret_watcher.h"
+#include "signature/header_values.h"
 #include "signature/registry.h"
 #include "signature/replay_cache.h"
 #include "signature/scheme.h"
@@ -42,7 +42,8 @@ std::string ValidNamesText() {
 // True when both paths name the same file: the same text, or (through links) the same inode.
 bool SameFile(const std::string& a, const std::string& b) {
   if (a == b) return true;
-  struct stat sa {}, sb {};
+  struct stat sa {};
+  struct stat sb {};
   return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
          sa.st_ino == sb.st_ino;
 }
@@ -273,9 +274,8 @@ Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOpt
       std::none_of(names.begin(), names.end(), [](auto& n) { return UsesSharedHeader(n); })) {
     const std::string& first = names.front();
     return Error{"hmac_header=" + options.header +
-                 " applies only to faas-cli and generic, and hmac_scheme lists neither: " +
-                 first + " reads its own header (" +
-                 state->schemes.front()->SignatureHeaderName() +
+                 " applies only to faas-cli and generic, and hmac_scheme lists neither: " + first +
+                 " reads its own header (" + state->schemes.front()->SignatureHeaderName() +
                  "). Unset hmac_header, or rename a provider's header with hmac_header_" +
                  SecretKeyOf(first)};
   }
@@ -283,7 +283,8 @@ Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOpt
     const bool configured = std::any_of(names.begin(), names.end(),
                                         [&key = key](auto& n) { return SecretKeyOf(n) == key; });
     if (!configured) {
-      return Error{"hmac_header_" + key + " names no configured scheme (write the scheme name "
+      return Error{"hmac_header_" + key +
+                   " names no configured scheme (write the scheme name "
                    "with '_' for '-')"};
     }
   }
@@ -347,10 +348,9 @@ Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOpt
           const std::string mac(state->schemes[h]->Name());
           return Error{"secret file " + state->paths[fh] + " is read by " + pub +
                        " as a public key and by " + mac +
-                       " as an HMAC secret: anyone who knows the public key could sign for " +
-                       mac + ". Give each its own file: hmac_secret_" + SecretKeyOf(pub) +
-                       " for " + pub + " (or hmac_secret_" + SecretKeyOf(mac) + " for " + mac +
-                       ")"};
+                       " as an HMAC secret: anyone who knows the public key could sign for " + mac +
+                       ". Give each its own file: hmac_secret_" + SecretKeyOf(pub) + " for " + pub +
+                       " (or hmac_secret_" + SecretKeyOf(mac) + " for " + mac + ")"};
         }
       }
     }

@@ -190,8 +190,9 @@ TEST_CASE("the README's variable table lists exactly the configuration keys") {
 // Issue 10: std::stod threw on "exec_timeout=" + four hundred 9s + "s" and aborted the process.
 TEST_CASE("durations with very long numbers are out of range, never an exception") {
   const std::string nines(400, '9');
-  for (const std::string& text : std::vector<std::string>{nines, nines + "s", nines + "ms", "0." + nines + "s", nines + "." + nines + "h",
-        "1" + std::string(30, '0') + "ns", "99999999999999999999", "10000001", "2777.8h"}) {
+  for (const std::string& text : std::vector<std::string>{
+           nines, nines + "s", nines + "ms", "0." + nines + "s", nines + "." + nines + "h",
+           "1" + std::string(30, '0') + "ns", "99999999999999999999", "10000001", "2777.8h"}) {
     INFO(text.substr(0, 40));
     hw::Expected<Duration> d = Duration(0);
     REQUIRE_NOTHROW(d = ParseDuration(text));

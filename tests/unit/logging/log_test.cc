@@ -23,7 +23,11 @@ bool WellFormedUtf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     const auto b = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
     const unsigned char lead = b(i);
-    std::size_t n = lead < 0x80 ? 1 : (lead >> 5) == 6 ? 2 : (lead >> 4) == 14 ? 3 : (lead >> 3) == 30 ? 4 : 0;
+    std::size_t n = lead < 0x80         ? 1
+                    : (lead >> 5) == 6  ? 2
+                    : (lead >> 4) == 14 ? 3
+                    : (lead >> 3) == 30 ? 4
+                                        : 0;
     if (n == 0 || i + n > text.size()) return false;
     std::uint32_t cp = n == 1 ? lead : lead & (0x7f >> n);
     for (std::size_t k = 1; k < n; ++k) {
@@ -41,9 +45,9 @@ TEST_CASE("invalid UTF-8 becomes \\ufffd per byte and valid UTF-8 passes unchang
   CHECK(Escaped("/caf\xc3\xa9") == "/caf\xc3\xa9");
   CHECK(Escaped("\xe2\x82\xac \xf0\x9f\x98\x80") == "\xe2\x82\xac \xf0\x9f\x98\x80");
   CHECK(Escaped("/\xff\xfe") == "/\\ufffd\\ufffd");
-  CHECK(Escaped("\xc3") == "\\ufffd");                    // truncated sequence
-  CHECK(Escaped("\xc0\xaf") == "\\ufffd\\ufffd");         // overlong '/'
-  CHECK(Escaped("\xed\xa0\x80") == "\\ufffd\\ufffd\\ufffd");  // surrogate U+D800
+  CHECK(Escaped("\xc3") == "\\ufffd");                                   // truncated sequence
+  CHECK(Escaped("\xc0\xaf") == "\\ufffd\\ufffd");                        // overlong '/'
+  CHECK(Escaped("\xed\xa0\x80") == "\\ufffd\\ufffd\\ufffd");             // surrogate U+D800
   CHECK(Escaped("\xf4\x90\x80\x80") == "\\ufffd\\ufffd\\ufffd\\ufffd");  // above U+10FFFF
   CHECK(Escaped("a\xe2\x82z") == "a\\ufffd\\ufffdz");
 }

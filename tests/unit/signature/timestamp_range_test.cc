@@ -57,7 +57,8 @@ TEST_CASE("the wrapping timestamp is 2^64 ms past a plausible now") {
   CHECK(kWrappedNowMs < 1'900'000'000'000);  // 2030
 }
 
-TEST_CASE("a Unix-seconds timestamp whose milliseconds wrap past 2^64 is malformed in every scheme") {
+TEST_CASE(
+    "a Unix-seconds timestamp whose milliseconds wrap past 2^64 is malformed in every scheme") {
   for (const char* scheme : {"stripe", "paddle", "slack", "zoom", "standard-webhooks", "svix"}) {
     INFO("scheme " << scheme);
     // Control: the same request signed at "now" is valid, so only the timestamp decides.

@@ -98,7 +98,6 @@ TEST_CASE("twilio: broken escapes are malformed, oversized bodies too large, bad
   CHECK(f.Check(crypto::EncodeBase64(crypto::Bytes(32)), "Body=x") == Outcome::kMalformed);
 }
 
-
 // Issue 10: repeated identical values were signed and checked twice, while twilio-node
 // (Array.from(new Set(values)).sort()) and twilio-python (sorted(set(values))) count them once.
 TEST_CASE("twilio: repeated identical form values count once, distinct ones all count") {
