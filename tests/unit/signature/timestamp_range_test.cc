@@ -106,3 +106,36 @@ TEST_CASE("freshness refuses timestamps outside the range whatever the caller pa
 
 }  // namespace
 }  // namespace hw::signature
+
+namespace hw::signature {
+namespace {
+
+// discord does not check freshness, but its timestamp is parsed with the same range.
+TEST_CASE("discord: a timestamp past year 9999 is malformed even with a valid signature") {
+  const std::string seed = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+  const std::string public_key = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+  test::TempDir dir;
+  dir.Write("webhook-secret", public_key);
+  auto verifier = Verifier::Create(test::OptionsFor("discord", dir),
+                                   std::make_shared<FixedClock>(kWrappedNowMs));
+  REQUIRE(verifier.ok());
+  auto scheme = FindScheme("discord")->make(config::SignatureOptions{});
+  REQUIRE(scheme.ok());
+  for (const auto& [seconds, expected] : std::vector<std::pair<std::int64_t, Outcome>>{
+           {kWrappedNowMs / 1000, Outcome::kValid},
+           {static_cast<std::int64_t>(kWrappingSeconds), Outcome::kMalformed}}) {
+    SignInput input;
+    input.body = "{\"type\":1}";
+    input.timestamp = seconds;
+    auto lines = (*scheme)->Sign(secrets::Secret(seed), input);
+    REQUIRE(lines.ok());
+    test::Sent sent;
+    sent.headers = *lines;
+    sent.body = std::string(input.body);
+    INFO(seconds);
+    CHECK(test::Run(**verifier, sent).outcome == expected);
+  }
+}
+
+}  // namespace
+}  // namespace hw::signature
