@@ -14,6 +14,9 @@
 // CPPHTTPLIB_OPENSSL_SUPPORT: request bodies must reach the verifier as wire bytes.
 #include <httplib.h>
 
+#include <poll.h>
+#include <sys/resource.h>
+
 #include <charconv>
 #include <chrono>
 #include <ctime>
@@ -34,6 +37,7 @@
 #include "logging/log.h"
 #include "metrics/metrics.h"
 #include "server/health.h"
+#include "server/front_loop.h"
 #include "server/pipeline.h"
 #include "server/request_target.h"
 #include "signature/verifier.h"
@@ -152,9 +156,10 @@ void SetInternal(httplib::Response& res, int status, std::string_view text) {
   res.set_content(std::string(text), "text/plain; charset=utf-8");
 }
 
-// Cuts connections that take too long to deliver a request. cpp-httplib's read timeout
-// applies to each recv() only, so a client sending one byte every few seconds (slowloris)
-// would hold a worker forever; this monitor shuts such sockets down at their deadline.
+// Cuts connections whose request takes too long to arrive once a worker serves them.
+// cpp-httplib's read timeout applies to each recv() only, so a client sending one body byte
+// every few seconds would hold a worker forever; the front loop's tick calls Scan(), which
+// shuts such sockets down at their deadline.
 class ConnectionGuard {
  public:
   struct Slot {
@@ -162,16 +167,6 @@ class ConnectionGuard {
     std::atomic<std::int64_t> deadline_ms{0};  // steady clock; 0 = no deadline now
     bool cut = false;
   };
-
-  ConnectionGuard() : thread_([this] { Run(); }) {}
-  ~ConnectionGuard() {
-    {
-      std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
 
   Slot* Add(int fd, Clock::time_point deadline) {
     auto slot = std::make_unique<Slot>();
@@ -182,7 +177,8 @@ class ConnectionGuard {
     slots_.emplace(raw, std::move(slot));
     return raw;
   }
-  // Called before the socket is closed, so the monitor never touches a reused descriptor.
+  // Called before the socket is closed or handed back, so Scan never touches a reused
+  // descriptor.
   void Remove(Slot* slot) {
     std::lock_guard lock(mutex_);
     slots_.erase(slot);
@@ -204,99 +200,192 @@ class ConnectionGuard {
   static void Clear(Slot* slot) {
     if (slot != nullptr) slot->deadline_ms.store(0);
   }
-  std::uint64_t cuts() const { return cuts_.load(); }
-
- private:
-  void Run() {
-    std::unique_lock lock(mutex_);
-    while (!stop_) {
-      cv_.wait_for(lock, std::chrono::milliseconds(100));
-      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     Clock::now().time_since_epoch())
-                     .count();
-      for (auto& [raw, slot] : slots_) {
-        auto deadline = slot->deadline_ms.load();
-        if (deadline != 0 && now > deadline && !slot->cut) {
-          slot->cut = true;
-          ::shutdown(slot->fd, SHUT_RDWR);
-          cuts_.fetch_add(1);
-          log::Warn("connection cut: no complete request within read_timeout");
-        }
+  void Scan() {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   Clock::now().time_since_epoch())
+                   .count();
+    std::lock_guard lock(mutex_);
+    for (auto& [raw, slot] : slots_) {
+      auto deadline = slot->deadline_ms.load();
+      if (deadline != 0 && now > deadline && !slot->cut) {
+        slot->cut = true;
+        ::shutdown(slot->fd, SHUT_RDWR);
+        log::Warn("connection cut: no complete request within read_timeout");
       }
     }
   }
 
+ private:
   std::mutex mutex_;
-  std::condition_variable cv_;
-  bool stop_ = false;
   std::unordered_map<Slot*, std::unique_ptr<Slot>> slots_;
-  std::atomic<std::uint64_t> cuts_{0};
-  std::thread thread_;
+};
+
+// One client connection as cpp-httplib's request parser reads it: first the bytes the front
+// loop already read (the head, maybe more), then the socket, through a read-ahead buffer
+// (cpp-httplib reads a head one byte at a time). The socket is non-blocking; every wait is
+// a poll() bounded by the read or write timeout.
+class ConnectionStream final : public httplib::Stream {
+ public:
+  ConnectionStream(ClientConnection& c, config::Duration read_timeout,
+                   config::Duration write_timeout)
+      : c_(c), read_timeout_ms_(static_cast<int>(read_timeout.count())),
+        write_timeout_ms_(static_cast<int>(write_timeout.count())), start_(Clock::now()) {}
+
+  bool is_readable() const override { return offset_ < c_.buffered.size(); }
+  bool wait_readable() const override { return is_readable() || Poll(POLLIN, read_timeout_ms_); }
+  bool wait_writable() const override { return Poll(POLLOUT, write_timeout_ms_); }
+  bool is_peer_alive() const override {
+    pollfd p{c_.fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) return true;  // nothing to read: alive
+    if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) return false;
+    char byte;
+    return ::recv(c_.fd, &byte, 1, MSG_PEEK) > 0;
+  }
+  ssize_t read(char* ptr, std::size_t size) override {
+    if (!is_readable()) {
+      c_.buffered.clear();
+      offset_ = 0;
+      while (true) {
+        if (!Poll(POLLIN, read_timeout_ms_)) {
+          error_ = httplib::Error::Timeout;
+          return -1;
+        }
+        // Large reads (bodies) go straight to the caller; small ones (heads) through the
+        // read-ahead buffer.
+        if (size >= kReadAhead) {
+          ssize_t n = ::recv(c_.fd, ptr, size, 0);
+          if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+          if (n <= 0) error_ = n == 0 ? httplib::Error::ConnectionClosed : httplib::Error::Read;
+          return n;
+        }
+        c_.buffered.resize(kReadAhead);
+        ssize_t n = ::recv(c_.fd, c_.buffered.data(), kReadAhead, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (n <= 0) {
+          c_.buffered.clear();
+          error_ = n == 0 ? httplib::Error::ConnectionClosed : httplib::Error::Read;
+          return n;
+        }
+        c_.buffered.resize(static_cast<std::size_t>(n));
+        break;
+      }
+    }
+    std::size_t n = std::min(size, c_.buffered.size() - offset_);
+    std::memcpy(ptr, c_.buffered.data() + offset_, n);
+    offset_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, std::size_t size) override {
+    while (true) {
+      ssize_t n = ::send(c_.fd, ptr, size, MSG_NOSIGNAL);
+      if (n >= 0) return n;
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+      if (!Poll(POLLOUT, write_timeout_ms_)) return -1;
+    }
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = c_.remote_addr;
+    port = c_.remote_port;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = c_.local_addr;
+    port = c_.local_port;
+  }
+  socket_t socket() const override { return c_.fd; }
+  time_t duration() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_).count();
+  }
+  void set_read_timeout(time_t sec, time_t usec) override {
+    read_timeout_ms_ = static_cast<int>(sec * 1000 + usec / 1000);
+  }
+  // What was read beyond the requests parsed so far (the start of the next one), moved back
+  // into the connection before it returns to the front loop.
+  void KeepUnread() {
+    c_.buffered.erase(0, offset_);
+    offset_ = 0;
+  }
+
+ private:
+  static constexpr std::size_t kReadAhead = 16 * 1024;
+  bool Poll(short events, int timeout_ms) const {
+    pollfd p{c_.fd, events, 0};
+    while (true) {
+      int r = ::poll(&p, 1, timeout_ms);
+      if (r < 0 && errno == EINTR) continue;
+      return r > 0 && (p.revents & (events | POLLHUP | POLLERR)) != 0;
+    }
+  }
+
+  ClientConnection& c_;
+  std::size_t offset_ = 0;
+  int read_timeout_ms_;
+  int write_timeout_ms_;
+  Clock::time_point start_;
 };
 
 // The guard slot of the connection this worker thread is serving.
 thread_local ConnectionGuard::Slot* t_slot = nullptr;
 
-// cpp-httplib's server with each connection registered in the ConnectionGuard, one read
-// buffer per connection and a shutdown that lets responses in flight finish.
-// process_and_close_socket mirrors Server::process_and_close_socket, with two changes:
-// the guard around it, and one SocketStream for the whole connection (cpp-httplib makes one
-// per request and so drops the buffered bytes of a pipelined request).
+// cpp-httplib's server as a request parser and router: connections come from the front
+// loop, not from its own accept loop, and each is served by ServeConnection on a worker.
 class GuardedServer final : public httplib::Server {
  public:
-  GuardedServer(ConnectionGuard& guard, config::Duration first_request_timeout)
-      : guard_(guard), first_request_timeout_(first_request_timeout) {}
+  GuardedServer(ConnectionGuard& guard, const config::Config& cfg) : guard_(guard), cfg_(cfg) {}
 
-  // Ends the accept loop without marking the server stopped: responses being written (a
-  // streamed body included) go on, and so do the connections that carry them.
-  void StopAccepting() {
+  int listening_socket() const { return svr_sock_.load(); }
+  // cpp-httplib reads "server stopping" from this descriptor: streamed responses give up
+  // once it is invalid. Called when requests in flight are done (or write_timeout passed).
+  void FinishStop() {
     stopping_.store(true);
-    socket_t sock = svr_sock_.load();
-    if (sock != INVALID_SOCKET) ::shutdown(sock, SHUT_RDWR);  // accept() fails: the loop ends
+    svr_sock_.store(INVALID_SOCKET);
   }
-  // Then, once the responses in flight are done: idle keep-alive connections end at once.
-  // (The accept loop closed the listening socket itself when its accept() failed.)
-  void FinishStop() { svr_sock_.store(INVALID_SOCKET); }
   bool stopping() const { return stopping_.load(); }
+  void BeginStopping() { stopping_.store(true); }
 
- private:
-  bool process_and_close_socket(socket_t sock) override {
-    std::string remote_addr;
-    std::string local_addr;
-    int remote_port = 0;
-    int local_port = 0;
-    httplib::detail::get_remote_ip_and_port(sock, remote_addr, remote_port);
-    httplib::detail::get_local_ip_and_port(sock, local_addr, local_port);
-    ConnectionGuard::Slot* slot = guard_.Add(sock, Clock::now() + first_request_timeout_);
+  // Serves requests on `c` while they come: pipelined ones from the buffer, the next one if
+  // it arrives within a short linger; then gives the connection back to `loop` to wait (or
+  // closes it).
+  void ServeConnection(ClientConnection c, FrontLoop& loop) {
+    ConnectionGuard::Slot* slot = guard_.Add(c.fd, Clock::now() + cfg_.read_timeout);
     t_slot = slot;
-    bool ret = false;
+    bool keep = false;
     {
-      httplib::detail::SocketStream strm(sock, read_timeout_sec_, read_timeout_usec_,
-                                         write_timeout_sec_, write_timeout_usec_);
+      ConnectionStream strm(c, cfg_.read_timeout, cfg_.write_timeout);
       std::size_t count = keep_alive_max_count_;
-      // A pipelined request may already wait in the stream's buffer: the socket then has
-      // nothing more to read, so look there first.
-      while (count > 0 && (strm.is_readable() ||
-                           httplib::detail::keep_alive(svr_sock_, sock, keep_alive_timeout_sec_))) {
+      while (count-- > 0) {
         bool connection_closed = false;
-        ret = process_request(strm, remote_addr, remote_port, local_addr, local_port,
-                              count == 1, connection_closed, nullptr);
+        bool ok = process_request(strm, c.remote_addr, c.remote_port, c.local_addr,
+                                  c.local_port, count == 0, connection_closed, nullptr);
+        c.served_before = true;
         // cpp-httplib answers "Connection: close" to every status >= 400 but keeps some of
         // those connections open; end them as the response said.
         if (Ctx().closing) connection_closed = true;
-        if (!ret || connection_closed) break;
-        --count;
+        if (!ok || connection_closed || stopping()) break;
+        if (strm.is_readable()) continue;  // pipelined: the next request is buffered
+        // Busy clients send the next request at once: wait a moment here rather than pay
+        // a trip through the front loop for every request.
+        pollfd p{c.fd, POLLIN, 0};
+        if (::poll(&p, 1, kLingerMs) > 0) continue;
+        strm.KeepUnread();
+        keep = true;
+        break;
       }
     }
     t_slot = nullptr;
     guard_.Remove(slot);
-    httplib::detail::shutdown_socket(sock);
-    httplib::detail::close_socket(sock);
-    return ret;
+    if (keep && !stopping()) {
+      loop.Return(std::move(c));
+      return;
+    }
+    ::shutdown(c.fd, SHUT_WR);
+    ::close(c.fd);
   }
 
+ private:
+  static constexpr int kLingerMs = 20;
   ConnectionGuard& guard_;
-  config::Duration first_request_timeout_;
+  const config::Config& cfg_;
   std::atomic<bool> stopping_{false};
 };
 
@@ -307,18 +396,26 @@ class HttpServer::Impl {
   explicit Impl(const ServerDeps& deps)
       : deps_(deps),
         cfg_(*deps.config),
-        pipeline_(cfg_, *deps.verifier, *deps.executor, *deps.metrics, *deps.health),
-        server_(guard_, cfg_.read_timeout) {}
+        pipeline_(cfg_, *deps.verifier, *deps.executor, *deps.metrics, *deps.health, deps.auth),
+        server_(guard_, cfg_) {}
 
+  ~Impl() { ShutdownWorkers(); }
   Status Bind();
   void Run();
   void Stop();
-  void WaitUntilReady() { server_.wait_until_ready(); }
+  void WaitUntilReady() {
+    while (!loop_->running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   int port() const { return port_; }
   int metrics_port() const { return metrics_bound_port_; }
 
  private:
   void Configure();
+  static void RaiseDescriptorLimit();
+  void ShutdownWorkers() {
+    if (workers_ && !workers_shut_) workers_->shutdown();
+    workers_shut_ = true;
+  }
   httplib::Server::HandlerResponse PreRouting(const httplib::Request& req, httplib::Response& res);
   // Runs Pipeline::Begin once per request (from the Expect hook or pre-routing).
   void BeginOnce(const httplib::Request& req, RequestContext& ctx);
@@ -344,19 +441,20 @@ class HttpServer::Impl {
   int port_ = 0;
   int metrics_bound_port_ = 0;
   std::thread metrics_thread_;
+  std::unique_ptr<FrontLoop> loop_;
+  std::unique_ptr<httplib::ThreadPool> workers_;
+  bool workers_shut_ = false;
 };
 
 void HttpServer::Impl::Configure() {
   const int max_conn = cfg_.max_connections;
-  // Eight workers wait from the start; more are made as connections arrive (up to
-  // max_connections) and leave after CPPHTTPLIB_THREAD_POOL_IDLE_TIMEOUT idle seconds. Two
-  // base workers started 0.2 ms sooner and saved 0.2 MiB idle, but served forged 1 KiB
-  // requests on 16 connections 20 % slower (21k vs 26.5k/s, three alternating rounds).
+  // Workers serve connections whose request head is complete. Eight wait from the start;
+  // more are made as requests arrive (up to max_connections) and leave after
+  // CPPHTTPLIB_THREAD_POOL_IDLE_TIMEOUT idle seconds. Connections still waiting for a head
+  // cost no worker: the front loop holds them.
   const std::size_t base_threads = static_cast<std::size_t>(std::min(max_conn, 8));
-  server_.new_task_queue = [base_threads, max_conn] {
-    return new httplib::ThreadPool(base_threads, static_cast<std::size_t>(max_conn),
-                                   static_cast<std::size_t>(max_conn));
-  };
+  workers_ = std::make_unique<httplib::ThreadPool>(
+      base_threads, static_cast<std::size_t>(max_conn), static_cast<std::size_t>(max_conn) * 4);
   auto secs = [](config::Duration d) {
     return std::chrono::duration_cast<std::chrono::microseconds>(d);
   };
@@ -733,14 +831,48 @@ Status HttpServer::Impl::Bind() {
                                std::strerror(errno))};
     }
   }
+  RaiseDescriptorLimit();
+  FrontLoop::Options options{cfg_.read_timeout, cfg_.keepalive_timeout,
+                             cfg_.max_header_bytes + CPPHTTPLIB_REQUEST_URI_MAX_LENGTH};
+  auto loop = FrontLoop::Create(
+      server_.listening_socket(), options,
+      [this](ClientConnection&& c) {
+        auto shared = std::make_shared<ClientConnection>(std::move(c));
+        bool queued = workers_->enqueue([this, shared] {
+          server_.ServeConnection(std::move(*shared), *loop_);
+        });
+        if (!queued) {
+          // Every worker busy and the queue full: say so rather than leave it waiting.
+          static constexpr std::string_view kBusy =
+              "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
+              "X-OpenFaaS-Internal: hmac-watchdog\r\nConnection: close\r\n\r\n";
+          [[maybe_unused]] auto n = ::send(shared->fd, kBusy.data(), kBusy.size(), MSG_NOSIGNAL);
+          ::close(shared->fd);
+          log::Warn("503: every worker busy and max_connections requests queued");
+        }
+      },
+      [this] { guard_.Scan(); });
+  if (!loop) return loop.error();
+  loop_ = std::move(*loop);
   return Ok{};
+}
+
+void HttpServer::Impl::RaiseDescriptorLimit() {
+  // Idle and half-open connections cost a descriptor each and nothing else: take the hard
+  // limit, as Go programs (of-watchdog) do at startup.
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
 }
 
 void HttpServer::Impl::Run() {
   if (metrics_bound_port_ > 0) {
     metrics_thread_ = std::thread([this] { metrics_server_.listen_after_bind(); });
   }
-  server_.listen_after_bind();  // false after StopAccepting: the accept() it ended failed
+  loop_->Run();
+  ShutdownWorkers();  // the requests still being served finish first
   if (metrics_thread_.joinable()) {
     metrics_server_.wait_until_ready();  // stop() before listen started would be lost
     metrics_server_.stop();
@@ -749,14 +881,16 @@ void HttpServer::Impl::Run() {
 }
 
 void HttpServer::Impl::Stop() {
-  // No new connections; the requests in flight finish, streamed responses included (up to
-  // write_timeout), then idle keep-alive connections are closed.
-  server_.StopAccepting();
+  // No new connections, and the idle ones are closed; the requests in flight finish,
+  // streamed responses included (up to write_timeout); then the loop ends.
+  server_.BeginStopping();
+  loop_->StopAccepting();
   const auto deadline = Clock::now() + cfg_.write_timeout;
   while (deps_.health->inflight() > 0 && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   server_.FinishStop();
+  loop_->Stop();
 }
 
 Expected<std::unique_ptr<HttpServer>> HttpServer::Create(const ServerDeps& deps) {

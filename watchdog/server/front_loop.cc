@@ -1,0 +1,289 @@
+#include "server/front_loop.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "logging/log.h"
+
+namespace hw::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr auto kTickInterval = std::chrono::milliseconds(100);
+
+void AddressOf(int fd, bool peer, std::string& ip, int& port) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)
+                : ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (rc != 0) return;
+  char host[NI_MAXHOST];
+  char serv[NI_MAXSERV];
+  if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, serv,
+                    sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+    ip = host;
+    port = std::atoi(serv);
+  }
+}
+
+}  // namespace
+
+bool HeadComplete(std::string_view bytes) {
+  // cpp-httplib ends a head at an empty line, CRLF or a lone LF.
+  return bytes.find("\r\n\r\n") != std::string_view::npos ||
+         bytes.find("\n\n") != std::string_view::npos ||
+         bytes.find("\n\r\n") != std::string_view::npos;
+}
+
+Expected<std::unique_ptr<FrontLoop>> FrontLoop::Create(int listen_fd, Options options,
+                                                       Dispatch dispatch, Tick tick) {
+  int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd < 0) return Error{fmt::format("epoll_create1: {}", std::strerror(errno))};
+  int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd < 0) {
+    ::close(epoll_fd);
+    return Error{fmt::format("eventfd: {}", std::strerror(errno))};
+  }
+  int flags = ::fcntl(listen_fd, F_GETFL);
+  ::fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = listen_fd;
+  ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev);
+  ev.data.fd = wake_fd;
+  ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
+  return std::unique_ptr<FrontLoop>(new FrontLoop(listen_fd, epoll_fd, wake_fd, options,
+                                                  std::move(dispatch), std::move(tick)));
+}
+
+FrontLoop::FrontLoop(int listen_fd, int epoll_fd, int wake_fd, Options options,
+                     Dispatch dispatch, Tick tick)
+    : listen_fd_(listen_fd), epoll_fd_(epoll_fd), wake_fd_(wake_fd), options_(options),
+      dispatch_(std::move(dispatch)), tick_(std::move(tick)) {}
+
+FrontLoop::~FrontLoop() {
+  for (auto& [fd, held] : held_connections_) ::close(fd);
+  {
+    std::lock_guard lock(returned_mutex_);
+    for (auto& c : returned_) ::close(c.fd);
+  }
+  ::close(wake_fd_);
+  ::close(epoll_fd_);
+}
+
+void FrontLoop::Run() {
+  running_.store(true);
+  epoll_event events[256];
+  auto next_tick = Clock::now() + kTickInterval;
+  while (!stop_.load()) {
+    int n = ::epoll_wait(epoll_fd_, events, 256, static_cast<int>(kTickInterval.count()));
+    if (n < 0 && errno != EINTR) {
+      log::Error(fmt::format("epoll_wait: {}", std::strerror(errno)));
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == listen_fd_) {
+        AcceptAll();
+      } else if (fd == wake_fd_) {
+        std::uint64_t count = 0;
+        [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof count);
+        TakeReturned();
+      } else {
+        OnReadable(fd);
+      }
+    }
+    if (!accepting_.load() && !listener_closed_) {
+      CloseListener();
+      std::vector<int> fds;
+      for (auto& [fd, held] : held_connections_) fds.push_back(fd);
+      for (int fd : fds) Drop(fd, false);
+    }
+    auto now = Clock::now();
+    if (now >= next_tick) {
+      next_tick = now + kTickInterval;
+      if (!listener_closed_ && accept_paused_until_ != Clock::time_point{} &&
+          now >= accept_paused_until_) {
+        accept_paused_until_ = {};
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = listen_fd_;
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev);
+      }
+      ExpireDeadlines();
+      if (tick_) tick_();
+    }
+  }
+  CloseListener();
+  running_.store(false);
+}
+
+void FrontLoop::CloseListener() {
+  if (listener_closed_) return;
+  listener_closed_ = true;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+  ::close(listen_fd_);
+}
+
+void FrontLoop::AcceptAll() {
+  while (accepting_.load()) {
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors: stop watching the listener for a moment (it would wake the
+        // loop at once again); the connections wait in the backlog meanwhile.
+        log::Warn(fmt::format("accept: {}; new connections wait in the backlog",
+                              std::strerror(errno)));
+        epoll_event ev{};
+        ev.events = 0;
+        ev.data.fd = listen_fd_;
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev);
+        accept_paused_until_ = Clock::now() + kTickInterval;
+      }
+      return;  // EAGAIN: all taken
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ClientConnection c;
+    c.fd = fd;
+    AddressOf(fd, true, c.remote_addr, c.remote_port);
+    AddressOf(fd, false, c.local_addr, c.local_port);
+    Adopt(std::move(c));
+  }
+}
+
+void FrontLoop::Adopt(ClientConnection&& connection) {
+  if (listener_closed_ || !accepting_.load()) {
+    ::close(connection.fd);
+    return;
+  }
+  int fd = connection.fd;
+  Held held{std::move(connection), {}, false};
+  const auto now = Clock::now();
+  held.head_started = !held.connection.buffered.empty();
+  held.deadline = held.connection.served_before && !held.head_started
+                      ? now + options_.keepalive_timeout
+                      : now + options_.read_timeout;
+  if (HeadComplete(held.connection.buffered) ||
+      held.connection.buffered.size() > options_.head_limit) {
+    dispatch_(std::move(held.connection));
+    return;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    log::Warn(fmt::format("epoll_ctl: {}; connection closed", std::strerror(errno)));
+    ::close(fd);
+    return;
+  }
+  held_connections_.emplace(fd, std::move(held));
+  held_.fetch_add(1);
+}
+
+void FrontLoop::OnReadable(int fd) {
+  auto it = held_connections_.find(fd);
+  if (it == held_connections_.end()) return;
+  Held& held = it->second;
+  auto& buffer = held.connection.buffered;
+  while (true) {
+    std::size_t old = buffer.size();
+    buffer.resize(old + kReadChunk);
+    ssize_t n = ::recv(fd, buffer.data() + old, kReadChunk, 0);
+    buffer.resize(old + (n > 0 ? static_cast<std::size_t>(n) : 0));
+    if (n == 0) {
+      Drop(fd, false);  // the client closed
+      return;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      Drop(fd, false);
+      return;
+    }
+    if (!held.head_started) {
+      held.head_started = true;
+      held.deadline = Clock::now() + options_.read_timeout;
+    }
+    if (HeadComplete(buffer) || buffer.size() > options_.head_limit) {
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+      ClientConnection c = std::move(held.connection);
+      held_connections_.erase(it);
+      held_.fetch_sub(1);
+      dispatch_(std::move(c));
+      return;
+    }
+  }
+  buffer.shrink_to_fit();
+}
+
+void FrontLoop::Drop(int fd, bool cut) {
+  (void)cut;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  ::close(fd);
+  if (held_connections_.erase(fd) > 0) held_.fetch_sub(1);
+}
+
+void FrontLoop::ExpireDeadlines() {
+  const auto now = Clock::now();
+  std::vector<int> expired;
+  std::size_t cut = 0;
+  for (const auto& [fd, held] : held_connections_) {
+    if (now <= held.deadline) continue;
+    expired.push_back(fd);
+    // A head begun and not finished, or a new connection that never sent one: cut. An idle
+    // keep-alive connection past keepalive_timeout: closed, as expected.
+    if (held.head_started || !held.connection.served_before) ++cut;
+  }
+  for (int fd : expired) Drop(fd, true);
+  if (cut > 0) {
+    log::Warn(fmt::format("{} connection(s) cut: no complete request head within read_timeout",
+                          cut));
+  }
+}
+
+void FrontLoop::TakeReturned() {
+  std::vector<ClientConnection> returned;
+  {
+    std::lock_guard lock(returned_mutex_);
+    returned.swap(returned_);
+  }
+  for (auto& c : returned) Adopt(std::move(c));
+}
+
+void FrontLoop::Return(ClientConnection&& connection) {
+  {
+    std::lock_guard lock(returned_mutex_);
+    returned_.push_back(std::move(connection));
+  }
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
+}
+
+void FrontLoop::StopAccepting() {
+  accepting_.store(false);
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
+}
+
+void FrontLoop::Stop() {
+  accepting_.store(false);
+  stop_.store(true);
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
+}
+
+}  // namespace hw::server

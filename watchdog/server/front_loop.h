@@ -1,0 +1,108 @@
+// The connection front: one epoll loop that accepts connections and holds every one that has
+// no complete request head yet (new, half-open, idle between keep-alive requests). Only a
+// connection whose head has fully arrived is handed to a worker, so thousands of idle or
+// slow clients cost a few hundred bytes each and never a worker thread: health checks and
+// signed requests keep being served while they wait. Heads that do not arrive within
+// read_timeout, and idle keep-alive connections past keepalive_timeout, are closed here.
+// Independent of the HTTP library: it only finds where a head ends.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/expected.h"
+
+namespace hw::server {
+
+// A client connection between requests, with what has been read of its next request.
+struct ClientConnection {
+  int fd = -1;
+  std::string buffered;  // bytes read, not yet parsed (a head, maybe body bytes after it)
+  std::string remote_addr;
+  int remote_port = 0;
+  std::string local_addr;
+  int local_port = 0;
+  bool served_before = false;  // at least one request was answered on it
+};
+
+class FrontLoop {
+ public:
+  struct Options {
+    std::chrono::milliseconds read_timeout;       // a head must be complete within this
+    std::chrono::milliseconds keepalive_timeout;  // idle time allowed between requests
+    std::size_t head_limit;  // bytes after which a head is handed over anyway (to be refused)
+  };
+  // Called on the loop thread with a connection whose head is complete (or over head_limit).
+  // Must not block. Takes ownership of the descriptor.
+  using Dispatch = std::function<void(ClientConnection&&)>;
+  // Called on the loop thread every ~100 ms (deadlines of connections held by workers).
+  using Tick = std::function<void()>;
+
+  // `listen_fd` listens already; the loop makes it non-blocking and owns it from Run() on.
+  // Fails with a message when epoll or eventfd cannot be created.
+  static Expected<std::unique_ptr<FrontLoop>> Create(int listen_fd, Options options,
+                                                     Dispatch dispatch, Tick tick);
+  ~FrontLoop();
+  FrontLoop(const FrontLoop&) = delete;
+  FrontLoop& operator=(const FrontLoop&) = delete;
+
+  // Serves until Stop(). Call once, on its own thread.
+  void Run();
+  // Thread-safe. Stops accepting (the listening socket is closed) and closes every
+  // connection the loop holds; connections handed back later are closed at once.
+  void StopAccepting();
+  // Thread-safe. Ends Run() (after StopAccepting).
+  void Stop();
+  // Thread-safe: a worker gives back a keep-alive connection to wait for its next request
+  // (closed at once after StopAccepting).
+  void Return(ClientConnection&& connection);
+  bool running() const { return running_.load(); }
+  std::size_t held() const { return held_.load(); }  // connections the loop holds now
+
+ private:
+  struct Held {
+    ClientConnection connection;
+    std::chrono::steady_clock::time_point deadline;
+    bool head_started = false;  // a byte of the next request has arrived
+  };
+
+  FrontLoop(int listen_fd, int epoll_fd, int wake_fd, Options options, Dispatch dispatch,
+            Tick tick);
+  void AcceptAll();
+  void Adopt(ClientConnection&& connection);
+  void OnReadable(int fd);
+  void Drop(int fd, bool cut);
+  void ExpireDeadlines();
+  void TakeReturned();
+  void CloseListener();
+
+  int listen_fd_;
+  int epoll_fd_;
+  int wake_fd_;
+  Options options_;
+  Dispatch dispatch_;
+  Tick tick_;
+  std::unordered_map<int, Held> held_connections_;  // loop thread only
+  std::mutex returned_mutex_;
+  std::vector<ClientConnection> returned_;
+  std::atomic<bool> accepting_{true};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> running_{false};
+  std::atomic<std::size_t> held_{0};
+  bool listener_closed_ = false;  // loop thread only
+  std::chrono::steady_clock::time_point accept_paused_until_{};
+};
+
+// Whether `bytes` holds a complete request head (an empty line after the request line).
+bool HeadComplete(std::string_view bytes);
+
+}  // namespace hw::server
