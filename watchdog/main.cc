@@ -19,6 +19,8 @@
 #include <fmt/format.h>
 #include <openssl/opensslv.h>
 
+#include "auth/gate.h"
+#include "auth/policy.h"
 #include "common/clock.h"
 #include "config/config.h"
 #include "executor/factory.h"
@@ -93,9 +95,17 @@ int Serve(const hw::config::Config& cfg) {
     return Fail(kExitRuntime, reaper.error().message);
   }
 
-  auto verifier = signature::Verifier::Create(cfg.signature, std::make_shared<SystemClock>());
+  // auth_routes decides whether the signature check is used at all: hmac_scheme is required
+  // only when a rule names hmac.
+  auto policy = cfg.auth.routes.empty() ? Expected<auth::Policy>(auth::Policy::Default())
+                                        : auth::Policy::Parse(cfg.auth.routes);
+  if (!policy) return Fail(kExitConfig, policy.error().message);
+  const bool uses_hmac = policy->Uses(auth::Method::kHmac);
+  config::SignatureOptions signature_options = cfg.signature;
+  if (!uses_hmac && signature_options.schemes.empty()) signature_options.schemes = {"none"};
+  auto verifier = signature::Verifier::Create(signature_options, std::make_shared<SystemClock>());
   if (!verifier) return Fail(kExitConfig, verifier.error().message);
-  if ((*verifier)->Disabled()) {
+  if ((*verifier)->Disabled() && uses_hmac) {
     log::Warn("hmac_scheme=none: signature verification is OFF, every request reaches the function");
   }
 
@@ -119,7 +129,15 @@ int Serve(const hw::config::Config& cfg) {
   if (!executor) return Fail(kExitConfig, executor.error().message);
 
   server::Health health(cfg.max_inflight);
-  server::ServerDeps deps{&cfg, v, executor->get(), &metrics, &health};
+  // Not ready until the jwt issuer's keys are in (at once without jwt).
+  health.SetAuthReady(false);
+  auto gate = auth::Gate::Create(cfg, std::make_shared<SystemClock>(),
+                                 [&health] { health.SetAuthReady(true); });
+  if (!gate) return Fail(kExitConfig, gate.error().message);
+  if (!cfg.auth.routes.empty()) {
+    log::Info(fmt::format("auth_routes: {}", (*gate)->policy().Text()));
+  }
+  server::ServerDeps deps{&cfg, v, executor->get(), &metrics, &health, gate->get()};
   auto server = server::HttpServer::Create(deps);
   if (!server) return Fail(kExitRuntime, server.error().message);
 

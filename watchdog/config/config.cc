@@ -333,6 +333,74 @@ const std::vector<KeyDef>& Defs() {
           s.reload_interval = *d;
           return Ok{};
         }));
+    // Authentication (README "Authentication")
+    auto auth_string = [](std::string AuthOptions::*field, bool url) -> Apply {
+      return [field, url](Config& c, std::string_view key, std::string_view v) -> Status {
+        if (url && !v.empty() && v.substr(0, 7) != "http://" && v.substr(0, 8) != "https://") {
+          return Invalid(key, v, "an http:// URL");
+        }
+        c.auth.*field = std::string(Trim(v));
+        return Ok{};
+      };
+    };
+    auto auth_duration = [](Duration AuthOptions::*field, bool allow_zero) -> Apply {
+      return [=](Config& c, std::string_view key, std::string_view v) -> Status {
+        auto d = ParseDuration(v);
+        if (!d || (!allow_zero && d->count() == 0)) {
+          return Invalid(key, v, allow_zero ? "a duration (30s)" : "a duration greater than 0");
+        }
+        c.auth.*field = *d;
+        return Ok{};
+      };
+    };
+    auto auth_list = [](std::vector<std::string> AuthOptions::*field) -> Apply {
+      return [field](Config& c, std::string_view, std::string_view v) -> Status {
+        c.auth.*field = SplitList(v);
+        return Ok{};
+      };
+    };
+    add("auth_routes", "", "/=hmac",
+        "PREFIX=METHOD[+METHOD];... methods hmac, basic, jwt, plugin, none; longest prefix wins",
+        auth_string(&AuthOptions::routes, false));
+    add("basic_auth_user_secret", "", "basic-auth-user", "basic: secret file with the user name",
+        auth_string(&AuthOptions::basic_user_secret, false));
+    add("basic_auth_password_secret", "", "basic-auth-password",
+        "basic: secret file with the password", auth_string(&AuthOptions::basic_password_secret, false));
+    add("basic_auth_max_failures", "", "10",
+        "basic: failed attempts per client address per minute before 429 (0 = no limit)",
+        [](Config& c, std::string_view key, std::string_view v) -> Status {
+          auto n = ParseInteger<std::size_t>(v);
+          if (!n || *n > 1'000'000) return Invalid(key, v, "an integer from 0 to 1000000");
+          c.auth.basic_max_failures = *n;
+          return Ok{};
+        });
+    add("auth_proxy_url", "", "(none)", "plugin: the auth plugin's URL (http://)",
+        auth_string(&AuthOptions::proxy_url, true));
+    add("auth_pass_body", "", "false", "plugin: send the request body to the plugin too",
+        [](Config& c, std::string_view key, std::string_view v) -> Status {
+          auto b = ParseBool(v);
+          if (!b) return Invalid(key, v, "true, false, 1 or 0");
+          c.auth.pass_body = *b;
+          return Ok{};
+        });
+    add("auth_proxy_timeout", "", "5s",
+        "plugin: longest wait for the plugin (also OIDC discovery and JWKS fetches)",
+        auth_duration(&AuthOptions::proxy_timeout, false));
+    add("jwt_issuer", "", "(none)", "jwt: OIDC issuer URL; tokens' iss must equal it",
+        auth_string(&AuthOptions::jwt_issuer, true));
+    add("jwks_url", "", "(issuer's discovery document)", "jwt: JWKS URL, instead of discovery",
+        auth_string(&AuthOptions::jwks_url, true));
+    add("jwt_audience", "", "(required with jwt)", "jwt: a value tokens' aud must contain",
+        auth_string(&AuthOptions::jwt_audience, false));
+    add("jwt_leeway", "", "30s", "jwt: clock skew allowed for exp and nbf",
+        auth_duration(&AuthOptions::jwt_leeway, true));
+    add("jwt_required_scopes", "", "(none)", "jwt: scopes a token must all carry, comma-separated",
+        auth_list(&AuthOptions::jwt_required_scopes));
+    add("jwt_forward_claims", "", "(none)",
+        "jwt: claims passed to the function as X-Auth-Claim-<name>, comma-separated",
+        auth_list(&AuthOptions::jwt_forward_claims));
+    add("jwks_refresh_interval", "", "5m", "jwt: how often the issuer's keys are re-fetched",
+        auth_duration(&AuthOptions::jwks_refresh_interval, false));
     return d;
   }();
   return defs;

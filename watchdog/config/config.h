@@ -47,6 +47,25 @@ struct SignatureOptions {
   Duration reload_interval = std::chrono::seconds(2);  // hmac_reload_interval
 };
 
+// Authentication per path (auth_routes) and the methods' settings; the auth module parses
+// the routes and checks what depends on them (README "Authentication").
+struct AuthOptions {
+  std::string routes;  // auth_routes as written; "" = "/=hmac"
+  std::string basic_user_secret = "basic-auth-user";
+  std::string basic_password_secret = "basic-auth-password";
+  std::size_t basic_max_failures = 10;  // per client address per minute; 0 = no limit
+  std::string proxy_url;                // auth_proxy_url
+  bool pass_body = false;               // auth_pass_body
+  Duration proxy_timeout = std::chrono::seconds(5);  // also the OIDC/JWKS fetch timeout
+  std::string jwt_issuer;
+  std::string jwks_url;
+  std::string jwt_audience;
+  Duration jwt_leeway = std::chrono::seconds(30);
+  std::vector<std::string> jwt_required_scopes;
+  std::vector<std::string> jwt_forward_claims;  // claims passed as X-Auth-Claim-<name>
+  Duration jwks_refresh_interval = std::chrono::minutes(5);
+};
+
 struct Config {
   // Function
   std::string fprocess;               // fprocess / function_process, as written
@@ -89,6 +108,7 @@ struct Config {
   LogFormat log_format = LogFormat::kText;
 
   SignatureOptions signature;
+  AuthOptions auth;
 };
 
 // One configuration key: its environment name (and alias), flag, default and help.

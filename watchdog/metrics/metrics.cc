@@ -47,6 +47,10 @@ Metrics::Metrics()
           "hmac_verifications_total",
           "Webhook signature checks by scheme and outcome (valid, missing, mismatch, ...).",
           {"scheme", "outcome"})),
+      auth_decisions_(registry_.AddCounterFamily(
+          "auth_decisions_total",
+          "Authentication decisions by method (hmac, basic, jwt, plugin, none) and outcome.",
+          {"method", "outcome"})),
       spawns_(registry_.AddCounter("hmac_function_spawns_total", "Function processes started.")),
       spawn_failures_(registry_.AddCounter("hmac_function_spawn_failures_total",
                                            "Function processes that could not be started.")),
@@ -93,6 +97,10 @@ void Metrics::RequestFinished(std::string_view method, int code, double seconds)
 
 void Metrics::Verification(std::string_view scheme, std::string_view outcome) {
   verifications_.WithLabelValues({scheme, outcome}).Inc();
+}
+
+void Metrics::AuthDecision(std::string_view method, std::string_view outcome) {
+  auth_decisions_.WithLabelValues({method, outcome}).Inc();
 }
 
 void Metrics::Spawned() { spawns_.Inc(); }

@@ -43,6 +43,10 @@ class Metrics {
   // hmac_verifications_total{scheme,outcome} counter. The values come from the signature
   // module's closed lists; they are escaped anyway.
   void Verification(std::string_view scheme, std::string_view outcome);
+  // auth_decisions_total{method,outcome} counter: one per request the auth policy decided.
+  // method: hmac, basic, jwt, plugin, none or "-" (no rule matched); outcome from the auth
+  // and signature modules' closed lists (valid, missing, mismatch, denied, unavailable, ...).
+  void AuthDecision(std::string_view method, std::string_view outcome);
   // hmac_function_spawns_total counter; hmac_function_spawn_failures_total counter.
   void Spawned();
   void SpawnFailed();
@@ -80,6 +84,7 @@ class Metrics {
   FixedSlots<Counter> request_slots_;
   FixedSlots<Histogram> duration_slots_;
   Family<Counter>& verifications_;
+  Family<Counter>& auth_decisions_;
   Counter& spawns_;
   Counter& spawn_failures_;
   Counter& upstream_requests_;

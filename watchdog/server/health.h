@@ -17,12 +17,17 @@ class Health {
   // The function can take requests (set at once in fork modes, once the upstream accepts
   // connections in http mode).
   void SetFunctionReady() { function_ready_.store(true); }
+  // Authentication can decide (the jwt issuer's keys are in); true unless
+  // SetAuthReady(false) was called at startup.
+  void SetAuthReady(bool ready) { auth_ready_.store(ready); }
   // SIGTERM received: health and readiness answer 503 from now on.
   void SetDraining() { draining_.store(true); }
   bool draining() const { return draining_.load(); }
 
   // 200 while serving, 503 before the function is ready or once draining.
-  int HealthStatus() const { return (function_ready_.load() && !draining_.load()) ? 200 : 503; }
+  int HealthStatus() const {
+    return (function_ready_.load() && auth_ready_.load() && !draining_.load()) ? 200 : 503;
+  }
   // As HealthStatus, and 429 while max_inflight requests are running.
   int ReadyStatus() const {
     int h = HealthStatus();
@@ -48,6 +53,7 @@ class Health {
   std::atomic<int> inflight_{0};
   std::atomic<bool> function_ready_{false};
   std::atomic<bool> draining_{false};
+  std::atomic<bool> auth_ready_{true};
 };
 
 // The lock file. Write() fails with a message naming suppress_lock when the file cannot be

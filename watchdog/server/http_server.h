@@ -19,6 +19,10 @@ namespace hw::metrics {
 class Metrics;
 }
 
+namespace hw::auth {
+class Gate;
+}
+
 namespace hw::server {
 
 class Health;
@@ -29,6 +33,7 @@ struct ServerDeps {
   executor::Executor* executor;
   metrics::Metrics* metrics;
   Health* health;
+  const auth::Gate* auth = nullptr;  // auth_routes; null: "/=hmac"
 };
 
 class HttpServer {

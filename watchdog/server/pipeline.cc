@@ -7,6 +7,7 @@
 
 #include "common/strings.h"
 
+#include "auth/gate.h"
 #include "common/body.h"
 #include "logging/log.h"
 #include "metrics/metrics.h"
@@ -45,6 +46,72 @@ PipelineResult Reject(int status, std::string text, std::string_view outcome = "
   r.scheme = scheme;
   return r;
 }
+
+Rejection FromDenial(auth::Denial d) {
+  return Rejection{d.status, std::move(d.body), d.outcome, d.method, std::move(d.headers)};
+}
+
+PipelineResult FromRejection(Rejection r) {
+  PipelineResult out = Reject(r.status, std::move(r.body), r.outcome, r.scheme);
+  for (auto& h : r.headers) out.response.headers.push_back(std::move(h));
+  return out;
+}
+
+// Reads a (possibly spooled) body into memory, for the auth plugin.
+std::string BodyText(const Body& body) {
+  if (body.in_memory()) return std::string(body.memory());
+  std::string out(body.size(), '\0');
+  std::size_t done = 0;
+  while (done < out.size()) {
+    long n = body.ReadAt(done, out.data() + done, out.size() - done);
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  out.resize(done);
+  return out;
+}
+
+// The answers of the replay store (README "Replay and duplicate protection") to a request
+// whose signature was valid; nullopt for every other outcome.
+std::optional<Rejection> ReplayRejection(signature::Outcome o, std::string_view outcome,
+                                         std::string_view scheme) {
+  using signature::Outcome;
+  switch (o) {
+    case Outcome::kDuplicate:
+      return Rejection{200, "", outcome, scheme, {{"X-Webhook-Duplicate", "true"}}};
+    case Outcome::kInFlight:
+      return Rejection{409, "Conflict: this delivery is being handled by another attempt\n",
+                       outcome, scheme, {{"Retry-After", "5"}}};
+    case Outcome::kReplayFull:
+      return Rejection{503, "Service Unavailable: the replay cache is full (hmac_replay_cache)\n",
+                       outcome, scheme, {{"Retry-After", "60"}}};
+    case Outcome::kReplayUnavailable:
+      return Rejection{503, "Service Unavailable: the replay store cannot be reached\n", outcome,
+                       scheme, {{"Retry-After", "5"}}};
+    default:
+      return std::nullopt;
+  }
+}
+
+// A streamed response settles the delivery's claim when the stream ends: kept if it ended
+// normally with a 2xx status, released otherwise (cut, or dropped unfinished).
+class SettlingStream final : public executor::BodyStream {
+ public:
+  SettlingStream(std::unique_ptr<executor::BodyStream> inner,
+                 std::shared_ptr<signature::Claim> claim, bool success_status)
+      : inner_(std::move(inner)), claim_(std::move(claim)), success_status_(success_status) {}
+  ~SettlingStream() override { claim_->Settle(false); }
+  bool Pump(const std::function<bool(std::string_view)>& write) override {
+    const bool complete = inner_->Pump(write);
+    claim_->Settle(complete && success_status_);
+    return complete;
+  }
+
+ private:
+  std::unique_ptr<executor::BodyStream> inner_;
+  std::shared_ptr<signature::Claim> claim_;
+  bool success_status_;
+};
 
 }  // namespace
 
@@ -130,9 +197,32 @@ void UnverifiedBudget::Lease::Done() {
 }
 
 Pipeline::Pipeline(const config::Config& config, const signature::Verifier& verifier,
-                   executor::Executor& executor, metrics::Metrics& metrics, Health& health)
+                   executor::Executor& executor, metrics::Metrics& metrics, Health& health,
+                   const auth::Gate* gate)
     : config_(config), verifier_(verifier), executor_(executor), metrics_(metrics),
-      health_(health), budget_(config.max_unverified_bytes, metrics) {}
+      health_(health), gate_(gate), budget_(config.max_unverified_bytes, metrics) {}
+
+// The answer when the signature check refused the request: the signature's own 401 (413),
+// unless the route's other methods were tried with a credential the client did send and
+// the request carried no signature at all, whose denial says more.
+Rejection Pipeline::HmacRejection(PendingRequest& request, const signature::Decision& d) const {
+  std::string_view outcome = signature::OutcomeName(d.outcome);
+  std::string_view scheme = d.scheme.empty() ? std::string_view("-") : d.scheme;
+  if (request.auth_denial_ && request.auth_denial_presented_ &&
+      d.outcome == signature::Outcome::kMissing) {
+    Rejection r = std::move(*request.auth_denial_);
+    if (gate_ != nullptr) metrics_.AuthDecision(r.scheme, r.outcome);
+    return r;
+  }
+  if (gate_ != nullptr) metrics_.AuthDecision("hmac", outcome);
+  if (d.outcome == signature::Outcome::kTooLarge) {
+    return Rejection{413, "Payload Too Large\n", outcome, scheme};
+  }
+  if (auto replay = ReplayRejection(d.outcome, outcome, scheme)) return std::move(*replay);
+  Rejection r{401, std::string(kUnauthorizedBody), outcome, scheme};
+  if (gate_ != nullptr && request.rule_ != nullptr) r.headers = gate_->Challenges(*request.rule_);
+  return r;
+}
 
 HeadResult Pipeline::Begin(RequestHead head) const {
   HeadResult out;
@@ -175,25 +265,68 @@ HeadResult Pipeline::Begin(RequestHead head) const {
     request->content_length_ = n;
   }
 
-  request->header_view_ = std::make_unique<HeaderView>(headers);
-  signature::RequestHead sig_head{request->method_, request->path_, request->query_,
-                                  *request->header_view_};
-  request->check_ = verifier_.Begin(sig_head);
-  if (!request->check_->NeedsBody()) {
-    request->early_ = request->check_->Finish();
-    const auto& d = *request->early_;
-    if (!signature::Admits(d.outcome)) {
-      // Decided by the headers alone (missing, malformed, expired, replayed): answered
-      // before the body is read.
-      std::string_view outcome = signature::OutcomeName(d.outcome);
-      std::string_view scheme = d.scheme.empty() ? std::string_view("-") : d.scheme;
-      metrics_.Verification(scheme, outcome);
-      out.rejection = d.outcome == signature::Outcome::kTooLarge
-                          ? Rejection{413, "Payload Too Large\n", outcome, scheme}
-                          : Rejection{401, std::string(kUnauthorizedBody), outcome, scheme};
+  // Authentication (auth_routes): the rule of the longest prefix of the decoded path decides
+  // which methods may admit the request. Without a gate it is "/=hmac".
+  bool use_hmac = true;
+  if (gate_ != nullptr) {
+    std::erase_if(headers, [](const executor::Header& h) {
+      return auth::Gate::IsReservedHeader(h.name);
+    });
+    const auth::Rule* rule = gate_->policy().Match(request->path_);
+    if (rule == nullptr) {
+      metrics_.AuthDecision("-", "no_rule");
+      out.rejection =
+          Rejection{401, "Unauthorized: no authentication rule covers this path\n", "no_rule"};
       return out;
     }
-  } else if (head.has_body) {
+    request->rule_ = rule;
+    auth::HeadVerdict v = gate_->Decide(*rule, request->remote_addr_, headers);
+    switch (v.kind) {
+      case auth::HeadVerdict::Kind::kAdmit:
+        metrics_.AuthDecision(v.method, v.outcome);
+        request->auth_admitted_ = true;
+        request->auth_method_ = v.method;
+        request->auth_outcome_ = v.outcome;
+        for (auto& h : v.add) headers.push_back(std::move(h));
+        use_hmac = false;
+        break;
+      case auth::HeadVerdict::Kind::kDeny:
+        metrics_.AuthDecision(v.denial->method, v.denial->outcome);
+        out.rejection = FromDenial(std::move(*v.denial));
+        return out;
+      case auth::HeadVerdict::Kind::kContinue:
+        use_hmac = v.hmac;
+        request->plugin_with_body_ = v.plugin_with_body;
+        if (v.denial) {
+          request->auth_denial_presented_ = v.denial->presented;
+          request->auth_denial_ = FromDenial(std::move(*v.denial));
+        }
+        break;
+    }
+  }
+
+  request->header_view_ = std::make_unique<HeaderView>(headers);
+  bool unverified_body = request->plugin_with_body_;
+  if (use_hmac) {
+    signature::RequestHead sig_head{request->method_, request->path_, request->query_,
+                                    *request->header_view_};
+    request->check_ = verifier_.Begin(sig_head);
+    if (!request->check_->NeedsBody()) {
+      request->early_ = request->check_->Finish();
+      const auto& d = *request->early_;
+      if (!signature::Admits(d.outcome) && !request->plugin_with_body_) {
+        // Decided by the headers alone (missing, malformed, expired, replayed): answered
+        // before the body is read.
+        std::string_view scheme = d.scheme.empty() ? std::string_view("-") : d.scheme;
+        metrics_.Verification(scheme, signature::OutcomeName(d.outcome));
+        out.rejection = HmacRejection(*request, d);
+        return out;
+      }
+    } else {
+      unverified_body = true;
+    }
+  }
+  if (unverified_body && head.has_body) {
     // The body will be held before its signature is decided: reserve it (all of it when its
     // length is known; chunked bodies grow their reservation as they arrive).
     request->lease_ = UnverifiedBudget::Lease(&budget_);
@@ -212,9 +345,11 @@ PipelineResult Pipeline::Handle(PendingRequest& request, const BodyReader& read_
   auto& check = request.check_;
   const std::optional<signature::Decision>& early = request.early_;
   Body body(config_.body_memory_bytes, config_.tmpdir);
-  const bool grow_lease = !early && !request.content_length_;
+  // A chunked body whose authentication is still undecided grows its reservation as it comes.
+  const bool grow_lease =
+      !request.content_length_ && ((check && !early) || request.plugin_with_body_);
   if (read_body) {
-    const bool feed = !early.has_value();
+    const bool feed = check && !early.has_value();
     std::optional<std::string> spool_error;
     bool over_budget = false;
     ReadResult result = read_body([&](std::string_view chunk) {
@@ -252,19 +387,45 @@ PipelineResult Pipeline::Handle(PendingRequest& request, const BodyReader& read_
     }
   }
 
-  signature::Decision decision = early ? *early : check->Finish();
-  request.lease_.Done();  // decided: the body is no longer unverified
-  std::string_view outcome = signature::OutcomeName(decision.outcome);
-  std::string_view scheme = decision.scheme.empty() ? std::string_view("-") : decision.scheme;
-  metrics_.Verification(scheme, outcome);
-  if (!signature::Admits(decision.outcome)) {
-    if (decision.outcome == signature::Outcome::kTooLarge) {
-      return Reject(413, "Payload Too Large\n", outcome, scheme);
+  std::string_view outcome = request.auth_outcome_;
+  std::string_view scheme = request.auth_method_;
+  std::shared_ptr<signature::Claim> claim;  // settled once the function answered
+  if (!request.auth_admitted_) {
+    std::optional<signature::Decision> decision;
+    if (check) {
+      decision = early ? *early : check->Finish();
+      outcome = signature::OutcomeName(decision->outcome);
+      scheme = decision->scheme.empty() ? std::string_view("-") : decision->scheme;
+      metrics_.Verification(scheme, outcome);
     }
-    return Reject(401, std::string(kUnauthorizedBody), outcome, scheme);
-  }
-  if (decision.outcome == signature::Outcome::kValid) {
-    headers.push_back({std::string(kVerifiedHeader), std::string(decision.scheme)});
+    if (decision && signature::Admits(decision->outcome)) {
+      request.lease_.Done();  // decided: the body is no longer unverified
+      claim = decision->claim;
+      if (gate_ != nullptr) metrics_.AuthDecision("hmac", outcome);
+      if (decision->outcome == signature::Outcome::kValid) {
+        headers.push_back({std::string(kVerifiedHeader), std::string(decision->scheme)});
+      }
+    } else if (request.plugin_with_body_ && gate_ != nullptr &&
+               !(decision && (decision->outcome == signature::Outcome::kTooLarge ||
+                              ReplayRejection(decision->outcome, "", ""))))) {
+      auto denial = gate_->AskPluginWithBody(headers, BodyText(body));
+      request.lease_.Done();
+      if (denial) {
+        metrics_.AuthDecision(denial->method, denial->outcome);
+        return FromRejection(FromDenial(std::move(*denial)));
+      }
+      metrics_.AuthDecision("plugin", "valid");
+      outcome = "valid";
+      scheme = "plugin";
+      headers.push_back({"X-Auth-Method", "plugin"});
+    } else {
+      request.lease_.Done();
+      if (decision) return FromRejection(HmacRejection(request, *decision));
+      Rejection r = request.auth_denial_ ? std::move(*request.auth_denial_)
+                                         : Rejection{401, "Unauthorized\n", "missing", "-"};
+      if (gate_ != nullptr) metrics_.AuthDecision(r.scheme, r.outcome);
+      return FromRejection(std::move(r));
+    }
   }
 
   // Only verified requests take a slot: a flood of forged ones cannot crowd out real ones.
@@ -287,6 +448,15 @@ PipelineResult Pipeline::Handle(PendingRequest& request, const BodyReader& read_
   } catch (...) {
     health_.Release();
     throw;
+  }
+  if (claim) {
+    const bool ok = result.response.status >= 200 && result.response.status < 300;
+    if (result.response.stream) {
+      result.response.stream = std::make_unique<SettlingStream>(std::move(result.response.stream),
+                                                                std::move(claim), ok);
+    } else {
+      claim->Settle(ok);
+    }
   }
   result.holds_slot = result.response.stream != nullptr;
   if (!result.holds_slot) health_.Release();

@@ -24,6 +24,10 @@
 namespace hw::metrics {
 class Metrics;
 }
+namespace hw::auth {
+class Gate;
+struct Rule;
+}
 
 namespace hw::server {
 
@@ -106,8 +110,15 @@ class PendingRequest {
   std::string_view query_;  // into target_
   std::vector<executor::Header> headers_;
   std::unique_ptr<signature::HeaderSource> header_view_;
-  std::unique_ptr<signature::Check> check_;
+  std::unique_ptr<signature::Check> check_;  // null when the route does not use hmac
   std::optional<signature::Decision> early_;
+  // Authentication (auth_routes): admitted by the head; or what the body still decides.
+  const auth::Rule* rule_ = nullptr;
+  bool auth_admitted_ = false;
+  bool plugin_with_body_ = false;
+  std::optional<Rejection> auth_denial_;  // answered if the body-time checks fail too
+  bool auth_denial_presented_ = false;
+  std::string_view auth_method_ = "-", auth_outcome_ = "-";
   UnverifiedBudget::Lease lease_;
   std::optional<std::uint64_t> content_length_;
 };
@@ -132,8 +143,11 @@ using BodyReader = std::function<ReadResult(const std::function<bool(std::string
 
 class Pipeline {
  public:
+  // `gate` (auth_routes; may be null: "/=hmac", the signature check alone) must outlive the
+  // pipeline.
   Pipeline(const config::Config& config, const signature::Verifier& verifier,
-           executor::Executor& executor, metrics::Metrics& metrics, Health& health);
+           executor::Executor& executor, metrics::Metrics& metrics, Health& health,
+           const auth::Gate* gate = nullptr);
 
   // Everything the head decides. Thread-safe.
   HeadResult Begin(RequestHead head) const;
@@ -142,11 +156,14 @@ class Pipeline {
   PipelineResult Handle(PendingRequest& request, const BodyReader& read_body) const;
 
  private:
+  Rejection HmacRejection(PendingRequest& request, const signature::Decision& d) const;
+
   const config::Config& config_;
   const signature::Verifier& verifier_;
   executor::Executor& executor_;
   metrics::Metrics& metrics_;
   Health& health_;
+  const auth::Gate* gate_;
   mutable UnverifiedBudget budget_;
 };
 
