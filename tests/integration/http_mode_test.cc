@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "harness.h"
+#include "raw_client.h"
 
 using namespace hw::test;
 using namespace std::chrono_literals;
@@ -24,6 +25,25 @@ Env HttpEnv(const TempDir& tmp, const Upstream& up, const std::string& extra_arg
           {"upstream_url", up.Url()},
           {"hmac_scheme", "none"},
           {"TMPDIR", tmp.path()}};
+}
+
+// Sends one request on a held connection and reads its one response.
+Response Exchange(RawConnection& c, const std::string& raw) {
+  if (!c.Send(raw)) return {};
+  std::string in;
+  for (int i = 0; i < 100; ++i) {
+    in += c.Read(std::chrono::milliseconds(100));
+    auto responses = ParseResponses(in);
+    if (!responses.empty()) return responses.front();
+    if (c.closed()) break;
+  }
+  return {};
+}
+
+int DropSeen(int port) {
+  auto stats = Request(port, "GET", "/stats");
+  auto at = stats.body.find("drop_seen=");
+  return at == std::string::npos ? -1 : std::stoi(stats.body.substr(at + 10));
 }
 
 }  // namespace
@@ -164,4 +184,77 @@ TEST_CASE("http mode works with a Python http.server upstream") {
   auto r = Request(w->port(), "PUT", "/py/path", {}, "payload");
   REQUIRE(r.status == 200);
   CHECK(r.body == "python method=PUT path=/py/path verified=-\npayload");
+}
+
+TEST_CASE("http mode never sends a POST twice when the function closes a reused connection") {
+  // The upstream reads the whole second request of a kept-alive connection, then closes it
+  // without answering: the function may have acted on it, so it must not be sent again.
+  TempDir tmp;
+  Upstream up;
+  auto w = Watchdog::Start(HttpEnv(tmp, up));
+  RawConnection c(w->port());  // one client connection: one worker, one upstream connection
+  REQUIRE(Exchange(c, RawPost("/echo", {}, "warm-up")).status == 200);
+  auto r = Exchange(c, RawPost("/drop-second", {}, "pay 10 EUR"));
+  CHECK(r.status == 502);
+  CHECK(r.Header("X-OpenFaaS-Internal") == "hmac-watchdog");
+  CHECK(DropSeen(up.port) == 1);  // the function saw it once
+  CHECK(w->WaitForLog("POST is not idempotent"));
+
+  // An idempotent method may be sent again on a new connection (RFC 9110 9.2.2).
+  RawConnection g(w->port());
+  REQUIRE(Exchange(g, "GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").status == 200);
+  auto again = Exchange(g, "GET /drop-second HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  CHECK(again.status == 200);
+  CHECK(DropSeen(up.port) == 3);
+}
+
+TEST_CASE("http mode sends a POST on a new connection when the function closed the idle one") {
+  TempDir tmp;
+  Upstream up;
+  auto w = Watchdog::Start(HttpEnv(tmp, up));
+  RawConnection c(w->port());
+  auto first = Exchange(c, RawPost("/answer-then-close", {}, "one"));
+  REQUIRE(first.status == 200);
+  CHECK(first.body == "answered");
+  // The upstream closed that connection while it was idle: nothing was sent on it, so the
+  // POST goes on a new connection instead of failing.
+  auto second = Exchange(c, RawPost("/echo", {}, "two"));
+  CHECK(second.status == 200);
+  CHECK_THAT(second.body, Catch::EndsWith("\n\ntwo"));
+}
+
+TEST_CASE("http mode: Connection cannot strip Host, X-Webhook-Verified or the signature") {
+  TempDir tmp;
+  Upstream up;
+  tmp.Write("secrets/webhook-secret", "s3cret\n");
+  auto env = HttpEnv(tmp, up);
+  env["hmac_scheme"] = "github";
+  env["secrets_path"] = tmp.path() + "/secrets";
+  auto w = Watchdog::Start(env);
+  const std::string body = "{\"action\":\"opened\"}";
+  Headers headers = Sign("github", tmp.path() + "/secrets/webhook-secret", body);
+  headers.push_back({"Connection", "X-Hub-Signature-256, X-Webhook-Verified, Host, Keep-Alive"});
+  headers.push_back({"Keep-Alive", "timeout=5"});
+  headers.push_back({"TE", "trailers"});
+  headers.push_back({"X-Custom", "kept"});
+  RawConnection c(w->port());  // the one Connection header is the client's own
+  auto r = Exchange(c, RawPost("/echo", headers, body));
+  REQUIRE(r.status == 200);
+  CHECK_THAT(r.body, Catch::Contains("\r\nX-Hub-Signature-256: sha256="));
+  CHECK_THAT(r.body, Catch::Contains("X-Webhook-Verified: github"));
+  CHECK_THAT(r.body, Catch::Contains("Host: 127.0.0.1\r\n"));
+  CHECK_THAT(r.body, Catch::Contains("X-Custom: kept"));
+  // The fixed hop-by-hop set never reaches the function.
+  CHECK_THAT(r.body, !Catch::Contains("Connection:"));
+  CHECK_THAT(r.body, !Catch::Contains("Keep-Alive:"));
+  CHECK_THAT(r.body, !Catch::Contains("TE:"));
+
+  // Upgrade is hop-by-hop: never forwarded (a WebSocket upgrade is refused before this).
+  Headers upgrade_headers = Sign("github", tmp.path() + "/secrets/webhook-secret", body);
+  upgrade_headers.push_back({"Upgrade", "h2c"});
+  upgrade_headers.push_back({"Connection", "Upgrade"});
+  RawConnection u(w->port());
+  auto upgrade = Exchange(u, RawPost("/echo", upgrade_headers, body));
+  REQUIRE(upgrade.status != 0);
+  if (upgrade.status == 200) CHECK_THAT(upgrade.body, !Catch::Contains("Upgrade:"));
 }

@@ -89,3 +89,25 @@ TEST_CASE("streaming mode delivers the first bytes before the function finishes"
   CHECK(r.body == "first\n");
   CHECK(std::chrono::steady_clock::now() - start < 1900ms);
 }
+
+TEST_CASE("fork modes answer application/octet-stream whatever the request's type, as of-watchdog") {
+  // of-watchdog 0.10.10 (run side by side): application/octet-stream in streaming and
+  // serializing mode for a JSON request; content_type, when set, wins.
+  TempDir tmp;
+  for (const std::string mode : {"streaming", "serializing"}) {
+    auto env = Streaming("cat", tmp);
+    env["mode"] = mode;
+    {
+      auto w = Watchdog::Start(env);
+      auto r = Request(w->port(), "POST", "/", {{"Content-Type", "application/json"}}, "{}");
+      INFO(mode);
+      CHECK(r.status == 200);
+      CHECK(r.Header("Content-Type") == "application/octet-stream");
+    }
+    env["content_type"] = "application/json; charset=utf-8";
+    auto w = Watchdog::Start(env);
+    auto r = Request(w->port(), "POST", "/", {{"Content-Type", "text/plain"}}, "{}");
+    INFO(mode);
+    CHECK(r.Header("Content-Type") == "application/json; charset=utf-8");
+  }
+}

@@ -1,6 +1,7 @@
 #include "executor/function_process.h"
 
 #include <cctype>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -13,6 +14,8 @@ extern char** environ;
 
 namespace hw::executor {
 namespace {
+
+constexpr std::string_view kVerifiedHeader = "X-Webhook-Verified";
 
 }  // namespace
 
@@ -34,24 +37,43 @@ std::string HeaderEnvName(std::string_view header) {
 
 std::vector<std::string> FunctionEnvironment(const std::vector<std::string>& base,
                                              const FunctionRequest& request, bool cgi_headers) {
-  std::vector<std::string> env = base;
-  if (!cgi_headers) return env;
-  env.reserve(base.size() + request.headers.size() + 6);
-  std::vector<std::string> seen;
-  for (const auto& h : request.headers) {
+  if (!cgi_headers) return base;
+  // Each name once, by priority: the request data the watchdog sets itself, then the
+  // X-Webhook-Verified marker (only the watchdog sets it), then client headers in the order
+  // received (the first of headers that map to one name wins), then the watchdog's own
+  // environment. The reserved names are taken even when not set (an empty query), so a
+  // client header "Query:" or "Path:" can never stand in for them.
+  std::unordered_set<std::string> taken = {"Http_Method", "Http_Path", "Http_Query",
+                                           "Http_Content_Length", "Http_ContentLength"};
+  std::vector<std::string> request_vars;
+  request_vars.reserve(request.headers.size() + 5);
+  request_vars.push_back(fmt::format("Http_Method={}", request.method));
+  if (!request.path.empty()) request_vars.push_back(fmt::format("Http_Path={}", request.path));
+  if (!request.query.empty()) request_vars.push_back(fmt::format("Http_Query={}", request.query));
+  request_vars.push_back(fmt::format("Http_Content_Length={}", request.body.size()));
+  request_vars.push_back(fmt::format("Http_ContentLength={}", request.body.size()));
+  const auto add_header = [&](const Header& h) {
     std::string name = HeaderEnvName(h.name);
-    if (name == "Http_Content_Length") continue;  // set from the body below
-    bool duplicate = false;
-    for (const auto& s : seen) duplicate = duplicate || s == name;
-    if (duplicate) continue;  // first value only
-    seen.push_back(name);
-    env.push_back(name + "=" + h.value);
+    if (!taken.insert(name).second) {
+      log::Debug(fmt::format("header {} not passed to the function: {} is already set",
+                             h.name, name));
+      return;
+    }
+    request_vars.push_back(name + "=" + h.value);
+  };
+  for (const auto& h : request.headers) {
+    if (IEquals(h.name, kVerifiedHeader)) add_header(h);
   }
-  env.push_back(fmt::format("Http_Method={}", request.method));
-  if (!request.path.empty()) env.push_back(fmt::format("Http_Path={}", request.path));
-  if (!request.query.empty()) env.push_back(fmt::format("Http_Query={}", request.query));
-  env.push_back(fmt::format("Http_Content_Length={}", request.body.size()));
-  env.push_back(fmt::format("Http_ContentLength={}", request.body.size()));
+  for (const auto& h : request.headers) {
+    if (!IEquals(h.name, kVerifiedHeader)) add_header(h);
+  }
+  std::vector<std::string> env;
+  env.reserve(base.size() + request_vars.size());
+  for (const auto& entry : base) {
+    const std::string name = entry.substr(0, entry.find('='));
+    if (taken.insert(name).second) env.push_back(entry);  // also the first of duplicates
+  }
+  for (auto& v : request_vars) env.push_back(std::move(v));
   return env;
 }
 
@@ -96,11 +118,8 @@ PumpOptions FunctionLauncher::PumpSettings(const FunctionRequest& request,
   return options;
 }
 
-std::string FunctionLauncher::ContentType(const FunctionRequest& request) const {
+std::string FunctionLauncher::ContentType() const {
   if (!config_.content_type.empty()) return config_.content_type;
-  for (const auto& h : request.headers) {
-    if (IEquals(h.name, "Content-Type") && !h.value.empty()) return h.value;
-  }
   return "application/octet-stream";
 }
 

@@ -24,7 +24,12 @@ std::string HeaderEnvName(std::string_view header);
 
 // The function's environment: `base` (the watchdog's own) plus, with cgi_headers, Http_* for
 // each request header (first value only), Http_Method, Http_Path, Http_Query (when
-// non-empty), Http_Content_Length and Http_ContentLength (the body's length).
+// non-empty), Http_Content_Length and Http_ContentLength (the body's length). Every name
+// appears once: the watchdog's own values always win (a client header that maps to
+// Http_Method, Http_Path, Http_Query, Http_Content_Length or Http_ContentLength is dropped,
+// even when the watchdog leaves that variable unset), then X-Webhook-Verified, then the first
+// of the client headers that map to one name; `base` entries with a name already taken are
+// left out (logged at debug for headers).
 std::vector<std::string> FunctionEnvironment(const std::vector<std::string>& base,
                                              const FunctionRequest& request, bool cgi_headers);
 
@@ -38,9 +43,10 @@ class FunctionLauncher {
   // input reads request.body, so the pump must not run after the request is gone (streaming
   // mode replaces the input before it returns; see StreamingExecutor).
   PumpOptions PumpSettings(const FunctionRequest& request, std::size_t* input_offset) const;
-  // content_type, or the request's Content-Type when content_type is unset (classic), or
-  // application/octet-stream.
-  std::string ContentType(const FunctionRequest& request) const;
+  // The response's Content-Type: content_type, else application/octet-stream whatever the
+  // request's type (as of-watchdog 0.10.10 does in both fork modes; the classic watchdog's
+  // echo of the request's type is not reproduced: set content_type to fix a type instead).
+  std::string ContentType() const;
   const config::Config& config() const { return config_; }
 
  private:

@@ -70,6 +70,15 @@ class UpstreamBody final : public BodyStream {
   TimePoint deadline_;
 };
 
+// RFC 9110 9.2.2: the methods a client may repeat without changing the effect. (TRACE too,
+// but the watchdog forwards nothing for it that matters.)
+bool IsIdempotent(std::string_view method) {
+  for (std::string_view m : {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}) {
+    if (method == m) return true;
+  }
+  return false;
+}
+
 bool IsEventStream(const ResponseHead& head) {
   for (const auto& h : head.headers) {
     if (h.name.size() == 12 && strncasecmp(h.name.c_str(), "Content-Type", 12) == 0 &&
@@ -180,6 +189,9 @@ FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
   ResponseHead head;
   for (int attempt = 0;; ++attempt) {
     conn = std::move(t_connection);
+    // Closed by the function while idle (its keep-alive timeout): nothing was sent on it, so
+    // any request may go on a new connection.
+    if (conn && conn->Stale()) conn.reset();
     bool reused = conn != nullptr;
     if (!conn) {
       UpstreamFailure failure = UpstreamFailure::kNone;
@@ -198,13 +210,21 @@ FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
       }
       sent = read.error();
     }
-    // A kept-alive connection the upstream had already closed: retry once on a new one, but
-    // only if nothing of a response arrived (the request was then not answered).
-    if (reused && attempt == 0 && !conn->received_anything() &&
-        conn->failure() == UpstreamFailure::kBroken) {
-      continue;
+    // A reused connection that broke before any response byte: the function may have closed
+    // it while idle, or read the request and died. Sent again (once, on a new connection)
+    // only when the method is idempotent (RFC 9110 9.2.2); otherwise it may have run
+    // already, and running it twice is worse than a 502.
+    const bool closed_unanswered = reused && attempt == 0 && !conn->received_anything() &&
+                                   conn->failure() == UpstreamFailure::kBroken;
+    if (closed_unanswered && IsIdempotent(request.method)) continue;
+    std::string why = sent.error().message;
+    if (closed_unanswered) {
+      why += fmt::format(
+          " (a reused connection closed before any response byte; {} is not idempotent and "
+          "may have reached the function, so it is not sent again)",
+          request.method);
     }
-    return FailureResponse(conn->failure(), sent.error().message, config_, start);
+    return FailureResponse(conn->failure(), why, config_, start);
   }
 
   FunctionResponse response;

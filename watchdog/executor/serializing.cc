@@ -60,7 +60,7 @@ FunctionResponse SerializingExecutor::Invoke(const FunctionRequest& request) {
   } else {
     if (cfg.write_debug) log::FunctionOutput("stdout", output, cfg.prefix_logs);
     r.status = 200;
-    r.headers.push_back({"Content-Type", launcher_.ContentType(request)});
+    r.headers.push_back({"Content-Type", launcher_.ContentType()});
     r.body = std::move(output);
   }
   r.headers.push_back({"X-Duration-Seconds", DurationSeconds(start)});

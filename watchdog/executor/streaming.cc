@@ -126,7 +126,7 @@ FunctionResponse StreamingExecutor::Invoke(const FunctionRequest& request) {
     return InternalResponse(500, "Function process failed\n");
   }
   FunctionResponse response;
-  response.headers.push_back({"Content-Type", launcher_.ContentType(request)});
+  response.headers.push_back({"Content-Type", launcher_.ContentType()});
   switch (result->outcome) {
     case PumpOutcome::kStopped:  // first output: the function is answering
       if (Status kept = KeepUnwrittenInput(request.body, cfg, *r); !kept) {

@@ -49,7 +49,7 @@ bool ContainsToken(std::string_view list, std::string_view token) {
 bool IsHopByHop(std::string_view name) {
   for (std::string_view h : {"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
                              "Transfer-Encoding", "Upgrade", "Proxy-Authenticate",
-                             "Proxy-Authorization"}) {
+                             "Proxy-Authorization", "HTTP2-Settings"}) {
     if (IEquals(name, h)) return true;
   }
   return false;
@@ -143,6 +143,15 @@ Expected<UpstreamConnection> UpstreamConnection::Open(const UpstreamAddress& add
   return UpstreamConnection(std::move(fd));
 }
 
+bool UpstreamConnection::Stale() const {
+  pollfd p{fd_.get(), POLLIN | POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;  // nothing pending: the connection looks alive
+  char byte = 0;
+  const ssize_t n = ::recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return false;
+  return true;  // end-of-file, a reset, or bytes nobody asked for
+}
+
 bool UpstreamConnection::Fail(UpstreamFailure kind) {
   failure_ = kind;
   reusable_ = false;
@@ -184,15 +193,12 @@ Status UpstreamConnection::SendRequest(std::string_view method, std::string_view
   head.reserve(256 + headers.size() * 48);
   head.append(method).append(" ").append(address.base_path).append(target).append(" HTTP/1.1\r\n");
   bool has_host = false;
-  std::string_view connection_tokens;
+  // Only the fixed hop-by-hop set is removed. Other names listed in the client's Connection
+  // header are forwarded all the same: the Connection of the client's hop says nothing about
+  // the watchdog's own connection to the function, and honouring it would let a client strip
+  // Host, X-Webhook-Verified, a signature or its timestamp before the function sees them.
   for (const auto& h : headers) {
-    if (IEquals(h.name, "Connection")) connection_tokens = h.value;
-  }
-  for (const auto& h : headers) {
-    if (IsHopByHop(h.name) || IEquals(h.name, "Content-Length") ||
-        (!connection_tokens.empty() && ContainsToken(connection_tokens, h.name))) {
-      continue;
-    }
+    if (IsHopByHop(h.name) || IEquals(h.name, "Content-Length")) continue;
     if (IEquals(h.name, "Host")) has_host = true;
     head.append(h.name).append(": ").append(h.value).append("\r\n");
   }

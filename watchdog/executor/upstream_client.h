@@ -36,7 +36,9 @@ struct UpstreamAddress {
 // without NSS, so the static binary works in any image).
 Expected<UpstreamAddress> ParseUpstreamUrl(std::string_view url);
 
-// true for headers that describe one connection, not the message (RFC 9110 7.6.1).
+// true for the fixed set of headers that describe one connection, not the message (RFC 9110
+// 7.6.1, 7.8 and 11.7; HTTP2-Settings): Connection, Keep-Alive, Proxy-Connection, TE,
+// Trailer, Transfer-Encoding, Upgrade, Proxy-Authenticate, Proxy-Authorization.
 bool IsHopByHop(std::string_view name);
 
 enum class UpstreamFailure { kNone, kRefused, kTimeout, kBroken };
@@ -55,7 +57,10 @@ class UpstreamConnection {
   static Expected<UpstreamConnection> Open(const UpstreamAddress& address, TimePoint deadline,
                                            UpstreamFailure* failure);
 
-  // Sends the request head and the whole body.
+  // Sends the request head and the whole body. Headers are forwarded as received except the
+  // IsHopByHop set and Content-Length (set from the body); names the client's Connection
+  // header lists are NOT removed (see the README's http mode section), so Host,
+  // X-Webhook-Verified and signature headers always reach the function.
   Status SendRequest(std::string_view method, std::string_view target,
                      const std::vector<Header>& headers, const Body& body,
                      const UpstreamAddress& address, TimePoint deadline);
@@ -65,6 +70,11 @@ class UpstreamConnection {
   // connection is then not reusable). Returns false with failure() set on an upstream error.
   bool ReadBody(const ResponseHead& head, TimePoint deadline,
                 const std::function<bool(std::string_view)>& write);
+
+  // For an idle kept-alive connection, before reusing it: true when the function closed or
+  // reset it (or sent unrequested bytes) while it was idle, so a request must go on a new
+  // connection instead. Never blocks.
+  bool Stale() const;
 
   UpstreamFailure failure() const { return failure_; }
   // Whether any byte of a response arrived on this exchange (a retry is safe only if not).

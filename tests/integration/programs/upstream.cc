@@ -2,7 +2,10 @@
 //   test_upstream PORT [--listen-delay-ms N] [--term-file PATH]
 // Paths: /echo (method, target, headers and body back), /slow?ms=N, /stream (three chunks
 // 200 ms apart), /sse (text/event-stream, two events), /crash (exits 3), /reset (closes the
-// connection without answering), /stats (connections and requests seen), /status/NNN.
+// connection without answering), /stats (connections and requests seen), /status/NNN,
+// /drop-second (counted in /stats as drop_seen; answered when it is the first request of its
+// connection, else the whole request is read and the connection closed without an answer),
+// /answer-then-close (answered as keep-alive, then the connection is closed).
 // On SIGTERM it writes "sigterm <in-flight>" to --term-file, waits for in-flight requests,
 // and exits 0.
 #include <arpa/inet.h>
@@ -25,6 +28,7 @@ namespace {
 std::atomic<int> g_connections{0};
 std::atomic<int> g_requests{0};
 std::atomic<int> g_inflight{0};
+std::atomic<int> g_drop_seen{0};
 std::string g_term_file;
 
 bool SendAll(int fd, const std::string& s) {
@@ -46,6 +50,7 @@ void Serve(int fd) {
   ++g_connections;
   std::string buf;
   char tmp[65536];
+  int index = 0;  // of the request on this connection, from 1
   while (true) {
     std::size_t head_end;
     while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
@@ -83,9 +88,20 @@ void Serve(int fd) {
     buf.erase(0, length);
     ++g_requests;
     ++g_inflight;
+    ++index;
     std::string path = target.substr(0, target.find('?'));
     std::string out;
-    if (path == "/crash") {
+    if (path == "/drop-second") ++g_drop_seen;
+    if (path == "/drop-second" && index >= 2) {
+      ::close(fd);
+      --g_inflight;
+      return;
+    } else if (path == "/answer-then-close") {
+      SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nanswered");
+      ::close(fd);
+      --g_inflight;
+      return;
+    } else if (path == "/crash") {
       std::_Exit(3);
     } else if (path == "/reset") {
       linger l{1, 0};
@@ -111,7 +127,8 @@ void Serve(int fd) {
       out = "0\r\n\r\n";
     } else if (path == "/stats") {
       std::string text = "connections=" + std::to_string(g_connections.load()) +
-                         " requests=" + std::to_string(g_requests.load());
+                         " requests=" + std::to_string(g_requests.load()) +
+                         " drop_seen=" + std::to_string(g_drop_seen.load());
       out = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(text.size()) + "\r\n\r\n" + text;
     } else if (path.rfind("/status/", 0) == 0) {
       out = "HTTP/1.1 " + path.substr(8) + " Custom\r\nX-Upstream: yes\r\nContent-Length: 6\r\n\r\ncustom";
