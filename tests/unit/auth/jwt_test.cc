@@ -122,7 +122,7 @@ TEST_CASE("jwt checks required scopes and forwards chosen claims", "[auth]") {
 TEST_CASE("jwt treats broken tokens as malformed", "[auth]") {
   TestKey k(TestKey::Type::kEc, "e1");
   auto keys = Keys({&k});
-  for (std::string t : {"", "a", "a.b", "a.b.c.d", "!!.e30.", "e30.e30.e30", "....",
+  for (const std::string& t : std::vector<std::string>{"", "a", "a.b", "a.b.c.d", "!!.e30.", "e30.e30.e30", "....",
                         std::string(20000, 'a')}) {
     CHECK(VerifyJwt(t, keys, Options(), kNow).outcome != JwtOutcome::kValid);
   }

@@ -1,0 +1,405 @@
+// Authentication per path (auth_routes) through the real binary, against real parts: a real
+// OpenID Connect provider (oidc-provider from npm, tests/auth/oidc_server.mjs) issuing
+// client-credentials tokens, an auth plugin speaking the gateway's protocol
+// (tests/auth/plugin_server.py), basic auth from rotated secret files, and the mixed policy
+// of one function (hmac on /webhook, jwt on /admin, basic on /).
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+
+#include <catch2/catch.hpp>
+
+#include "../openssl_signature.h"
+#include "harness.h"
+
+using namespace hw::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kAuthDir = std::string(HW_TEST_SCRIPTS_DIR) + "/../../auth";
+
+std::string B64(const std::string& in) {
+  static constexpr char k[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+                 (static_cast<unsigned char>(in[i + 1]) << 8) | static_cast<unsigned char>(in[i + 2]);
+    out += {k[(v >> 18) & 63], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
+  }
+  if (in.size() - i == 1) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += {k[(v >> 18) & 63], k[(v >> 12) & 63], '=', '='};
+  } else if (in.size() - i == 2) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += {k[(v >> 18) & 63], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+std::string B64Url(const std::string& in) {
+  std::string s = B64(in);
+  while (!s.empty() && s.back() == '=') s.pop_back();
+  for (char& c : s) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  return s;
+}
+
+Headers BasicHeader(const std::string& user, const std::string& password) {
+  return {{"Authorization", "Basic " + B64(user + ":" + password)}};
+}
+Headers BearerHeader(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+// A child process (test server), stopped with SIGTERM when destroyed.
+class Child {
+ public:
+  explicit Child(std::vector<std::string> argv) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      int null = ::open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      dup2(null, 2);
+      execvp(args[0], args.data());
+      _exit(127);
+    }
+  }
+  ~Child() { Stop(); }
+  void Stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+bool WaitHttp(int port, const std::string& path, std::chrono::milliseconds timeout = 15s) {
+  return Eventually([&] { return Request(port, "GET", path, {}, "", 1s).status == 200; }, timeout);
+}
+
+// node and oidc-provider, or a reason to skip.
+std::string NodeUnavailable() {
+  static const std::string reason = [] {
+    if (std::system("node --version >/dev/null 2>&1") != 0) return std::string("node is not installed");
+    if (!std::filesystem::exists(kAuthDir + "/node_modules/oidc-provider")) {
+      std::string cmd = "cd '" + kAuthDir + "' && npm ci --no-audit --no-fund >/dev/null 2>&1";
+      if (std::system(cmd.c_str()) != 0) {
+        return std::string("`npm ci` failed in tests/auth (no npm registry?)");
+      }
+    }
+    return std::string();
+  }();
+  return reason;
+}
+
+#define REQUIRE_NODE()                                                              \
+  do {                                                                              \
+    if (!NodeUnavailable().empty()) {                                               \
+      WARN("SKIPPED: the OpenID Connect provider cannot run: " << NodeUnavailable()); \
+      return;                                                                       \
+    }                                                                               \
+  } while (0)
+
+class Oidc {
+ public:
+  Oidc(int port, const std::string& kid) : port_(port) { Start(kid); }
+  void Start(const std::string& kid) {
+    child_ = std::make_unique<Child>(
+        std::vector<std::string>{"node", kAuthDir + "/oidc_server.mjs", std::to_string(port_), kid});
+    REQUIRE(WaitHttp(port_, "/.well-known/openid-configuration"));
+  }
+  void Stop() { child_.reset(); }
+  std::string issuer() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // A real token from the token endpoint (client credentials grant).
+  std::string Token() const {
+    auto r = Request(port_, "POST", "/token",
+                     {{"Authorization", "Basic " + B64("fn-client:fn-secret")},
+                      {"Content-Type", "application/x-www-form-urlencoded"}},
+                     "grant_type=client_credentials&scope=read%20admin");
+    REQUIRE(r.status == 200);
+    std::smatch m;
+    REQUIRE(std::regex_search(r.body, m, std::regex("\"access_token\":\"([^\"]+)\"")));
+    return m[1];
+  }
+  // Any claims, signed by the provider's current key.
+  std::string Sign(const std::string& claims) const {
+    auto r = Request(port_, "POST", "/test/sign", {}, claims);
+    REQUIRE(r.status == 200);
+    return r.body;
+  }
+  std::string Jwks() const {
+    auto r = Request(port_, "GET", "/jwks");
+    return r.body;
+  }
+
+ private:
+  int port_;
+  std::unique_ptr<Child> child_;
+};
+
+std::string Claims(const std::string& iss, const std::string& aud, long exp_offset,
+                   long nbf_offset = -10) {
+  long now = static_cast<long>(std::time(nullptr));
+  return "{\"iss\":\"" + iss + "\",\"aud\":\"" + aud + "\",\"sub\":\"tester\",\"exp\":" +
+         std::to_string(now + exp_offset) + ",\"nbf\":" + std::to_string(now + nbf_offset) + "}";
+}
+
+struct Function {
+  TempDir tmp;
+  std::string secrets;
+  std::unique_ptr<Watchdog> w;
+  explicit Function(Env extra, bool wait_ready = true) {
+    secrets = tmp.path() + "/secrets";
+    tmp.Write("secrets/webhook-secret", "hook-s3cret\n");
+    tmp.Write("secrets/basic-auth-user", "admin\n");
+    tmp.Write("secrets/basic-auth-password", "pa55word \n");
+    Env env = {{"fprocess", ProgramPath("fn") + " env"},
+               {"mode", "serializing"},
+               {"secrets_path", secrets},
+               {"hmac_reload_interval", "200ms"},
+               {"TMPDIR", tmp.path()}};
+    for (auto& [k, v] : extra) env[k] = v;
+    w = Watchdog::Start(env, {}, wait_ready);
+  }
+  Response Call(const std::string& path, const Headers& headers = {}, const std::string& body = "",
+                const std::string& method = "POST") const {
+    return Request(w->port(), method, path, headers, body);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("basic auth admits the user of the secret files and refuses everything else",
+          "[auth]") {
+  Function f(Env{{"auth_routes", "/=basic"}, {"basic_auth_max_failures", "0"}});
+  auto ok = f.Call("/", [] {
+    auto h = BasicHeader("admin", "pa55word");
+    h.push_back({"X-Auth-Subject", "forged"});
+    return h;
+  }());
+  REQUIRE(ok.status == 200);
+  CHECK(ok.body.find("Http_X_Auth_Subject=admin") != std::string::npos);
+  CHECK(ok.body.find("forged") == std::string::npos);
+  CHECK(ok.body.find("Http_X_Auth_Method=basic") != std::string::npos);
+
+  for (const Headers& h : std::vector<Headers>{
+           {}, BasicHeader("admin", "wrong"), BasicHeader("root", "pa55word"),
+           BasicHeader("admin", "pa55word "), {{"Authorization", "Basic"}},
+           {{"Authorization", "Basic !!!"}}, {{"Authorization", "Basic " + B64("nocolon")}},
+           {{"Authorization", "Bearer x"}}, {{"Authorization", "Digest a=b"}}}) {
+    auto r = f.Call("/", h);
+    CHECK(r.status == 401);
+    CHECK(r.Header("WWW-Authenticate").value_or("").rfind("Basic realm=", 0) == 0);
+    CHECK(r.body.find("pa55word") == std::string::npos);
+    CHECK(r.body.find("Http_") == std::string::npos);  // the function never ran
+  }
+
+  // Rotation: the new password is used without a restart, the old one refused.
+  f.tmp.Write("secrets/basic-auth-password", "n3w-pass\n");
+  CHECK(Eventually([&] { return f.Call("/", BasicHeader("admin", "n3w-pass")).status == 200; }));
+  CHECK(f.Call("/", BasicHeader("admin", "pa55word")).status == 401);
+  CHECK(f.w->Log().find("pa55word") == std::string::npos);
+  CHECK(f.w->Log().find("n3w-pass") == std::string::npos);
+}
+
+TEST_CASE("a burst of wrong basic auth guesses from one address gets 429 with Retry-After",
+          "[auth]") {
+  Function f(Env{{"auth_routes", "/=basic"}, {"basic_auth_max_failures", "5"}});
+  for (int i = 0; i < 5; ++i) CHECK(f.Call("/", BasicHeader("admin", "guess" + std::to_string(i))).status == 401);
+  auto r = f.Call("/", BasicHeader("admin", "pa55word"));
+  CHECK(r.status == 429);
+  auto retry = r.Header("Retry-After");
+  REQUIRE(retry);
+  CHECK(std::stoi(*retry) >= 1);
+  CHECK(std::stoi(*retry) <= 60);
+}
+
+TEST_CASE("none admits, an unmatched path is refused, and auth_routes errors stop startup",
+          "[auth]") {
+  {
+    Function f(Env{{"auth_routes", "/public=none;/private=basic"}});
+    CHECK(f.Call("/public/x").status == 200);
+    CHECK(f.Call("/publicity").status == 401);  // no rule matches
+    CHECK(f.Call("/private").status == 401);
+  }
+  struct Case {
+    Env env;
+    std::string message;
+  };
+  for (const auto& c : std::vector<Case>{
+           {{{"auth_routes", "/a=jwt;admin=basic"}}, "rule \"admin=basic\""},
+           {{{"auth_routes", "/=kerberos"}}, "unknown method \"kerberos\""},
+           {{{"auth_routes", "/=jwt"}, {"jwt_issuer", "http://127.0.0.1:1"}}, "jwt_audience is not set"},
+           {{{"auth_routes", "/=jwt"}, {"jwt_audience", "fn"}}, "jwt_issuer is not set"},
+           {{{"auth_routes", "/=plugin"}}, "auth_proxy_url is not set"},
+           {{{"auth_routes", "/=plugin"}, {"auth_proxy_url", "https://x/"}}, "https is not supported"},
+           {{{"auth_routes", "/=hmac"}}, "hmac_scheme is required"},
+       }) {
+    Function f(c.env, false);
+    auto code = f.w->WaitExit(10s);
+    REQUIRE(code);
+    CHECK(*code == 2);
+    CHECK(f.w->Log().find(c.message) != std::string::npos);
+  }
+  // hmac_scheme is not required when no rule uses hmac (the basic function above started).
+}
+
+TEST_CASE("the auth plugin gets the exact request, and its allow, deny, slowness and absence "
+          "decide",
+          "[auth]") {
+  const int plugin_port = FreePort();
+  Child plugin({"python3", kAuthDir + "/plugin_server.py", std::to_string(plugin_port)});
+  REQUIRE(WaitHttp(plugin_port, "/_last"));
+  Function f(Env{{"auth_routes", "/=plugin"},
+              {"auth_proxy_url", "http://127.0.0.1:" + std::to_string(plugin_port) + "/validate"},
+              {"auth_pass_body", "true"},
+              {"auth_proxy_timeout", "1s"}});
+
+  auto ok = f.Call("/fn/path?q=1", {{"X-Test-Plugin", "allow"}, {"X-Custom", "v1"},
+                                    {"Authorization", "Bearer opaque-token"}},
+                   "the body");
+  CHECK(ok.status == 200);
+  CHECK(ok.body.find("Http_X_Custom=v1") != std::string::npos);
+  auto last = Request(plugin_port, "GET", "/_last");
+  CHECK(last.body.find("\"method\": \"GET\"") != std::string::npos);
+  CHECK(last.body.find("\"path\": \"/validate\"") != std::string::npos);
+  CHECK(last.body.find("[\"X-Custom\", \"v1\"]") != std::string::npos);
+  CHECK(last.body.find("[\"Authorization\", \"Bearer opaque-token\"]") != std::string::npos);
+  CHECK(last.body.find("\"body\": \"the body\"") != std::string::npos);
+
+  auto denied = f.Call("/", {{"X-Test-Plugin", "deny"}}, "x");
+  CHECK(denied.status == 403);
+  CHECK(denied.body == "denied by plugin\n");
+  CHECK(denied.Header("X-Plugin-Reason") == "not-on-the-list");
+
+  auto slow = f.Call("/", {{"X-Test-Plugin", "slow"}}, "x");
+  CHECK(slow.status == 503);
+  CHECK(slow.body.find("127.0.0.1") == std::string::npos);
+
+  plugin.Stop();
+  auto down = f.Call("/", {{"X-Test-Plugin", "allow"}}, "x");
+  CHECK(down.status == 503);
+  CHECK(down.body.find("127.0.0.1") == std::string::npos);
+  CHECK(down.body.find("onnect") == std::string::npos);
+  CHECK(f.w->Log().find("auth plugin") != std::string::npos);
+}
+
+TEST_CASE("jwt admits real client-credentials tokens of an OpenID Connect provider and refuses "
+          "forged, stale and misdirected ones",
+          "[auth][oidc]") {
+  REQUIRE_NODE();
+  const int port = FreePort();
+  Oidc oidc(port, "k1");
+  Function f(Env{{"auth_routes", "/=jwt"},
+              {"jwt_issuer", oidc.issuer()},
+              {"jwt_audience", "fn"},
+              {"jwt_required_scopes", "admin"},
+              {"jwt_forward_claims", "client_id"}});
+  REQUIRE(WaitHttp(f.w->port(), "/_/health"));
+  const std::string token = oidc.Token();
+  auto ok = f.Call("/", BearerHeader(token));
+  REQUIRE(ok.status == 200);
+  CHECK(ok.body.find("Http_X_Auth_Subject=fn-client") != std::string::npos);
+  CHECK(ok.body.find("Http_X_Auth_Claim_Client_id=fn-client") != std::string::npos);
+  CHECK(f.w->Log().find(token) == std::string::npos);
+
+  CHECK(f.Call("/").status == 401);
+  CHECK(f.Call("/", BearerHeader(oidc.Sign(Claims(oidc.issuer(), "fn", -120)))).status == 401);
+  CHECK(f.Call("/", BearerHeader(oidc.Sign(Claims(oidc.issuer(), "fn", 600, 300)))).status == 401);
+  CHECK(f.Call("/", BearerHeader(oidc.Sign(Claims(oidc.issuer(), "other-fn", 600)))).status == 401);
+  CHECK(f.Call("/", BearerHeader(oidc.Sign(Claims("http://evil.test", "fn", 600)))).status == 401);
+  // Signed by the provider's key but without the required scope: 403.
+  CHECK(f.Call("/", BearerHeader(oidc.Sign(Claims(oidc.issuer(), "fn", 600)))).status == 403);
+
+  const std::string payload = B64Url(Claims(oidc.issuer(), "fn", 600));
+  CHECK(f.Call("/", BearerHeader(B64Url("{\"alg\":\"none\",\"kid\":\"k1\"}") + "." + payload + "."))
+            .status == 401);
+  // HS256 keyed with the provider's public key (the JWKS text, and the key's JSON).
+  const std::string jwks = oidc.Jwks();
+  const std::string input = B64Url("{\"alg\":\"HS256\",\"kid\":\"k1\"}") + "." + payload;
+  std::string mac = OpenSslGithubSignature(jwks, input).substr(7);  // hex
+  std::string raw;
+  for (std::size_t i = 0; i < mac.size(); i += 2) raw += static_cast<char>(std::stoi(mac.substr(i, 2), nullptr, 16));
+  CHECK(f.Call("/", BearerHeader(input + "." + B64Url(raw))).status == 401);
+  // Unknown kid.
+  std::string unknown = token;
+  const std::string header = B64Url("{\"alg\":\"RS256\",\"kid\":\"nope\"}");
+  unknown = header + unknown.substr(unknown.find('.'));
+  CHECK(f.Call("/", BearerHeader(unknown)).status == 401);
+
+  // The provider stopped: the last good keys still decide.
+  oidc.Stop();
+  CHECK(f.Call("/", BearerHeader(token)).status == 200);
+  CHECK(f.Call("/", BearerHeader(unknown)).status == 401);
+
+  // Rotation: the provider comes back with a new key only. New tokens are accepted without a
+  // restart (the unknown kid fetches the new set); the old key is gone, so old tokens are not.
+  oidc.Start("k2");
+  const std::string token2 = oidc.Token();
+  CHECK(Eventually([&] { return f.Call("/", BearerHeader(token2)).status == 200; }, 10s));
+  CHECK(f.Call("/", BearerHeader(token)).status == 401);
+}
+
+TEST_CASE("the watchdog is not ready until the issuer's keys are in, and turns ready by itself",
+          "[auth][oidc]") {
+  REQUIRE_NODE();
+  const int port = FreePort();
+  Function f(Env{{"auth_routes", "/=jwt"},
+              {"jwt_issuer", "http://127.0.0.1:" + std::to_string(port)},
+              {"jwt_audience", "fn"}},
+             false);
+  REQUIRE(f.w->WaitForPort());
+  CHECK(Eventually([&] { return Request(f.w->port(), "GET", "/_/health").status == 503; }, 5s));
+  std::this_thread::sleep_for(1500ms);
+  CHECK(Request(f.w->port(), "GET", "/_/health").status == 503);
+  Oidc oidc(port, "k1");
+  CHECK(Eventually([&] { return Request(f.w->port(), "GET", "/_/health").status == 200; }, 10s));
+  CHECK(f.Call("/", BearerHeader(oidc.Token())).status == 200);
+}
+
+TEST_CASE("one function: hmac on /webhook, jwt on /admin, basic on /, each refusing the others' "
+          "credentials",
+          "[auth][oidc]") {
+  REQUIRE_NODE();
+  const int port = FreePort();
+  Oidc oidc(port, "k1");
+  const int metrics_port = FreePort();
+  Function f(Env{{"auth_routes", "/webhook=hmac;/admin=jwt;/=basic"},
+              {"hmac_scheme", "github"},
+              {"jwt_issuer", oidc.issuer()},
+              {"jwt_audience", "fn"},
+              {"metrics_port", std::to_string(metrics_port)}});
+  REQUIRE(WaitHttp(f.w->port(), "/_/health"));
+  const std::string body = "{\"action\":\"opened\"}";
+  const Headers hmac = {{"X-Hub-Signature-256", OpenSslGithubSignature("hook-s3cret", body)}};
+  const Headers bearer = BearerHeader(oidc.Token());
+  const Headers basic = BasicHeader("admin", "pa55word");
+
+  CHECK(f.Call("/webhook", hmac, body).status == 200);
+  CHECK(f.Call("/webhook", bearer, body).status == 401);
+  CHECK(f.Call("/webhook", basic, body).status == 401);
+
+  CHECK(f.Call("/admin/users", bearer, body).status == 200);
+  CHECK(f.Call("/admin/users", hmac, body).status == 401);
+  CHECK(f.Call("/admin/users", basic, body).status == 401);
+
+  CHECK(f.Call("/", basic, body).status == 200);
+  CHECK(f.Call("/other", hmac, body).status == 401);
+  CHECK(f.Call("/other", bearer, body).status == 401);
+
+  auto metrics = Request(metrics_port, "GET", "/metrics").body;
+  CHECK(metrics.find("auth_decisions_total{method=\"hmac\",outcome=\"valid\"} 1") != std::string::npos);
+  CHECK(metrics.find("auth_decisions_total{method=\"jwt\",outcome=\"valid\"} 1") != std::string::npos);
+  CHECK(metrics.find("auth_decisions_total{method=\"basic\",outcome=\"valid\"} 1") != std::string::npos);
+  CHECK(metrics.find("auth_decisions_total{method=\"basic\",outcome=\"missing\"} 2") != std::string::npos);
+}
