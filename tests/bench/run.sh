@@ -61,7 +61,7 @@ WD=$BUILD/hmac-watchdog
 [ -x "$WD" ] || { echo "run.sh: $WD missing (run without --no-build)" >&2; exit 1; }
 mkdir -p "$TOOLS"
 CXXFLAGS=(-std=c++20 -O2 -Wall -Wextra -Wpedantic)
-for prog in bench_upstream spawn_baseline startup_probe; do
+for prog in bench_upstream spawn_baseline startup_probe flood_probe; do
   if [ ! -x "$TOOLS/$prog" ] || [ "tests/bench/$prog.cc" -nt "$TOOLS/$prog" ]; then
     g++ "${CXXFLAGS[@]}" "tests/bench/$prog.cc" -o "$TOOLS/$prog" -lpthread
   fi
@@ -295,6 +295,21 @@ PEAK_RSS_BIG=$(status_kib "$BIG_PID" VmHWM)
 stop_watchdog "$BIG_PID"
 rm -f "$WORK/body100m"
 
+# --- Flood: idle and half-open connections against http mode ------------------------------------
+# 10,000 connections that never send a byte and 1,000 whose head never ends, held FLOOD_S
+# seconds, while /_/health is probed every 100 ms and signed requests keep going.
+FLOOD_S=60; FLOOD_IDLE=10000; FLOOD_HALF=1000
+[ $QUICK = 1 ] && { FLOOD_S=10; FLOOD_IDLE=3000; FLOOD_HALF=500; }
+log "flood: $FLOOD_IDLE idle + $FLOOD_HALF half-open connections for ${FLOOD_S}s"
+FLOOD_UP=$(free_port)
+start_watchdog flood mode=http fprocess="$TOOLS/bench_upstream $FLOOD_UP 1" \
+  upstream_url="http://127.0.0.1:$FLOOD_UP" metrics_port=0
+FLOOD_PID=$WD_PID
+FLOOD_OUT=$("$TOOLS/flood_probe" "$WD_PORT" "$FLOOD_PID" "$FLOOD_IDLE" "$FLOOD_HALF" "$FLOOD_S" \
+  "$WORK/body1k" "X-Hub-Signature-256: $SIG1K")
+stop_watchdog "$FLOOD_PID"
+fv() { echo "$FLOOD_OUT" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2}'; }
+
 # --- P8: exec to first 200 on /_/health --------------------------------------------------------
 log "P8: startup"
 P8_PORT=$(free_port)
@@ -347,6 +362,9 @@ RES=tests/bench/results.md
   echo "| P7 | idle VmRSS (streaming; http mode $(calc "$IDLE_RSS_HTTP / 1024" 1) MiB) | $(calc "$IDLE_RSS_STREAM / 1024" 1) MiB | ≤ 3 MiB | $(met "$IDLE_RSS_STREAM <= 3072") |"
   echo "| P7 | VmHWM under P1's load (http mode) | $(calc "$PEAK_RSS_P1 / 1024" 1) MiB | ≤ 8 MiB | $(met "$PEAK_RSS_P1 <= 8192") |"
   echo "| P7 | VmHWM, 100 MiB signed body through http mode (status $BIG_CODE) | $(calc "$PEAK_RSS_BIG / 1024" 1) MiB | ≤ 16 MiB | $(met "$PEAK_RSS_BIG <= 16384 && $BIG_CODE == 200") |"
+  echo "| flood | $FLOOD_IDLE idle + $FLOOD_HALF half-open connections for ${FLOOD_S} s (opened $(fv connections_opened)): /_/health probes every 100 ms answered 200 | $(fv probes_ok) of $(fv probes), $(fv probes_within_50ms) within 50 ms (p50 $(fv probe_p50_ms) ms, p99 $(fv probe_p99_ms) ms, max $(fv probe_max_ms) ms) | all, within 50 ms | $(met "$(fv probes_within_50ms) == $(fv probes)") |"
+  echo "| flood | signed requests during the flood vs before it ($(fv unloaded_signed_per_s)/s on one connection) | $(fv flood_signed_per_s)/s = $(fv signed_ratio)× | ≥ 0.5× | $(met "$(fv signed_ratio) >= 0.5") |"
+  echo "| flood | watchdog VmRSS during the flood (idle before: $(calc "$(fv idle_rss_kb) / 1024" 1) MiB) | $(calc "$(fv max_rss_kb) / 1024" 1) MiB | ≤ 48 MiB | $(met "$(fv max_rss_kb) <= 49152") |"
   echo "| P8 | exec to first 200 on /_/health, streaming, median of 20 (min $P8_MIN ms) | $P8_MS ms | ≤ 1.5 ms | $(met "$P8_MS <= 1.5") |"
   echo "| P9 | static stripped binary | $(calc "$P9_BYTES / 1048576" 2) MiB | ≤ 6 MiB | $(met "$P9_BYTES <= 6291456") |"
   echo

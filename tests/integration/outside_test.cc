@@ -300,3 +300,28 @@ TEST_CASE("every response carries a Date header in RFC 9110 form") {
     CHECK(std::regex_match(*date, imf));
   }
 }
+
+TEST_CASE("half-open and idle connections never starve health checks or signed requests") {
+  Guarded g(Env{{"read_timeout", "30s"}}, "echo");
+  // 300 heads that never finish and 1,000 connections that never send a byte: more than
+  // max_connections (256) together.
+  std::vector<std::unique_ptr<RawConnection>> flood;
+  for (int i = 0; i < 1300; ++i) {
+    auto c = std::make_unique<RawConnection>(g.w->port());
+    REQUIRE(c->fd() >= 0);
+    if (i < 300) c->Send("POST /x HTTP/1.1\r\nHost: a\r\n");
+    flood.push_back(std::move(c));
+  }
+  for (int i = 0; i < 20; ++i) {
+    INFO("probe " << i);
+    CHECK(Request(g.w->port(), "GET", "/_/health", {}, "", 5s).status == 200);
+  }
+  const std::string body = "{\"during\":\"flood\"}";
+  for (int i = 0; i < 5; ++i) {
+    auto r = Request(g.w->port(), "POST", "/hook", {{"X-Hub-Signature-256", Signature(body)}},
+                     body, 5s);
+    CHECK(r.status == 200);
+    CHECK(r.body == body);
+  }
+  CHECK(g.SpawnCount() == 5);
+}

@@ -130,6 +130,18 @@ bool IsFunctionMethod(std::string_view m) {
          m == "PATCH" || m == "DELETE";
 }
 
+// "Upgrade: websocket" (any case): cpp-httplib would take the request down its WebSocket
+// path, which the watchdog does not serve.
+bool IsWebSocketUpgrade(const httplib::Request& req) {
+  for (auto [it, end] = req.headers.equal_range("Upgrade"); it != end; ++it) {
+    std::string_view v = it->second;
+    for (std::size_t i = 0; i + 9 <= v.size(); ++i) {
+      if (IEquals(v.substr(i, 9), "websocket")) return true;
+    }
+  }
+  return false;
+}
+
 bool IsReservedPath(std::string_view path) {
   return path == "/_/health" || path == "/_/ready";
 }
@@ -636,7 +648,7 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRouting(const httplib::Req
 
   // The watchdog neither speaks WebSocket nor forwards upgrades: say so instead of serving
   // the request as something else.
-  if (httplib::detail::is_websocket_upgrade(req)) {
+  if (IsWebSocketUpgrade(req)) {
     ctx.log_path = target ? target->path : std::string("-");
     SetInternal(res, 501, "Not Implemented: WebSocket upgrades are not supported\n");
     res.set_header("Connection", "close");
