@@ -90,7 +90,12 @@ bool WaitHttp(int port, const std::string& path, std::chrono::milliseconds timeo
 // node and oidc-provider, or a reason to skip.
 std::string NodeUnavailable() {
   static const std::string reason = [] {
-    if (std::system("node --version >/dev/null 2>&1") != 0) return std::string("node is not installed");
+    // oidc-provider 9 needs Node.js 20 or later, and npm to install it.
+    if (std::system("node -e 'process.exit(Number(process.versions.node.split(\".\")[0]) >= 20 ? 0 : 1)' "
+                    ">/dev/null 2>&1") != 0) {
+      return std::string("Node.js 20 or later is not installed");
+    }
+    if (std::system("npm --version >/dev/null 2>&1") != 0) return std::string("npm is not installed");
     if (!std::filesystem::exists(kAuthDir + "/node_modules/oidc-provider")) {
       std::string cmd = "cd '" + kAuthDir + "' && npm ci --no-audit --no-fund >/dev/null 2>&1";
       if (std::system(cmd.c_str()) != 0) {
