@@ -115,6 +115,22 @@ int Serve(const hw::config::Config& cfg) {
     auto s = v->GetStats();
     return std::pair<std::uint64_t, std::uint64_t>(s.reloads, s.reload_failures);
   });
+  if (const replay::StoreStats* rs = v->ReplayStats()) {
+    metrics.SetReplayStoreSource([rs] {
+      metrics::Metrics::ReplayStoreSample out;
+      for (std::size_t i = 0; i < replay::kClaimResultCount; ++i) {
+        out.claims.emplace_back(replay::ClaimResultName(static_cast<replay::ClaimResult>(i)),
+                                rs->claims[i].load(std::memory_order_relaxed));
+      }
+      out.errors = rs->errors.load(std::memory_order_relaxed);
+      for (std::size_t i = 0; i < rs->kBuckets.size(); ++i) {
+        out.buckets.emplace_back(rs->kBuckets[i], rs->latency_buckets[i].load());
+      }
+      out.count = rs->latency_count.load();
+      out.sum_seconds = static_cast<double>(rs->latency_sum_ns.load()) / 1e9;
+      return out;
+    });
+  }
 
   std::string fatal_reason;
   std::mutex fatal_mutex;
@@ -196,7 +212,9 @@ int Serve(const hw::config::Config& cfg) {
   health.SetDraining();
   (*server)->WaitUntilReady();  // a Stop() before the accept loop runs would be lost
   (*server)->Stop();
-  if (stopped_future.wait_for(cfg.write_timeout) == std::future_status::timeout) {
+  // The server gives requests in flight write_timeout; the margin lets its workers end.
+  if (stopped_future.wait_for(cfg.write_timeout + std::chrono::seconds(2)) ==
+      std::future_status::timeout) {
     log::Warn(fmt::format("drain: {} request(s) still running after write_timeout ({} ms); exiting",
                           health.inflight(), cfg.write_timeout.count()));
     (*executor)->Shutdown();

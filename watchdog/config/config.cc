@@ -282,6 +282,63 @@ const std::vector<KeyDef>& Defs() {
           s.replay_cache = *n;
           return Ok{};
         }));
+    add("hmac_replay_store", "", "memory (with hmac_replay_cache)",
+        "where verified deliveries are claimed: memory, redis://host:port/db or "
+        "redis+unix:///path.sock?db=N",
+        SetSignature([](SignatureOptions& s, std::string_view key, std::string_view v) -> Status {
+          if (!v.empty() && v != "memory" && !v.starts_with("redis://") &&
+              !v.starts_with("redis+unix://")) {
+            return Invalid(key, v, "memory, redis://host:port/db or redis+unix:///path.sock?db=N");
+          }
+          s.replay_store = std::string(v);
+          return Ok{};
+        }));
+    add("hmac_replay_store_password_secret", "", "(none)",
+        "secret name under secrets_path holding the Redis password (AUTH)",
+        SetSignature([](SignatureOptions& s, std::string_view, std::string_view v) -> Status {
+          s.replay_store_password_secret = std::string(v);
+          return Ok{};
+        }));
+    add("hmac_replay_namespace", "", "function",
+        "the function's name in replay store keys (functions sharing a Redis need their own)",
+        SetSignature([](SignatureOptions& s, std::string_view key, std::string_view v) -> Status {
+          if (v.empty() || v.size() > 100 ||
+              v.find_first_of(" \t\r\n:") != std::string_view::npos) {
+            return Invalid(key, v, "1 to 100 characters without spaces or ':'");
+          }
+          s.replay_namespace = std::string(v);
+          return Ok{};
+        }));
+    add("hmac_replay_store_timeout", "", "500ms", "Redis connect and command timeout",
+        SetSignature([](SignatureOptions& s, std::string_view key, std::string_view v) -> Status {
+          auto d = ParseDuration(v);
+          if (!d || d->count() == 0) return Invalid(key, v, "a duration greater than 0 (500ms)");
+          s.replay_store_timeout = *d;
+          return Ok{};
+        }));
+    add("hmac_replay_store_connections", "", "8", "Redis connections kept open (pool size)",
+        SetSignature([](SignatureOptions& s, std::string_view key, std::string_view v) -> Status {
+          auto n = ParseInteger<std::size_t>(v);
+          if (!n || *n == 0 || *n > 256) return Invalid(key, v, "an integer from 1 to 256");
+          s.replay_store_connections = *n;
+          return Ok{};
+        }));
+    add("hmac_replay_store_fail_open", "", "false",
+        "admit verified requests when the replay store is unreachable (default: 503)",
+        SetSignature([](SignatureOptions& s, std::string_view key, std::string_view v) -> Status {
+          auto b = ParseBool(v);
+          if (!b) return Invalid(key, v, "true, false, 1 or 0");
+          s.replay_store_fail_open = *b;
+          return Ok{};
+        }));
+    add("hmac_dedupe_window", "", "72h",
+        "how long a handled delivery of a scheme without a signed timestamp is remembered",
+        SetSignature([](SignatureOptions& s, std::string_view key, std::string_view v) -> Status {
+          auto d = ParseDuration(v);
+          if (!d || d->count() == 0) return Invalid(key, v, "a duration greater than 0 (72h)");
+          s.dedupe_window = *d;
+          return Ok{};
+        }));
     add("hmac_allow_unsigned", "", "(empty)",
         "comma-separated METHOD /path pairs that pass without a signature (exact match)",
         SetSignature([](SignatureOptions& s, std::string_view key, std::string_view v) -> Status {

@@ -38,6 +38,14 @@ struct SignatureOptions {
   Duration tolerance = std::chrono::minutes(5);        // hmac_tolerance
   bool allow_sha1 = false;                             // hmac_allow_sha1
   std::size_t replay_cache = 0;                        // hmac_replay_cache (0 = off)
+  // Replay and duplicate protection (README "Replay and duplicate protection"):
+  std::string replay_store;                      // hmac_replay_store: "", "memory", redis URL
+  std::string replay_store_password_secret;      // secret name under secrets_path ("" = none)
+  std::string replay_namespace = "function";     // hmac_replay_namespace: per function
+  Duration replay_store_timeout = std::chrono::milliseconds(500);  // connect and command
+  std::size_t replay_store_connections = 8;      // Redis connection pool size
+  bool replay_store_fail_open = false;           // admit when the store is unreachable
+  Duration dedupe_window = std::chrono::hours(72);  // hmac_dedupe_window (schemes without ts)
   // hmac_allow_unsigned: exact (METHOD, /path) pairs; method upper-case.
   std::vector<std::pair<std::string, std::string>> allow_unsigned;
   std::string public_url;                      // hmac_public_url

@@ -3,6 +3,8 @@
 #include <array>
 #include <charconv>
 
+#include <fmt/format.h>
+
 namespace hw::metrics {
 namespace {
 
@@ -67,6 +69,7 @@ Metrics::Metrics()
           "Client headers dropped before the function (names containing '_').")) {
   static_assert(kMethodNames.size() == kMethodCount);
   registry_.AddCollector([this] { return CollectSecretReloads(); });
+  registry_.AddCollector([this] { return CollectReplayStore(); });
   registry_.AddCollector([] { return ProcessFamilies(ReadProcessStats()); });
 }
 
@@ -137,6 +140,41 @@ std::vector<FamilySnapshot> Metrics::CollectSecretReloads() const {
     family.samples.push_back(Sample{"", {Label{"result", "failed"}}, failed});
   }
   return {family};
+}
+
+void Metrics::SetReplayStoreSource(std::function<ReplayStoreSample()> fn) {
+  std::lock_guard lock(replay_source_mutex_);
+  replay_source_ = std::move(fn);
+}
+
+std::vector<FamilySnapshot> Metrics::CollectReplayStore() const {
+  std::function<ReplayStoreSample()> source;
+  {
+    std::lock_guard lock(replay_source_mutex_);
+    source = replay_source_;
+  }
+  FamilySnapshot claims{"hmac_replay_store_claims_total", "Replay store claims by result.",
+                        MetricType::kCounter, {}};
+  FamilySnapshot errors{"hmac_replay_store_errors_total",
+                        "Replay store commands that failed (unreachable, timeout, error reply).",
+                        MetricType::kCounter, {}};
+  FamilySnapshot latency{"hmac_replay_store_duration_seconds",
+                         "Replay store operation latency (claim, keep, release).",
+                         MetricType::kHistogram, {}};
+  if (source) {
+    const ReplayStoreSample r = source();
+    for (const auto& [result, n] : r.claims) {
+      claims.samples.push_back(Sample{"", {Label{"result", result}}, n});
+    }
+    errors.samples.push_back(Sample{"", {}, r.errors});
+    for (const auto& [le, n] : r.buckets) {
+      latency.samples.push_back(Sample{"_bucket", {Label{"le", fmt::format("{}", le)}}, n});
+    }
+    latency.samples.push_back(Sample{"_bucket", {Label{"le", "+Inf"}}, r.count});
+    latency.samples.push_back(Sample{"_sum", {}, r.sum_seconds});
+    latency.samples.push_back(Sample{"_count", {}, r.count});
+  }
+  return {claims, errors, latency};
 }
 
 std::string Metrics::Render() const { return registry_.Render(); }

@@ -66,6 +66,18 @@ class Metrics {
   // Replacing the source is safe while another thread renders.
   void SetSecretReloadSource(std::function<std::pair<std::uint64_t, std::uint64_t>()> fn);
 
+  // The replay store's counters, read through a source at each Render (families left out
+  // until one is set): hmac_replay_store_claims_total{result} counter,
+  // hmac_replay_store_errors_total counter, hmac_replay_store_duration_seconds histogram.
+  struct ReplayStoreSample {
+    std::vector<std::pair<std::string, std::uint64_t>> claims;  // result name, count
+    std::uint64_t errors = 0;
+    std::vector<std::pair<double, std::uint64_t>> buckets;  // upper bound, cumulative count
+    std::uint64_t count = 0;
+    double sum_seconds = 0;
+  };
+  void SetReplayStoreSource(std::function<ReplayStoreSample()> fn);
+
   // Whole exposition text, including the process_* metrics.
   std::string Render() const;
 
@@ -91,6 +103,10 @@ class Metrics {
   Gauge& unverified_bytes_;
   Counter& unverified_rejections_;
   Counter& dropped_headers_;
+
+  std::vector<FamilySnapshot> CollectReplayStore() const;
+  mutable std::mutex replay_source_mutex_;
+  std::function<ReplayStoreSample()> replay_source_;
 
   mutable std::mutex reload_source_mutex_;
   std::function<std::pair<std::uint64_t, std::uint64_t>()> reload_source_;

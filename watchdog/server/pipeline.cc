@@ -407,7 +407,7 @@ PipelineResult Pipeline::Handle(PendingRequest& request, const BodyReader& read_
       }
     } else if (request.plugin_with_body_ && gate_ != nullptr &&
                !(decision && (decision->outcome == signature::Outcome::kTooLarge ||
-                              ReplayRejection(decision->outcome, "", ""))))) {
+                              ReplayRejection(decision->outcome, "", "")))) {
       auto denial = gate_->AskPluginWithBody(headers, BodyText(body));
       request.lease_.Done();
       if (denial) {

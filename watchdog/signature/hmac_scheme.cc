@@ -4,6 +4,8 @@
 #include <array>
 #include <utility>
 
+#include "crypto/encoding.h"
+
 namespace hw::signature {
 namespace {
 
@@ -93,7 +95,16 @@ Started HmacScheme::Start(const Request& request, std::span<const PreparedKey> k
   if (const Outcome* decided = std::get_if<Outcome>(&parsed)) return Started{*decided, nullptr, {}};
   MacPlan& plan = std::get<MacPlan>(parsed);
   std::string replay_key = std::move(plan.replay_key);
-  return Started{Outcome::kMismatch, StartMacCheck(std::move(plan), keys), std::move(replay_key)};
+  bool keyed_on_signature = false;
+  if (request.replay_cache && replay_key.empty()) {
+    // No signed id: the identity of a delivery is what the sender signed, the MAC itself
+    // (the same body and secret give the same value, whatever id header comes with it).
+    replay_key = "mac:";
+    for (const MacCandidate& c : plan.candidates) replay_key += crypto::EncodeHex(c.mac) + ",";
+    keyed_on_signature = true;
+  }
+  return Started{Outcome::kMismatch, StartMacCheck(std::move(plan), keys), std::move(replay_key),
+                 keyed_on_signature};
 }
 
 Expected<std::vector<HeaderLine>> HmacScheme::Sign(const secrets::Secret& secret,
@@ -127,11 +138,8 @@ Parsed BodyMacScheme::Parse(const Request& request) const {
     break;
   }
   if (plan.candidates.empty()) return Outcome::kMalformed;
-  if (!spec_.id_header.empty()) {
-    auto key = ReplayKey(request, spec_.id_header);
-    if (const Outcome* failed = std::get_if<Outcome>(&key)) return *failed;
-    plan.replay_key = std::move(std::get<std::string>(key));
-  }
+  // The id header (spec_.id_header) is not signed, so it is not the replay identity:
+  // HmacScheme::Start keys the replay store on the signature.
   return plan;
 }
 

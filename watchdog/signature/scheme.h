@@ -55,7 +55,10 @@ class SchemeCheck {
 struct Started {
   Outcome outcome = Outcome::kMismatch;  // meaningful when `check` is null
   std::unique_ptr<SchemeCheck> check;
-  std::string replay_key;  // "" = nothing to remember; else "<id header>:<id>"
+  std::string replay_key;  // "" = nothing to remember; else "<id header>:<id>" or "mac:<hex>"
+  // The key is the signature itself (no signed id): remembered for hmac_dedupe_window rather
+  // than the timestamp window.
+  bool keyed_on_signature = false;
 };
 
 // What the sign command knows about the request it signs for.

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -12,7 +13,10 @@
 #include "secrets/secret_watcher.h"
 #include "signature/header_values.h"
 #include "signature/registry.h"
-#include "signature/replay_cache.h"
+#include "crypto/encoding.h"
+#include "crypto/sha256.h"
+#include "logging/log.h"
+#include "secrets/secret.h"
 #include "signature/scheme.h"
 
 namespace hw::signature {
@@ -55,24 +59,56 @@ std::string SecretKeyOf(std::string_view scheme) {
   return key;
 }
 
+}  // namespace
+
+// The replay store and what a claim needs to know (null store: replay protection off).
+struct ReplayContext {
+  std::shared_ptr<replay::Store> store;
+  std::string prefix;  // "hw:replay:<namespace>:"
+  std::chrono::milliseconds timestamp_window;  // signed ids of timestamped schemes
+  std::chrono::milliseconds dedupe_window;     // keys on the signature
+  bool fail_open = false;
+  mutable std::atomic<bool> open_episode{false};  // fail-open warning logged for this outage
+};
+
+namespace {
+
+class ClaimImpl final : public Claim {
+ public:
+  ClaimImpl(std::shared_ptr<replay::Store> store, std::string key, std::string token,
+            std::chrono::milliseconds window)
+      : store_(std::move(store)), key_(std::move(key)), token_(std::move(token)), window_(window) {}
+  ~ClaimImpl() override { Settle(false); }
+  void Settle(bool success) override {
+    if (settled_.exchange(true)) return;
+    if (success) {
+      store_->Keep(key_, token_, window_);
+    } else {
+      store_->Release(key_, token_);
+    }
+  }
+
+ private:
+  std::shared_ptr<replay::Store> store_;
+  std::string key_, token_;
+  std::chrono::milliseconds window_;
+  std::atomic<bool> settled_{false};
+};
+
 class CheckImpl final : public Check {
  public:
-  CheckImpl(std::shared_ptr<const Snapshot> snapshot, std::shared_ptr<ReplayCache> replay,
-            std::int64_t now_ms, std::int64_t window_ms)
-      : snapshot_(std::move(snapshot)),
-        replay_(std::move(replay)),
-        now_ms_(now_ms),
-        window_ms_(window_ms) {}
+  CheckImpl(std::shared_ptr<const Snapshot> snapshot, std::shared_ptr<const ReplayContext> replay)
+      : snapshot_(std::move(snapshot)), replay_(std::move(replay)) {}
 
   static std::unique_ptr<Check> Decided(Decision decision) {
-    auto check = std::make_unique<CheckImpl>(nullptr, nullptr, 0, 0);
+    auto check = std::make_unique<CheckImpl>(nullptr, nullptr);
     check->result_ = decision;
     return check;
   }
 
   void Add(std::string_view scheme, Started started) {
-    entries_.push_back(
-        Entry{scheme, started.outcome, std::move(started.check), std::move(started.replay_key)});
+    entries_.push_back(Entry{scheme, started.outcome, std::move(started.check),
+                             std::move(started.replay_key), started.keyed_on_signature});
   }
 
   // After every present scheme was added: decides now whatever the headers decided.
@@ -118,27 +154,57 @@ class CheckImpl final : public Check {
     Outcome outcome;
     std::unique_ptr<SchemeCheck> check;
     std::string replay_key;
+    bool keyed_on_signature = false;
   };
 
   Decision Decide() {
     for (const Entry& e : entries_) {
       if (e.outcome != Outcome::kValid) continue;
-      // Only a valid signature records its id, so forged requests cannot fill the cache
-      // with ids that would block the real delivery.
-      if (replay_ && !e.replay_key.empty() &&
-          !replay_->Insert(e.replay_key, now_ms_, now_ms_ + window_ms_)) {
-        return Decision{Outcome::kReplayed, e.scheme};
-      }
+      // Only a valid signature claims its identity, so forged requests cannot fill the
+      // store with keys that would block the real delivery.
+      if (replay_ && replay_->store && !e.replay_key.empty()) return ClaimFor(e);
       return Decision{Outcome::kValid, e.scheme};
     }
     // No scheme accepted the request: report the first configured one that was present.
     return Decision{entries_.front().outcome, entries_.front().scheme};
   }
 
+  Decision ClaimFor(const Entry& e) {
+    const ReplayContext& r = *replay_;
+    // Namespaced per function and scheme; the id or signature only as a SHA-256.
+    std::string key = r.prefix;
+    key.append(e.scheme);
+    key.push_back(':');
+    key += crypto::EncodeHex(crypto::Sha256(e.replay_key));
+    const std::chrono::milliseconds window =
+        e.keyed_on_signature ? r.dedupe_window : r.timestamp_window;
+    std::string token = replay::NewToken();
+    switch (r.store->Claim(key, token, window)) {
+      case replay::ClaimResult::kClaimed:
+        if (r.open_episode.exchange(false)) log::Info("replay store: claims resumed");
+        return Decision{Outcome::kValid, e.scheme,
+                        std::make_shared<ClaimImpl>(r.store, std::move(key), std::move(token),
+                                                    window)};
+      case replay::ClaimResult::kDone:
+        return Decision{Outcome::kDuplicate, e.scheme};
+      case replay::ClaimResult::kInFlight:
+        return Decision{Outcome::kInFlight, e.scheme};
+      case replay::ClaimResult::kFull:
+        return Decision{Outcome::kReplayFull, e.scheme};
+      case replay::ClaimResult::kUnavailable:
+        break;
+    }
+    if (!r.fail_open) return Decision{Outcome::kReplayUnavailable, e.scheme};
+    if (!r.open_episode.exchange(true)) {
+      log::Warn(
+          "replay store unreachable and hmac_replay_store_fail_open=true: verified requests are "
+          "admitted without duplicate protection until it is back");
+    }
+    return Decision{Outcome::kValid, e.scheme};
+  }
+
   std::shared_ptr<const Snapshot> snapshot_;  // keeps the keys of running checks alive
-  std::shared_ptr<ReplayCache> replay_;
-  std::int64_t now_ms_;
-  std::int64_t window_ms_;
+  std::shared_ptr<const ReplayContext> replay_;
   std::vector<Entry> entries_;
   bool needs_body_ = false;
   std::optional<Decision> result_;
@@ -166,6 +232,14 @@ std::string_view OutcomeName(Outcome outcome) {
       return "replayed";
     case Outcome::kTooLarge:
       return "too_large";
+    case Outcome::kDuplicate:
+      return "duplicate";
+    case Outcome::kInFlight:
+      return "in_flight";
+    case Outcome::kReplayFull:
+      return "replay_full";
+    case Outcome::kReplayUnavailable:
+      return "replay_unavailable";
   }
   return "mismatch";
 }
@@ -188,7 +262,7 @@ struct Verifier::State {
   std::vector<std::unique_ptr<Scheme>> schemes;    // configured, in hmac_scheme order
   std::vector<std::vector<std::size_t>> files_of;  // per scheme: indexes into paths
   std::vector<std::string> paths;                  // every distinct secret file
-  std::shared_ptr<ReplayCache> replay;             // null when hmac_replay_cache = 0
+  std::shared_ptr<const ReplayContext> replay;     // null without a replay store
 
   mutable std::mutex snapshot_mutex;
   std::shared_ptr<const Snapshot> snapshot;
@@ -355,7 +429,38 @@ Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOpt
       }
     }
   }
-  if (options.replay_cache > 0) state->replay = std::make_shared<ReplayCache>(options.replay_cache);
+  if (options.replay_cache > 0 || !options.replay_store.empty()) {
+    replay::StoreOptions store_options;
+    store_options.url = options.replay_store;
+    store_options.capacity = options.replay_cache;
+    store_options.timeout = options.replay_store_timeout;
+    store_options.connections = options.replay_store_connections;
+    if (!options.replay_store_password_secret.empty()) {
+      const std::string dir = secrets::ResolveSecretsDirectory(
+          options.secrets_path.empty() ? std::string(secrets::kDefaultSecretsPath)
+                                       : options.secrets_path);
+      const std::string& name = options.replay_store_password_secret;
+      if (Status ok = secrets::CheckSecretName(name); !ok) {
+        return Error{"hmac_replay_store_password_secret: " + ok.error().message};
+      }
+      Expected<secrets::Secret> password = secrets::ReadSecretFile(dir + "/" + name, false);
+      if (!password) {
+        return Error{"hmac_replay_store_password_secret: " + password.error().message};
+      }
+      store_options.password = std::string(password->Expose().begin(), password->Expose().end());
+    }
+    Expected<std::unique_ptr<replay::Store>> store = replay::OpenStore(store_options, state->clock);
+    if (!store) return store.error();
+    auto context = std::make_shared<ReplayContext>();
+    context->store = std::move(store).value();
+    context->prefix = "hw:replay:" + options.replay_namespace + ":";
+    // A timestamp is accepted up to hmac_tolerance either side of now, so a signature dated
+    // in the future stays valid for up to twice the tolerance: remember it that long.
+    context->timestamp_window = 2 * options.tolerance;
+    context->dedupe_window = options.dedupe_window;
+    context->fail_open = options.replay_store_fail_open;
+    state->replay = std::move(context);
+  }
 
   secrets::SecretWatcher::Options watch;
   watch.paths = state->paths;
@@ -406,14 +511,17 @@ std::unique_ptr<Check> Verifier::Begin(const RequestHead& head) const {
   }
   std::shared_ptr<const Snapshot> snapshot = s.Current();
   const Request request{head, s.clock->NowUnixMillis(), s.options.tolerance, s.replay != nullptr};
-  auto check =
-      std::make_unique<CheckImpl>(snapshot, s.replay, request.now_ms, s.options.tolerance.count());
+  auto check = std::make_unique<CheckImpl>(snapshot, s.replay);
   for (std::size_t i = 0; i < s.schemes.size(); ++i) {
     if (!s.schemes[i]->Present(head.headers)) continue;
     check->Add(s.schemes[i]->Name(), s.schemes[i]->Start(request, snapshot->keys[i]));
   }
   check->Seal(s.schemes.size() == 1 ? s.schemes.front()->Name() : std::string_view());
   return check;
+}
+
+const replay::StoreStats* Verifier::ReplayStats() const {
+  return state_->replay ? &state_->replay->store->stats() : nullptr;
 }
 
 bool Verifier::Disabled() const { return state_->disabled; }

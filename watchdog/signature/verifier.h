@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/expected.h"
 #include "config/config.h"
+#include "replay/store.h"
 
 namespace hw::signature {
 
@@ -25,10 +26,14 @@ enum class Outcome {
   kMismatch,
   kExpired,
   kReplayed,
-  kTooLarge
+  kTooLarge,
+  kDuplicate,          // valid, and the function already handled this delivery: 200, not run
+  kInFlight,           // valid, and another attempt of this delivery is running: 409
+  kReplayFull,         // valid, but the memory store is full of live entries: 503
+  kReplayUnavailable,  // valid, but the replay store cannot be reached: 503 (fail closed)
 };
 // "valid", "unsigned_allowed", "disabled", "missing", "malformed", "mismatch", "expired",
-// "replayed", "too_large".
+// "replayed", "too_large", "duplicate", "in_flight", "replay_full", "replay_unavailable".
 std::string_view OutcomeName(Outcome outcome);
 // True for the outcomes that let the request reach the function: valid, unsigned_allowed,
 // disabled.
@@ -49,9 +54,20 @@ struct RequestHead {
   const HeaderSource& headers;
 };
 
+// A delivery a valid request claimed in the replay store (README "Replay and duplicate
+// protection"). Settle(true) when the function succeeded: the delivery is kept for its
+// window, and retries are duplicates. Settle(false), or destruction without Settle: it is
+// released, so a retry runs. Thread-safe; only the first Settle counts.
+class Claim {
+ public:
+  virtual ~Claim() = default;
+  virtual void Settle(bool success) = 0;
+};
+
 struct Decision {
   Outcome outcome;
   std::string_view scheme;  // the scheme that decided ("" if none); static storage
+  std::shared_ptr<Claim> claim = nullptr;  // valid with a replay store: settle it
 };
 
 // One request's check. The server creates it once the headers are in, feeds the raw body in
@@ -97,6 +113,8 @@ class Verifier {
   };
   Stats GetStats() const;
   void ReloadNow();  // for tests: one reload pass, synchronously
+  // The replay store's counters (null without one), for the metrics.
+  const replay::StoreStats* ReplayStats() const;
 
   struct State;  // defined in verifier.cc
 

@@ -426,63 +426,98 @@ TEST_CASE("requests and reloads may run at the same time") {
   CHECK(test::Run(*verifier, GithubRequest("a", "payload")).outcome == Outcome::kValid);
 }
 
-TEST_CASE("with the replay cache a repeated delivery id inside the window is replayed") {
+// Runs `sent` and settles its claim as a function that succeeded (true) or failed (false).
+Outcome RunSettled(const Verifier& verifier, const test::Sent& sent, bool success) {
+  Decision d = test::Run(verifier, sent);
+  if (d.claim) d.claim->Settle(success);
+  return d.outcome;
+}
+
+TEST_CASE("with the replay store a delivery handled successfully is a duplicate until its window ends") {
   test::TempDir dir;
   dir.Write("webhook-secret", "s");
   config::SignatureOptions options = test::OptionsFor("github", dir);
   options.replay_cache = 100;
+  options.dedupe_window = std::chrono::hours(72);
   auto clock = std::make_shared<FixedClock>(kNow * 1000);
   auto verifier = Verifier::Create(options, clock);
   REQUIRE(verifier.ok());
-  CHECK(test::Run(**verifier, GithubRequest("s", "x", "id-1")).outcome == Outcome::kValid);
-  CHECK(test::Run(**verifier, GithubRequest("s", "x", "id-1")).outcome == Outcome::kReplayed);
-  CHECK(test::Run(**verifier, GithubRequest("s", "x", "id-2")).outcome == Outcome::kValid);
-  clock->Set((kNow + 301) * 1000);
-  CHECK(test::Run(**verifier, GithubRequest("s", "x", "id-1")).outcome == Outcome::kValid);
+  CHECK(RunSettled(**verifier, GithubRequest("s", "x", "id-1"), true) == Outcome::kValid);
+  CHECK(RunSettled(**verifier, GithubRequest("s", "x", "id-1"), true) == Outcome::kDuplicate);
+  CHECK(RunSettled(**verifier, GithubRequest("s", "y", "id-2"), true) == Outcome::kValid);
+  clock->Set(kNow * 1000 + 72 * 3600 * 1000 - 1);
+  CHECK(RunSettled(**verifier, GithubRequest("s", "x", "id-1"), true) == Outcome::kDuplicate);
+  clock->Set(kNow * 1000 + 72 * 3600 * 1000);
+  CHECK(RunSettled(**verifier, GithubRequest("s", "x", "id-1"), true) == Outcome::kValid);
 }
 
-TEST_CASE("a forged request does not poison the replay cache") {
+TEST_CASE("a github body resent with a new X-GitHub-Delivery is a duplicate (the id is not signed)") {
+  // Regression (issue 16): the unsigned id let the same signed body through again and again.
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  config::SignatureOptions options = test::OptionsFor("github", dir);
+  options.replay_cache = 100;
+  auto verifier = Make(options);
+  CHECK(RunSettled(*verifier, GithubRequest("s", "x", "id-1"), true) == Outcome::kValid);
+  CHECK(RunSettled(*verifier, GithubRequest("s", "x", "id-2"), true) == Outcome::kDuplicate);
+  test::Sent without_id = GithubRequest("s", "x");
+  without_id.headers.pop_back();
+  CHECK(RunSettled(*verifier, without_id, true) == Outcome::kDuplicate);
+}
+
+TEST_CASE("a retry after a function failure runs; one while the first runs is in flight") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  config::SignatureOptions options = test::OptionsFor("github", dir);
+  options.replay_cache = 100;
+  auto verifier = Make(options);
+  Decision first = test::Run(*verifier, GithubRequest("s", "x"));
+  REQUIRE(first.outcome == Outcome::kValid);
+  REQUIRE(first.claim);
+  CHECK(test::Run(*verifier, GithubRequest("s", "x")).outcome == Outcome::kInFlight);
+  first.claim->Settle(false);
+  CHECK(RunSettled(*verifier, GithubRequest("s", "x"), false) == Outcome::kValid);
+  // A claim dropped without settling is released too.
+  CHECK(RunSettled(*verifier, GithubRequest("s", "x"), true) == Outcome::kValid);
+  CHECK(RunSettled(*verifier, GithubRequest("s", "x"), true) == Outcome::kDuplicate);
+}
+
+TEST_CASE("a forged request does not poison the replay store") {
   test::TempDir dir;
   dir.Write("webhook-secret", "s");
   config::SignatureOptions options = test::OptionsFor("github", dir);
   options.replay_cache = 100;
   auto verifier = Make(options);
   CHECK(test::Run(*verifier, GithubRequest("forger", "x", "id-1")).outcome == Outcome::kMismatch);
-  CHECK(test::Run(*verifier, GithubRequest("s", "x", "id-1")).outcome == Outcome::kValid);
+  CHECK(RunSettled(*verifier, GithubRequest("s", "x", "id-1"), true) == Outcome::kValid);
 }
 
-TEST_CASE("with the replay cache a request without its delivery id is missing") {
+TEST_CASE("a full memory replay store refuses new deliveries with replay_full") {
   test::TempDir dir;
   dir.Write("webhook-secret", "s");
   config::SignatureOptions options = test::OptionsFor("github", dir);
-  options.replay_cache = 100;
+  options.replay_cache = 3;
   auto verifier = Make(options);
-  test::Sent sent = GithubRequest("s", "x");
-  sent.headers.pop_back();
-  CHECK(test::Run(*verifier, sent).outcome == Outcome::kMissing);
-  options.replay_cache = 0;
-  CHECK(test::Run(*Make(options), sent).outcome == Outcome::kValid);
-}
-
-TEST_CASE("the replay cache stays bounded under a flood of 100k unique valid deliveries") {
-  test::TempDir dir;
-  dir.Write("webhook-secret", "s");
-  config::SignatureOptions options = test::OptionsFor("github", dir);
-  options.replay_cache = 1000;
-  auto verifier = Make(options);
-  const std::string signature = GithubSignature("s", "x");
-  HeaderList headers;
-  for (int i = 0; i < 100000; ++i) {
-    HeaderList h;
-    h.Add("X-Hub-Signature-256", signature);
-    h.Add("X-GitHub-Delivery", "flood-" + std::to_string(i));
-    auto check = verifier->Begin({"POST", "/", "", h});
-    check->Update("x");
-    REQUIRE(check->Finish().outcome == Outcome::kValid);
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(RunSettled(*verifier, GithubRequest("s", "b" + std::to_string(i)), true) ==
+            Outcome::kValid);
   }
-  // The most recent ids are still remembered, the oldest were evicted.
-  CHECK(test::Run(*verifier, GithubRequest("s", "x", "flood-99999")).outcome == Outcome::kReplayed);
-  CHECK(test::Run(*verifier, GithubRequest("s", "x", "flood-0")).outcome == Outcome::kValid);
+  CHECK(RunSettled(*verifier, GithubRequest("s", "b3"), true) == Outcome::kReplayFull);
+  CHECK(RunSettled(*verifier, GithubRequest("s", "b0"), true) == Outcome::kDuplicate);
+}
+
+TEST_CASE("an unknown replay store is an error naming hmac_replay_store") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  config::SignatureOptions options = test::OptionsFor("github", dir);
+  options.replay_store = "redis://";
+  auto verifier = Verifier::Create(options, nullptr);
+  REQUIRE_FALSE(verifier.ok());
+  CHECK(verifier.error().message.find("hmac_replay_store") != std::string::npos);
+  options.replay_store = "memory";  // without a capacity
+  auto memory = Verifier::Create(options, nullptr);
+  REQUIRE_FALSE(memory.ok());
+  CHECK(memory.error().message.find("hmac_replay_cache") != std::string::npos);
 }
 
 TEST_CASE("outcome names are the documented ones and only three outcomes admit") {
@@ -495,6 +530,10 @@ TEST_CASE("outcome names are the documented ones and only three outcomes admit")
   CHECK(OutcomeName(Outcome::kExpired) == "expired");
   CHECK(OutcomeName(Outcome::kReplayed) == "replayed");
   CHECK(OutcomeName(Outcome::kTooLarge) == "too_large");
+  CHECK(OutcomeName(Outcome::kDuplicate) == "duplicate");
+  CHECK(OutcomeName(Outcome::kInFlight) == "in_flight");
+  CHECK(OutcomeName(Outcome::kReplayFull) == "replay_full");
+  CHECK(OutcomeName(Outcome::kReplayUnavailable) == "replay_unavailable");
   CHECK(Admits(Outcome::kValid));
   CHECK(Admits(Outcome::kUnsignedAllowed));
   CHECK(Admits(Outcome::kDisabled));

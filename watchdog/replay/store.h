@@ -1,0 +1,78 @@
+// The replay store: where verified deliveries are claimed, kept and released, so that a
+// delivery runs the function once across retries and replicas (README "Replay and duplicate
+// protection"). One interface, two implementations: memory (one process) and Redis (shared).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/expected.h"
+
+namespace hw::replay {
+
+// What a claim found. kClaimed: the caller now owns the delivery and must Keep or Release it.
+enum class ClaimResult { kClaimed, kDone, kInFlight, kFull, kUnavailable };
+inline constexpr std::size_t kClaimResultCount = 5;
+// "claimed", "duplicate", "in_flight", "full", "unavailable".
+std::string_view ClaimResultName(ClaimResult result);
+
+// Counters every store keeps for the metrics (read with relaxed loads at scrape time).
+struct StoreStats {
+  static constexpr std::array<double, 10> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                      0.005,  0.01,    0.025,  0.1,   1.0};
+  std::array<std::atomic<std::uint64_t>, kClaimResultCount> claims{};
+  std::atomic<std::uint64_t> errors{0};  // commands that failed (connection, timeout, reply)
+  // Latency of store operations (claim, keep, release), cumulative buckets + count + sum.
+  std::array<std::atomic<std::uint64_t>, kBuckets.size()> latency_buckets{};
+  std::atomic<std::uint64_t> latency_count{0};
+  std::atomic<std::uint64_t> latency_sum_ns{0};
+  void Observe(std::chrono::nanoseconds elapsed);
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Claims `key` (already namespaced and hashed) for `ttl` with the owner token `token`.
+  // kDone: a delivery with this key succeeded inside its window; kInFlight: another attempt
+  // holds it; kFull (memory) / kUnavailable (Redis unreachable, timed out): not decided.
+  // Thread-safe, as are Keep and Release.
+  virtual ClaimResult Claim(const std::string& key, const std::string& token,
+                            std::chrono::milliseconds ttl) = 0;
+  // The function succeeded: `key` (if `token` still owns it) is remembered as done for
+  // `ttl`. Failures are counted and logged, not returned: the entry then expires by itself.
+  virtual void Keep(const std::string& key, const std::string& token,
+                    std::chrono::milliseconds ttl) = 0;
+  // The function failed: `key` is forgotten if `token` still owns it, so a retry runs.
+  virtual void Release(const std::string& key, const std::string& token) = 0;
+  // "memory" or "redis://host:port/0" (without the password) for the startup log.
+  virtual std::string Describe() const = 0;
+
+  const StoreStats& stats() const { return stats_; }
+
+ protected:
+  StoreStats stats_;
+};
+
+struct StoreOptions {
+  std::string url;              // "memory" or a redis URL (see ParseRedisUrl)
+  std::size_t capacity = 0;     // memory: entries (hmac_replay_cache)
+  std::string password;         // redis: AUTH (read from the secret file by the caller)
+  std::chrono::milliseconds timeout{500};  // redis: connect and command timeout
+  std::size_t connections = 8;  // redis: pool size
+};
+
+// Makes the store `options.url` names. Error naming hmac_replay_store for an unknown URL.
+// A Redis store starts without connecting: an unreachable Redis is an outcome, not an error.
+Expected<std::unique_ptr<Store>> OpenStore(const StoreOptions& options,
+                                           std::shared_ptr<const Clock> clock);
+
+// A new random owner token (16 bytes, hex).
+std::string NewToken();
+
+}  // namespace hw::replay
