@@ -189,14 +189,18 @@ TEST_CASE("a failed reload keeps the last good secret and is counted") {
   CHECK(s.w->Log().find("s3cret") == std::string::npos);
 }
 
-TEST_CASE("a replayed delivery id is rejected with hmac_replay_cache") {
+TEST_CASE("a delivery already handled is a duplicate with hmac_replay_cache (not run again)") {
+  // Issue 16: a repeat after a success is answered 200 with X-Webhook-Duplicate (was 401).
   Signed s("github", {{"hmac_replay_cache", "1000"}});
   std::string body = "once";
   auto headers = Sign("github", s.SecretFile(), body, {"--id", "72d3162e-cc78-11e3-81ab-4c9367dc0958"});
   CHECK(s.Post(headers, body).status == 200);
-  CHECK(s.Post(headers, body).status == 401);
+  auto again = s.Post(headers, body);
+  CHECK(again.status == 200);
+  CHECK(again.body.empty());
+  CHECK(again.Header("X-Webhook-Duplicate") == "true");
   CHECK(s.SpawnCount() == 1);
-  CHECK(s.w->WaitForLog("outcome=replayed"));
+  CHECK(s.w->WaitForLog("outcome=duplicate"));
 }
 
 TEST_CASE("hmac_allow_unsigned lets exactly the listed METHOD /path through") {
