@@ -227,6 +227,28 @@ ClaimResult RedisStore::Claim(const std::string& key, const std::string& token,
     const std::string running = "running:" + token;
     bool healthy = true;
     for (int attempt = 0; attempt < 2; ++attempt) {
+      // Redis 7: SET NX GET answers what was there in the same round trip (nil: claimed).
+      if (set_get_.load(std::memory_order_relaxed)) {
+        Reply set = c->Command(
+            {"SET", key, running, "NX", "PX", std::to_string(ttl.count()), "GET"}, error);
+        if (set) {
+          if (set->type == REDIS_REPLY_NIL) {
+            result = ClaimResult::kClaimed;
+          } else {
+            result = set->type == REDIS_REPLY_STRING &&
+                             std::string_view(set->str, set->len) == "done"
+                         ? ClaimResult::kDone
+                         : ClaimResult::kInFlight;
+          }
+          break;
+        }
+        if (c->context->err != 0) {
+          healthy = false;
+          break;
+        }
+        set_get_.store(false, std::memory_order_relaxed);  // before 7.0: SET then GET
+        error.clear();
+      }
       Reply set = c->Command({"SET", key, running, "NX", "PX", std::to_string(ttl.count())}, error);
       if (!set) {
         healthy = false;

@@ -6,6 +6,7 @@
 // broken connection is reopened with backoff. Every key has an expiry.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -66,6 +67,7 @@ class RedisStore final : public Store {
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::milliseconds backoff_{0};
   bool down_ = false;  // inside a failure episode (logged once)
+  std::atomic<bool> set_get_{true};  // the server takes SET ... NX GET (Redis >= 7.0)
 };
 
 }  // namespace hw::replay
