@@ -103,6 +103,9 @@ int Serve(const hw::config::Config& cfg) {
   const bool uses_hmac = policy->Uses(auth::Method::kHmac);
   config::SignatureOptions signature_options = cfg.signature;
   if (!uses_hmac && signature_options.schemes.empty()) signature_options.schemes = {"none"};
+  if (cfg.exec_timeout.count() > 0) {
+    signature_options.replay_claim_ttl = cfg.exec_timeout + std::chrono::seconds(30);
+  }
   auto verifier = signature::Verifier::Create(signature_options, std::make_shared<SystemClock>());
   if (!verifier) return Fail(kExitConfig, verifier.error().message);
   if ((*verifier)->Disabled() && uses_hmac) {

@@ -46,6 +46,9 @@ struct SignatureOptions {
   std::size_t replay_store_connections = 8;      // Redis connection pool size
   bool replay_store_fail_open = false;           // admit when the store is unreachable
   Duration dedupe_window = std::chrono::hours(72);  // hmac_dedupe_window (schemes without ts)
+  // Not a key: set by main to exec_timeout + 30 s. How long a claim lives while its function
+  // runs (a crashed replica's claim ends then, not at the end of the window); 0 = the window.
+  Duration replay_claim_ttl = Duration(0);
   // hmac_allow_unsigned: exact (METHOD, /path) pairs; method upper-case.
   std::vector<std::pair<std::string, std::string>> allow_unsigned;
   std::string public_url;                      // hmac_public_url

@@ -67,6 +67,7 @@ struct ReplayContext {
   std::string prefix;  // "hw:replay:<namespace>:"
   std::chrono::milliseconds timestamp_window;  // signed ids of timestamped schemes
   std::chrono::milliseconds dedupe_window;     // keys on the signature
+  std::chrono::milliseconds claim_ttl{0};      // while the function runs; 0 = the window
   bool fail_open = false;
   mutable std::atomic<bool> open_episode{false};  // fail-open warning logged for this outage
 };
@@ -179,7 +180,8 @@ class CheckImpl final : public Check {
     const std::chrono::milliseconds window =
         e.keyed_on_signature ? r.dedupe_window : r.timestamp_window;
     std::string token = replay::NewToken();
-    switch (r.store->Claim(key, token, window)) {
+    const auto claim_ttl = r.claim_ttl.count() > 0 ? std::min(r.claim_ttl, window) : window;
+    switch (r.store->Claim(key, token, claim_ttl)) {
       case replay::ClaimResult::kClaimed:
         if (r.open_episode.exchange(false)) log::Info("replay store: claims resumed");
         return Decision{Outcome::kValid, e.scheme,
@@ -459,6 +461,7 @@ Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOpt
     context->timestamp_window = 2 * options.tolerance;
     context->dedupe_window = options.dedupe_window;
     context->fail_open = options.replay_store_fail_open;
+    context->claim_ttl = options.replay_claim_ttl;
     state->replay = std::move(context);
   }
 
