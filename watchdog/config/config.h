@@ -39,12 +39,12 @@ struct SignatureOptions {
   bool allow_sha1 = false;                             // hmac_allow_sha1
   std::size_t replay_cache = 0;                        // hmac_replay_cache (0 = off)
   // Replay and duplicate protection (README "Replay and duplicate protection"):
-  std::string replay_store;                      // hmac_replay_store: "", "memory", redis URL
-  std::string replay_store_password_secret;      // secret name under secrets_path ("" = none)
-  std::string replay_namespace = "function";     // hmac_replay_namespace: per function
+  std::string replay_store;                   // hmac_replay_store: "", "memory", redis URL
+  std::string replay_store_password_secret;   // secret name under secrets_path ("" = none)
+  std::string replay_namespace = "function";  // hmac_replay_namespace: per function
   Duration replay_store_timeout = std::chrono::milliseconds(500);  // connect and command
-  std::size_t replay_store_connections = 8;      // Redis connection pool size
-  bool replay_store_fail_open = false;           // admit when the store is unreachable
+  std::size_t replay_store_connections = 8;                        // Redis connection pool size
+  bool replay_store_fail_open = false;              // admit when the store is unreachable
   Duration dedupe_window = std::chrono::hours(72);  // hmac_dedupe_window (schemes without ts)
   // Not a key: set by main to exec_timeout + 30 s. How long a claim lives while its function
   // runs (a crashed replica's claim ends then, not at the end of the window); 0 = the window.

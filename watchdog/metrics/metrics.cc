@@ -153,14 +153,16 @@ std::vector<FamilySnapshot> Metrics::CollectReplayStore() const {
     std::lock_guard lock(replay_source_mutex_);
     source = replay_source_;
   }
-  FamilySnapshot claims{"hmac_replay_store_claims_total", "Replay store claims by result.",
-                        MetricType::kCounter, {}};
+  FamilySnapshot claims{
+      "hmac_replay_store_claims_total", "Replay store claims by result.", MetricType::kCounter, {}};
   FamilySnapshot errors{"hmac_replay_store_errors_total",
                         "Replay store commands that failed (unreachable, timeout, error reply).",
-                        MetricType::kCounter, {}};
+                        MetricType::kCounter,
+                        {}};
   FamilySnapshot latency{"hmac_replay_store_duration_seconds",
                          "Replay store operation latency (claim, keep, release).",
-                         MetricType::kHistogram, {}};
+                         MetricType::kHistogram,
+                         {}};
   if (source) {
     const ReplayStoreSample r = source();
     for (const auto& [result, n] : r.claims) {

@@ -114,8 +114,8 @@ Expected<RedisEndpoint> ParseRedisUrl(std::string_view url) {
       e.db = *db;
     }
   }
-  if (auto colon = authority.rfind(':'); colon != std::string_view::npos &&
-                                          authority.find(']') == std::string_view::npos) {
+  if (auto colon = authority.rfind(':');
+      colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
     auto port = ParseInt(authority.substr(colon + 1), 65535);
     if (!port || *port == 0) return BadUrl(url, "the port must be a number from 1 to 65535");
     e.port = *port;
@@ -235,10 +235,10 @@ ClaimResult RedisStore::Claim(const std::string& key, const std::string& token,
           if (set->type == REDIS_REPLY_NIL) {
             result = ClaimResult::kClaimed;
           } else {
-            result = set->type == REDIS_REPLY_STRING &&
-                             std::string_view(set->str, set->len) == "done"
-                         ? ClaimResult::kDone
-                         : ClaimResult::kInFlight;
+            result =
+                set->type == REDIS_REPLY_STRING && std::string_view(set->str, set->len) == "done"
+                    ? ClaimResult::kDone
+                    : ClaimResult::kInFlight;
           }
           break;
         }
@@ -265,7 +265,7 @@ ClaimResult RedisStore::Claim(const std::string& key, const std::string& token,
       }
       if (get->type == REDIS_REPLY_STRING) {
         result = std::string_view(get->str, get->len) == "done" ? ClaimResult::kDone
-                                                                 : ClaimResult::kInFlight;
+                                                                : ClaimResult::kInFlight;
         break;
       }
       result = ClaimResult::kInFlight;  // released or expired in between: try once more
@@ -289,14 +289,15 @@ void RedisStore::Keep(const std::string& key, const std::string& token,
   const auto start = std::chrono::steady_clock::now();
   auto c = Borrow();
   if (!c) {
-    log::Warn("replay store: a success could not be recorded (Redis unreachable); the claim "
-              "expires by itself");
+    log::Warn(
+        "replay store: a success could not be recorded (Redis unreachable); the claim "
+        "expires by itself");
     return;
   }
   std::string error;
-  Reply r = c->Command({"EVAL", std::string(kKeepScript), "1", key, "running:" + token,
-                        std::to_string(ttl.count())},
-                       error);
+  Reply r = c->Command(
+      {"EVAL", std::string(kKeepScript), "1", key, "running:" + token, std::to_string(ttl.count())},
+      error);
   const bool broken = !r && c->context->err != 0;
   Return(std::move(c), !broken);
   if (!r) NoteFailure("keep: " + error);
@@ -307,8 +308,9 @@ void RedisStore::Release(const std::string& key, const std::string& token) {
   const auto start = std::chrono::steady_clock::now();
   auto c = Borrow();
   if (!c) {
-    log::Warn("replay store: a failed delivery could not be released (Redis unreachable); "
-              "retries get 409 until its claim expires");
+    log::Warn(
+        "replay store: a failed delivery could not be released (Redis unreachable); "
+        "retries get 409 until its claim expires");
     return;
   }
   std::string error;

@@ -66,7 +66,7 @@ class RedisStore final : public Store {
   // Backoff after a failed connect: no new attempt before next_attempt_.
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::milliseconds backoff_{0};
-  bool down_ = false;  // inside a failure episode (logged once)
+  bool down_ = false;                // inside a failure episode (logged once)
   std::atomic<bool> set_get_{true};  // the server takes SET ... NX GET (Redis >= 7.0)
 };
 

@@ -49,7 +49,8 @@ Expected<std::unique_ptr<Store>> OpenStore(const StoreOptions& options,
     if (options.capacity == 0) {
       return Error{"hmac_replay_store=memory needs hmac_replay_cache=N (N > 0: the capacity)"};
     }
-    return std::unique_ptr<Store>(std::make_unique<MemoryStore>(options.capacity, std::move(clock)));
+    return std::unique_ptr<Store>(
+        std::make_unique<MemoryStore>(options.capacity, std::move(clock)));
   }
   Expected<RedisEndpoint> endpoint = ParseRedisUrl(options.url);
   if (!endpoint) return endpoint.error();

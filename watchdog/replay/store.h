@@ -60,11 +60,11 @@ class Store {
 };
 
 struct StoreOptions {
-  std::string url;              // "memory" or a redis URL (see ParseRedisUrl)
-  std::size_t capacity = 0;     // memory: entries (hmac_replay_cache)
-  std::string password;         // redis: AUTH (read from the secret file by the caller)
+  std::string url;                         // "memory" or a redis URL (see ParseRedisUrl)
+  std::size_t capacity = 0;                // memory: entries (hmac_replay_cache)
+  std::string password;                    // redis: AUTH (read from the secret file by the caller)
   std::chrono::milliseconds timeout{500};  // redis: connect and command timeout
-  std::size_t connections = 8;  // redis: pool size
+  std::size_t connections = 8;             // redis: pool size
 };
 
 // Makes the store `options.url` names. Error naming hmac_replay_store for an unknown URL.

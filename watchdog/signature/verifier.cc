@@ -9,14 +9,14 @@
 #include <set>
 #include <utility>
 
-#include "secrets/secret_file.h"
-#include "secrets/secret_watcher.h"
-#include "signature/header_values.h"
-#include "signature/registry.h"
 #include "crypto/encoding.h"
 #include "crypto/sha256.h"
 #include "logging/log.h"
 #include "secrets/secret.h"
+#include "secrets/secret_file.h"
+#include "secrets/secret_watcher.h"
+#include "signature/header_values.h"
+#include "signature/registry.h"
 #include "signature/scheme.h"
 
 namespace hw::signature {
@@ -64,7 +64,7 @@ std::string SecretKeyOf(std::string_view scheme) {
 // The replay store and what a claim needs to know (null store: replay protection off).
 struct ReplayContext {
   std::shared_ptr<replay::Store> store;
-  std::string prefix;  // "hw:replay:<namespace>:"
+  std::string prefix;                          // "hw:replay:<namespace>:"
   std::chrono::milliseconds timestamp_window;  // signed ids of timestamped schemes
   std::chrono::milliseconds dedupe_window;     // keys on the signature
   std::chrono::milliseconds claim_ttl{0};      // while the function runs; 0 = the window
@@ -184,9 +184,9 @@ class CheckImpl final : public Check {
     switch (r.store->Claim(key, token, claim_ttl)) {
       case replay::ClaimResult::kClaimed:
         if (r.open_episode.exchange(false)) log::Info("replay store: claims resumed");
-        return Decision{Outcome::kValid, e.scheme,
-                        std::make_shared<ClaimImpl>(r.store, std::move(key), std::move(token),
-                                                    window)};
+        return Decision{
+            Outcome::kValid, e.scheme,
+            std::make_shared<ClaimImpl>(r.store, std::move(key), std::move(token), window)};
       case replay::ClaimResult::kDone:
         return Decision{Outcome::kDuplicate, e.scheme};
       case replay::ClaimResult::kInFlight:

@@ -433,7 +433,8 @@ Outcome RunSettled(const Verifier& verifier, const test::Sent& sent, bool succes
   return d.outcome;
 }
 
-TEST_CASE("with the replay store a delivery handled successfully is a duplicate until its window ends") {
+TEST_CASE(
+    "with the replay store a delivery handled successfully is a duplicate until its window ends") {
   test::TempDir dir;
   dir.Write("webhook-secret", "s");
   config::SignatureOptions options = test::OptionsFor("github", dir);
@@ -451,7 +452,8 @@ TEST_CASE("with the replay store a delivery handled successfully is a duplicate 
   CHECK(RunSettled(**verifier, GithubRequest("s", "x", "id-1"), true) == Outcome::kValid);
 }
 
-TEST_CASE("a github body resent with a new X-GitHub-Delivery is a duplicate (the id is not signed)") {
+TEST_CASE(
+    "a github body resent with a new X-GitHub-Delivery is a duplicate (the id is not signed)") {
   // Regression (issue 16): the unsigned id let the same signed body through again and again.
   test::TempDir dir;
   dir.Write("webhook-secret", "s");
