@@ -27,17 +27,22 @@ Env HttpEnv(const TempDir& tmp, const Upstream& up, const std::string& extra_arg
           {"TMPDIR", tmp.path()}};
 }
 
-// Sends one request on a held connection and reads its one response.
-Response Exchange(RawConnection& c, const std::string& raw) {
+// Sends `raw` (one request, or several pipelined) on a held connection and reads `count`
+// responses (fewer if the connection closes first).
+std::vector<Response> Exchange(RawConnection& c, const std::string& raw, std::size_t count) {
   if (!c.Send(raw)) return {};
   std::string in;
-  for (int i = 0; i < 100; ++i) {
-    in += c.Read(std::chrono::milliseconds(100));
-    auto responses = ParseResponses(in);
-    if (!responses.empty()) return responses.front();
-    if (c.closed()) break;
+  std::vector<Response> responses;
+  for (int i = 0; i < 1000 && responses.size() < count && !c.closed(); ++i) {
+    in += c.Read(std::chrono::milliseconds(10), 1);
+    responses = ParseResponses(in);
   }
-  return {};
+  return responses;
+}
+
+Response Exchange(RawConnection& c, const std::string& raw) {
+  auto responses = Exchange(c, raw, 1);
+  return responses.empty() ? Response{} : responses.front();
 }
 
 int DropSeen(int port) {
@@ -192,9 +197,13 @@ TEST_CASE("http mode never sends a POST twice when the function closes a reused 
   TempDir tmp;
   Upstream up;
   auto w = Watchdog::Start(HttpEnv(tmp, up));
-  RawConnection c(w->port());  // one client connection: one worker, one upstream connection
-  REQUIRE(Exchange(c, RawPost("/echo", {}, "warm-up")).status == 200);
-  auto r = Exchange(c, RawPost("/drop-second", {}, "pay 10 EUR"));
+  // Pipelined on one client connection, so one worker serves both over one kept-alive
+  // upstream connection (a later request could go to another worker).
+  RawConnection c(w->port());
+  auto both = Exchange(c, RawPost("/echo", {}, "warm-up") + RawPost("/drop-second", {}, "pay 10 EUR"), 2);
+  REQUIRE(both.size() == 2);
+  REQUIRE(both[0].status == 200);
+  const Response& r = both[1];
   CHECK(r.status == 502);
   CHECK(r.Header("X-OpenFaaS-Internal") == "hmac-watchdog");
   CHECK(DropSeen(up.port) == 1);  // the function saw it once
@@ -202,9 +211,13 @@ TEST_CASE("http mode never sends a POST twice when the function closes a reused 
 
   // An idempotent method may be sent again on a new connection (RFC 9110 9.2.2).
   RawConnection g(w->port());
-  REQUIRE(Exchange(g, "GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").status == 200);
-  auto again = Exchange(g, "GET /drop-second HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  CHECK(again.status == 200);
+  auto puts = Exchange(g,
+                       "PUT /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n\r\na"
+                       "PUT /drop-second HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n\r\nb",
+                       2);
+  REQUIRE(puts.size() == 2);
+  CHECK(puts[0].status == 200);
+  CHECK(puts[1].status == 200);
   CHECK(DropSeen(up.port) == 3);
 }
 
@@ -212,15 +225,15 @@ TEST_CASE("http mode sends a POST on a new connection when the function closed t
   TempDir tmp;
   Upstream up;
   auto w = Watchdog::Start(HttpEnv(tmp, up));
-  RawConnection c(w->port());
-  auto first = Exchange(c, RawPost("/answer-then-close", {}, "one"));
-  REQUIRE(first.status == 200);
-  CHECK(first.body == "answered");
-  // The upstream closed that connection while it was idle: nothing was sent on it, so the
-  // POST goes on a new connection instead of failing.
-  auto second = Exchange(c, RawPost("/echo", {}, "two"));
-  CHECK(second.status == 200);
-  CHECK_THAT(second.body, Catch::EndsWith("\n\ntwo"));
+  RawConnection c(w->port());  // pipelined: one worker, hence its one upstream connection
+  auto both = Exchange(c, RawPost("/answer-then-close", {}, "one") + RawPost("/echo", {}, "two"), 2);
+  REQUIRE(both.size() == 2);
+  CHECK(both[0].status == 200);
+  CHECK(both[0].body == "answered");
+  // The upstream closed that connection once idle: nothing was sent on it, so the POST goes
+  // on a new connection instead of failing with 502.
+  CHECK(both[1].status == 200);
+  CHECK_THAT(both[1].body, Catch::EndsWith("\n\ntwo"));
 }
 
 TEST_CASE("http mode: Connection cannot strip Host, X-Webhook-Verified or the signature") {

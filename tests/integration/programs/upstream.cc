@@ -29,6 +29,7 @@ std::atomic<int> g_connections{0};
 std::atomic<int> g_requests{0};
 std::atomic<int> g_inflight{0};
 std::atomic<int> g_drop_seen{0};
+const int kOne = 1;
 std::string g_term_file;
 
 bool SendAll(int fd, const std::string& s) {
@@ -97,6 +98,9 @@ void Serve(int fd) {
       --g_inflight;
       return;
     } else if (path == "/answer-then-close") {
+      // Corked: the answer and the FIN leave in one segment, so the end-of-file is there
+      // by the time the watchdog has read the answer.
+      ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &kOne, sizeof kOne);
       SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nanswered");
       ::close(fd);
       --g_inflight;
