@@ -266,6 +266,25 @@ TEST_CASE("pipelined requests are each verified and answered in order") {
   CHECK(g.SpawnCount() == 2);
 }
 
+TEST_CASE("requests without Content-Length have no body: pipelined GETs and a bare POST are answered") {
+  Guarded g(Env{{"hmac_allow_unsigned", "GET /public,POST /public"}}, "echo");
+  RawConnection c(g.w->port());
+  c.Send("GET /public HTTP/1.1\r\nHost: x\r\n\r\nGET /public HTTP/1.1\r\nHost: x\r\n\r\n"
+         "POST /public HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string in;
+  std::vector<Response> got;
+  for (int i = 0; i < 50 && got.size() < 3; ++i) {
+    in += c.Read(200ms);
+    got = ParseResponses(in);
+  }
+  REQUIRE(got.size() == 3);
+  for (const auto& r : got) {
+    CHECK(r.status == 200);
+    CHECK(r.body.empty());
+  }
+  CHECK(g.SpawnCount() == 3);
+}
+
 TEST_CASE("SIGTERM while a streamed response is written lets it finish") {
   TempDir tmp;
   const std::string started = tmp.path() + "/started";

@@ -668,6 +668,12 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRouting(const httplib::Req
   auto& mutable_headers = const_cast<httplib::Headers&>(req.headers);
   mutable_headers.erase("Content-Encoding");
   mutable_headers.erase("Content-Type");
+  // RFC 9112 section 6.3: a request with neither Content-Length nor Transfer-Encoding has no
+  // body. cpp-httplib would read one until the client closes, and every request is routed
+  // as a POST: say so explicitly.
+  if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+    mutable_headers.emplace("Content-Length", "0");
+  }
   HideFromRouting(req, ctx);
   return HR::Unhandled;
 }
