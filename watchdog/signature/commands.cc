@@ -97,6 +97,9 @@ int RunVerify(const VerifyRequest& request, std::istream& body, std::ostream& ou
   config::SignatureOptions options = request.options;
   options.schemes = {request.scheme};
   options.scheme_secret_names.clear();
+  // Checking a recorded request claims nothing: no replay store.
+  options.replay_cache = 0;
+  options.replay_store.clear();
   // --signature-header (hmac_header) names the one scheme's signature header.
   if (!options.header.empty()) {
     options.scheme_headers[SchemeKey(request.scheme)] = options.header;
