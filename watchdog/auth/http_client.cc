@@ -1,15 +1,6 @@
 #include "auth/http_client.h"
 
-// The same compile-time settings as server/http_server.cc, so both translation units see the
-// same cpp-httplib (no ODR differences); no TLS, no compression.
-#define CPPHTTPLIB_LISTEN_BACKLOG 1024
-#define CPPHTTPLIB_TCP_NODELAY true
-#define CPPHTTPLIB_HEADER_MAX_LENGTH 65536
-#define CPPHTTPLIB_HEADER_MAX_COUNT 256
-#define CPPHTTPLIB_REQUEST_URI_MAX_LENGTH 16384
-#define CPPHTTPLIB_KEEPALIVE_MAX_COUNT 100000
-#define CPPHTTPLIB_THREAD_POOL_IDLE_TIMEOUT 10
-#include <httplib.h>
+#include "common/httplib.h"
 
 #include <fmt/format.h>
 

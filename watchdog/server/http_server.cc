@@ -1,18 +1,9 @@
-// cpp-httplib glue: routes, limits, the request pipeline and the access log. The only
-// translation unit that includes httplib.h (it takes ~14 s to compile).
+// cpp-httplib glue: routes, limits, the request pipeline and the access log. With
+// auth/http_client.cc the only translation units that include httplib.h (through
+// common/httplib.h; it takes ~14 s to compile).
 #include "server/http_server.h"
 
-// Limits baked into cpp-httplib at compile time, chosen here (see README "Limits").
-#define CPPHTTPLIB_LISTEN_BACKLOG 1024
-#define CPPHTTPLIB_TCP_NODELAY true
-#define CPPHTTPLIB_HEADER_MAX_LENGTH 65536
-#define CPPHTTPLIB_HEADER_MAX_COUNT 256
-#define CPPHTTPLIB_REQUEST_URI_MAX_LENGTH 16384
-#define CPPHTTPLIB_KEEPALIVE_MAX_COUNT 100000
-#define CPPHTTPLIB_THREAD_POOL_IDLE_TIMEOUT 10
-// Never defined: CPPHTTPLIB_ZLIB_SUPPORT, CPPHTTPLIB_BROTLI_SUPPORT, CPPHTTPLIB_ZSTD_SUPPORT,
-// CPPHTTPLIB_OPENSSL_SUPPORT: request bodies must reach the verifier as wire bytes.
-#include <httplib.h>
+#include "common/httplib.h"
 
 #include <poll.h>
 #include <sys/resource.h>
@@ -42,9 +33,6 @@
 #include "server/request_target.h"
 #include "signature/verifier.h"
 
-#if defined(CPPHTTPLIB_ZLIB_SUPPORT) || defined(CPPHTTPLIB_BROTLI_SUPPORT)
-#error "hmac-watchdog must not decode request bodies: build cpp-httplib without compression"
-#endif
 
 namespace hw::server {
 namespace {
