@@ -106,7 +106,7 @@ struct Config {
 
   // Compatibility switches
   bool suppress_lock = false;
-  std::string content_type;  // "" = echo the request's Content-Type, else octet-stream
+  std::string content_type;  // "" = application/octet-stream (as of-watchdog), else this
   bool buffer_http = false;  // accepted for compatibility; Content-Length is always sent
   bool combine_output = false;
   bool cgi_headers = true;
