@@ -6,6 +6,7 @@
 #include "common/httplib.h"
 
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 
 #include <charconv>
@@ -378,12 +379,35 @@ class GuardedServer final : public httplib::Server {
       loop.Return(std::move(c));
       return;
     }
-    ::shutdown(c.fd, SHUT_WR);
-    ::close(c.fd);
+    CloseLingering(c.fd);
+  }
+
+  // Closing a socket with unread request bytes makes the kernel send a reset, which can
+  // destroy the response the client has not read yet (a 413 before a huge chunked body).
+  // So: end our side, then read and drop what still arrives, for a short while.
+  static void CloseLingering(int fd) {
+    ::shutdown(fd, SHUT_WR);
+    int pending = 0;
+    if (::ioctl(fd, FIONREAD, &pending) == 0 && pending > 0) {
+      const auto until = Clock::now() + std::chrono::milliseconds(kLingerCloseMs);
+      char sink[16384];
+      std::size_t dropped = 0;
+      while (dropped < kLingerCloseBytes && Clock::now() < until) {
+        pollfd p{fd, POLLIN, 0};
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+        if (::poll(&p, 1, static_cast<int>(std::max<long>(1, left.count()))) <= 0) break;
+        ssize_t n = ::recv(fd, sink, sizeof sink, 0);
+        if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR))) break;
+        if (n > 0) dropped += static_cast<std::size_t>(n);
+      }
+    }
+    ::close(fd);
   }
 
  private:
   static constexpr int kLingerMs = 20;
+  static constexpr int kLingerCloseMs = 200;
+  static constexpr std::size_t kLingerCloseBytes = 1024 * 1024;
   ConnectionGuard& guard_;
   const config::Config& cfg_;
   std::atomic<bool> stopping_{false};
