@@ -53,6 +53,12 @@ std::vector<std::string> FunctionEnvironment(const std::vector<std::string>& bas
   request_vars.push_back(fmt::format("Http_Content_Length={}", request.body.size()));
   request_vars.push_back(fmt::format("Http_ContentLength={}", request.body.size()));
   const auto add_header = [&](const Header& h) {
+    // '=' ends an environment name: "A=B: v" would read as variable Http_A (HTTP does not
+    // allow '=' in a header name either).
+    if (h.name.find_first_of(std::string_view("=\0", 2)) != std::string::npos) {
+      log::Debug("header with '=' in its name not passed to the function");
+      return;
+    }
     std::string name = HeaderEnvName(h.name);
     if (!taken.insert(name).second) {
       log::Debug(fmt::format("header {} not passed to the function: {} is already set",
