@@ -72,7 +72,7 @@ if [ "$quick" = 0 ]; then
     step "fuzz: $name for ${fuzz_seconds}s"
     work=build/fuzz/corpus-$name
     mkdir -p "$work"
-    if ! build/fuzz/tests/$t -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+    if ! build/fuzz/tests/$t -max_total_time="$fuzz_seconds" -print_final_stats=1 -artifact_prefix=build/fuzz/ \
          "$work" "tests/fuzz/corpus/$name" >"build/fuzz/$name.log" 2>&1; then
       tail -n 40 "build/fuzz/$name.log"
       failed+=("fuzz $name")
