@@ -166,8 +166,10 @@ class ConnectionGuard {
   struct Slot {
     int fd;
     std::atomic<std::int64_t> deadline_ms{0};  // steady clock; 0 = no deadline now
-    bool cut = false;
+    bool cut = false;        // reading side shut at the deadline
+    bool cut_whole = false;  // both sides shut kFullCutGraceMs later
   };
+  static constexpr std::int64_t kFullCutGraceMs = 1000;
 
   Slot* Add(int fd, Clock::time_point deadline) {
     auto slot = std::make_unique<Slot>();
@@ -208,10 +210,16 @@ class ConnectionGuard {
     std::lock_guard lock(mutex_);
     for (auto& [raw, slot] : slots_) {
       auto deadline = slot->deadline_ms.load();
-      if (deadline != 0 && now > deadline && !slot->cut) {
+      if (deadline == 0) continue;
+      // First only the reading side: the blocked read ends and the short answer (408, 400)
+      // can still be written. A connection still here a second later is cut whole.
+      if (now > deadline && !slot->cut) {
         slot->cut = true;
-        ::shutdown(slot->fd, SHUT_RDWR);
+        ::shutdown(slot->fd, SHUT_RD);
         log::Warn("connection cut: no complete request within read_timeout");
+      } else if (now > deadline + kFullCutGraceMs && slot->cut && !slot->cut_whole) {
+        slot->cut_whole = true;
+        ::shutdown(slot->fd, SHUT_RDWR);
       }
     }
   }
