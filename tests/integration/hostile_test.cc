@@ -71,14 +71,22 @@ std::chrono::milliseconds Dribble(int port, const std::string& text, std::chrono
 
 }  // namespace
 
-TEST_CASE("percent-encoded CR LF in a header value is refused with 400 and never forwarded") {
-  Fixture f;
-  auto r = Request(f.w->port(), "POST", "/", {{"X-Test", "a%0D%0AX-Injected: yes"}}, "x");
-  CHECK(r.status == 400);
-  auto nul = Request(f.w->port(), "POST", "/", {{"X-Test", "a%00b"}}, "x");
-  CHECK(nul.status == 400);
-  CHECK(f.SpawnCount() == 0);
-  CHECK(f.Healthy());
+// cpp-httplib's server percent-decoded header values, so an encoded CR LF became a real line
+// break and had to be refused. The parser now keeps the wire bytes: the value reaches the
+// function exactly as sent, as with of-watchdog, and can never become a second header.
+TEST_CASE("percent-encoded CR LF in a header value reaches the function verbatim, never decoded") {
+  TempDir tmp;
+  auto w = Watchdog::Start({{"fprocess", ProgramPath("fn") + " env"},
+                            {"mode", "serializing"},
+                            {"hmac_scheme", "none"},
+                            {"TMPDIR", tmp.path()}});
+  auto r = Request(w->port(), "POST", "/", {{"X-Test", "a%0D%0AX-Injected: yes"}}, "x");
+  CHECK(r.status == 200);
+  CHECK_THAT(r.body, Catch::Contains("Http_X_Test=a%0D%0AX-Injected: yes"));
+  CHECK_THAT(r.body, !Catch::Contains("Http_X_Injected"));
+  auto nul = Request(w->port(), "POST", "/", {{"X-Test", "a%00b"}}, "x");
+  CHECK(nul.status == 200);
+  CHECK_THAT(nul.body, Catch::Contains("Http_X_Test=a%00b"));
 }
 
 TEST_CASE("raw control characters in a header are refused") {
@@ -249,5 +257,40 @@ TEST_CASE("a Content-Length shorter than the body: the rest is not taken as the 
                       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGARBAGE-NOT-A-REQUEST\r\n\r\n");
   CHECK(r.status == 200);
   CHECK(r.body == "abc");
+  CHECK(f.Healthy());
+}
+
+TEST_CASE("framing the parser refuses: raw non-ASCII target, bare LF, TE gzip, obs-fold, space before colon") {
+  Fixture f;
+  const std::vector<std::string> refused = {
+      "POST /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx",
+      "POST / HTTP/1.1\nHost: x\nContent-Length: 1\n\nx",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nx",
+      "POST / HTTP/1.1\r\nHost: x\r\nX-Fold: a\r\n b\r\nContent-Length: 1\r\n\r\nx",
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length : 1\r\n\r\nx",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+  };
+  for (const auto& raw : refused) {
+    INFO(raw);
+    auto r = RawRequest(f.w->port(), raw);
+    CHECK(r.status == 400);
+    CHECK(r.Header("X-OpenFaaS-Internal") == std::optional<std::string>("hmac-watchdog"));
+  }
+  CHECK(f.SpawnCount() == 0);
+  CHECK(f.Healthy());
+}
+
+TEST_CASE("methods the watchdog does not serve get 501, other HTTP versions 505") {
+  Fixture f;
+  for (const char* method : {"TRACE", "CONNECT", "PROPFIND", "MKCOL"}) {
+    INFO(method);
+    const std::string target = std::string(method) == "CONNECT" ? "x:443" : "/";
+    auto r = RawRequest(f.w->port(),
+                        std::string(method) + " " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(r.status == 501);
+  }
+  CHECK(RawRequest(f.w->port(), "GET / HTTP/2.0\r\nHost: x\r\n\r\n").status == 505);
+  CHECK(RawRequest(f.w->port(), "GET / HTTP/3.1\r\nHost: x\r\n\r\n").status == 505);
+  CHECK(f.SpawnCount() == 0);
   CHECK(f.Healthy());
 }

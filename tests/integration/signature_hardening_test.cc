@@ -208,7 +208,7 @@ TEST_CASE("log_format=json lines stay JSON when path and headers carry bytes tha
                             {"healthcheck_interval", "0"},
                             {"TMPDIR", tmp.path()}});
   const std::string raw =
-      "POST /p\xff\xfe/x HTTP/1.1\r\nHost: localhost\r\n"
+      "POST /p%FF%FE/x HTTP/1.1\r\nHost: localhost\r\n"
       "X-Call-Id: id\xff\xfe\r\nUser-Agent: agent\xfe\xff\r\n"
       "Content-Length: 1\r\nConnection: close\r\n\r\nx";
   const Response r = RawRequest(w->port(), raw);

@@ -174,6 +174,9 @@ void FrontLoop::Adopt(ClientConnection&& connection) {
   Held held{std::move(connection), {}, false};
   const auto now = Clock::now();
   held.head_started = !held.connection.buffered.empty();
+  if (held.head_started && held.connection.request_start == Clock::time_point{}) {
+    held.connection.request_start = now;
+  }
   held.deadline = held.connection.served_before && !held.head_started
                       ? now + options_.keepalive_timeout
                       : now + options_.read_timeout;
@@ -217,6 +220,7 @@ void FrontLoop::OnReadable(int fd) {
     if (!held.head_started) {
       held.head_started = true;
       held.deadline = Clock::now() + options_.read_timeout;
+      held.connection.request_start = Clock::now();
     }
     if (HeadComplete(buffer) || buffer.size() > options_.head_limit) {
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);

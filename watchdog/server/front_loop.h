@@ -32,6 +32,8 @@ struct ClientConnection {
   std::string local_addr;
   int local_port = 0;
   bool served_before = false;  // at least one request was answered on it
+  // When the first byte of the buffered request arrived (read_timeout counts from it).
+  std::chrono::steady_clock::time_point request_start{};
 };
 
 class FrontLoop {

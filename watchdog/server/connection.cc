@@ -1,0 +1,556 @@
+#include "server/connection.h"
+
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <exception>
+#include <initializer_list>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "common/strings.h"
+#include "executor/executor.h"
+#include "logging/log.h"
+#include "metrics/metrics.h"
+#include "server/health.h"
+#include "server/pipeline.h"
+#include "server/request_target.h"
+
+namespace hw::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kInternalHeader = "X-OpenFaaS-Internal";
+constexpr std::string_view kInternalValue = "hmac-watchdog";
+constexpr std::string_view kInternalType = "text/plain; charset=utf-8";
+// Busy clients send their next request at once: wait this long for it on the worker rather
+// than pay a trip through the front loop for every request.
+constexpr int kLingerMs = 20;
+// A connection ended with unread request bytes is drained this long (and this much) first:
+// closing a socket with unread bytes makes the kernel send a reset, which can destroy the
+// response the client has not read yet (a 413 before a huge chunked body).
+constexpr int kLingerCloseMs = 200;
+constexpr std::size_t kLingerCloseBytes = 1024 * 1024;
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+// The methods a function is called with.
+bool IsFunctionMethod(std::string_view m) {
+  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "POST" || m == "PUT" ||
+         m == "PATCH" || m == "DELETE";
+}
+
+bool IsReservedPath(std::string_view path) {
+  return path == "/_/health" || path == "/_/ready";
+}
+
+const std::string* FindHeader(const std::vector<executor::Header>& headers,
+                              std::string_view name) {
+  for (const auto& h : headers) {
+    if (IEquals(h.name, name)) return &h.value;
+  }
+  return nullptr;
+}
+
+// "Upgrade: websocket" (any case, any position in the list).
+bool IsWebSocketUpgrade(const std::vector<executor::Header>& headers) {
+  for (const auto& h : headers) {
+    if (!IEquals(h.name, "Upgrade")) continue;
+    std::string_view v = h.value;
+    for (std::size_t i = 0; i + 9 <= v.size(); ++i) {
+      if (IEquals(v.substr(i, 9), "websocket")) return true;
+    }
+  }
+  return false;
+}
+
+// "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 section 5.6.7), formatted once per second per
+// worker thread (a cache of the clock, not request state).
+const std::string& HttpDate() {
+  thread_local std::time_t cached_second = 0;
+  thread_local std::string text;
+  std::time_t now = std::time(nullptr);
+  if (now != cached_second || text.empty()) {
+    std::tm tm{};
+    ::gmtime_r(&now, &tm);
+    char buf[64];
+    std::size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    text.assign(buf, n);
+    cached_second = now;
+  }
+  return text;
+}
+
+// A status without a body by definition (RFC 9110 sections 15.2, 15.3.5, 15.4.5).
+bool NoBodyStatus(int status) { return status < 200 || status == 204 || status == 304; }
+
+executor::FunctionResponse Internal(int status, std::string text) {
+  executor::FunctionResponse r;
+  r.status = status;
+  r.body = std::move(text);
+  r.internal = true;
+  r.headers.push_back({"Content-Type", std::string(kInternalType)});
+  return r;
+}
+
+executor::FunctionResponse FromRejection(Rejection&& rejection) {
+  auto r = Internal(rejection.status, std::move(rejection.body));
+  for (auto& h : rejection.headers) r.headers.push_back(std::move(h));
+  return r;
+}
+
+enum class Io { kOk, kTimedOut, kClosed, kError };
+
+// What one request has been through, from its first byte to its access-log line.
+struct Exchange {
+  Clock::time_point start;
+  std::string method = "-";
+  std::string log_path = "-";
+  std::string call_id = "-";
+  bool kube_probe = false;
+  std::string_view outcome = "-";
+  std::string_view scheme = "-";
+  bool function_call = false;    // counted in the function metrics
+  bool message_complete = false;  // the whole request was read: the connection may go on
+};
+
+class Connection {
+ public:
+  Connection(ClientConnection& c, const ConnectionServices& services)
+      : c_(c), s_(services), parser_(services.limits) {}
+
+  AfterServe Serve();
+
+ private:
+  std::string_view Unparsed() const {
+    return std::string_view(c_.buffered).substr(offset_);
+  }
+  Io ReadMore(Clock::time_point deadline);
+  bool WaitFor(short events, int timeout_ms) const;
+  bool Send(std::initializer_list<std::string_view> parts);
+  ReadResult ReadBody(const RequestParser::BodySink& sink, Clock::time_point deadline,
+                      Exchange& ex);
+  // Serves the request whose head the parser has; false: the connection must end.
+  bool ServeRequest(Exchange& ex, Clock::time_point deadline);
+  // Writes `out` (and logs it); false when the connection must end.
+  bool Respond(Exchange& ex, executor::FunctionResponse&& out, bool holds_slot);
+  void AccessLog(const Exchange& ex, int status, std::size_t bytes,
+                 std::string_view stream = {}) const;
+  AfterServe Close();
+
+  ClientConnection& c_;
+  const ConnectionServices& s_;
+  RequestParser parser_;
+  std::size_t offset_ = 0;  // bytes of c_.buffered the parser has taken
+};
+
+bool Connection::WaitFor(short events, int timeout_ms) const {
+  pollfd p{c_.fd, events, 0};
+  while (true) {
+    int r = ::poll(&p, 1, std::max(0, timeout_ms));
+    if (r < 0 && errno == EINTR) continue;
+    return r > 0 && (p.revents & (events | POLLHUP | POLLERR)) != 0;
+  }
+}
+
+Io Connection::ReadMore(Clock::time_point deadline) {
+  auto& buffer = c_.buffered;
+  if (offset_ == buffer.size()) {
+    buffer.clear();
+    offset_ = 0;
+  } else if (offset_ > kReadChunk) {
+    buffer.erase(0, offset_);
+    offset_ = 0;
+  }
+  while (true) {
+    const std::size_t old = buffer.size();
+    buffer.resize(old + kReadChunk);
+    ssize_t n = ::recv(c_.fd, buffer.data() + old, kReadChunk, 0);
+    buffer.resize(old + (n > 0 ? static_cast<std::size_t>(n) : 0));
+    if (n > 0) return Io::kOk;
+    if (n == 0) return Io::kClosed;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return Io::kError;
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return Io::kTimedOut;
+    if (!WaitFor(POLLIN, static_cast<int>(left) + 1) && Clock::now() >= deadline) {
+      return Io::kTimedOut;
+    }
+  }
+}
+
+bool Connection::Send(std::initializer_list<std::string_view> parts) {
+  iovec iov[4];
+  std::size_t count = 0;
+  for (auto part : parts) {
+    if (part.empty() || count == 4) continue;
+    iov[count++] = iovec{const_cast<char*>(part.data()), part.size()};
+  }
+  const int timeout_ms = static_cast<int>(s_.write_timeout.count());
+  std::size_t first = 0;
+  while (first < count) {
+    msghdr msg{};
+    msg.msg_iov = iov + first;
+    msg.msg_iovlen = count - first;
+    ssize_t n = ::sendmsg(c_.fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+      if (!WaitFor(POLLOUT, timeout_ms)) return false;
+      continue;
+    }
+    auto sent = static_cast<std::size_t>(n);
+    while (first < count && sent >= iov[first].iov_len) sent -= iov[first++].iov_len;
+    if (first < count) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + sent;
+      iov[first].iov_len -= sent;
+    }
+  }
+  return true;
+}
+
+AfterServe Connection::Close() {
+  ::shutdown(c_.fd, SHUT_WR);
+  int pending = 0;
+  if (::ioctl(c_.fd, FIONREAD, &pending) == 0 && pending > 0) {
+    const auto until = Clock::now() + std::chrono::milliseconds(kLingerCloseMs);
+    char sink[16384];
+    std::size_t dropped = 0;
+    while (dropped < kLingerCloseBytes && Clock::now() < until) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+      if (!WaitFor(POLLIN, static_cast<int>(std::max<long>(1, left.count())))) break;
+      ssize_t n = ::recv(c_.fd, sink, sizeof sink, 0);
+      if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR))) break;
+      if (n > 0) dropped += static_cast<std::size_t>(n);
+    }
+  }
+  ::close(c_.fd);
+  c_.fd = -1;
+  return AfterServe::kClosed;
+}
+
+AfterServe Connection::Serve() {
+  while (true) {
+    Exchange ex;
+    ex.start = c_.request_start != Clock::time_point{} ? c_.request_start : Clock::now();
+    c_.request_start = {};
+    const auto deadline = ex.start + s_.read_timeout;
+
+    // The head.
+    std::size_t seen = 0;  // bytes of this request so far
+    while (true) {
+      auto step = parser_.Feed(Unparsed());
+      offset_ += step.consumed;
+      seen += step.consumed;
+      if (step.event == RequestParser::Event::kHead) break;
+      if (step.event == RequestParser::Event::kError) {
+        std::string text = parser_.error_text();
+        if (text.empty() || text.back() != '\n') text += '\n';
+        Respond(ex, Internal(parser_.error_status(), std::move(text)), false);
+        return Close();
+      }
+      const Io io = ReadMore(deadline);
+      if (io == Io::kOk) continue;
+      if (io == Io::kTimedOut && seen > 0) {
+        log::Warn("connection cut: no complete request head within read_timeout");
+        Respond(ex, Internal(408, "Request Timeout\n"), false);
+      }
+      return Close();
+    }
+
+    const bool go_on = ServeRequest(ex, deadline);
+    c_.served_before = true;
+    if (!go_on || !ex.message_complete || !parser_.head().keep_alive || s_.stopping->load()) {
+      return Close();
+    }
+    if (!Unparsed().empty()) continue;  // pipelined: the next request is here already
+    if (WaitFor(POLLIN, kLingerMs)) continue;
+    c_.buffered.erase(0, offset_);
+    offset_ = 0;
+    return AfterServe::kKeep;
+  }
+}
+
+ReadResult Connection::ReadBody(const RequestParser::BodySink& sink, Clock::time_point deadline,
+                                Exchange& ex) {
+  while (true) {
+    auto step = parser_.Feed(Unparsed(), &sink);
+    offset_ += step.consumed;
+    if (step.event == RequestParser::Event::kMessageEnd) {
+      ex.message_complete = true;
+      return ReadResult::kOk;
+    }
+    if (step.event == RequestParser::Event::kError) {
+      if (!parser_.sink_stopped() && parser_.error_status() == 413) return ReadResult::kTooLarge;
+      return ReadResult::kError;
+    }
+    switch (ReadMore(deadline)) {
+      case Io::kOk:
+        break;
+      case Io::kTimedOut:
+        return ReadResult::kTimedOut;
+      case Io::kClosed:
+      case Io::kError:
+        return ReadResult::kError;
+    }
+  }
+}
+
+bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline) {
+  ParsedHead& head = parser_.mutable_head();
+  ex.method = head.method;
+  if (const auto* id = FindHeader(head.headers, "X-Call-Id"); id && !id->empty()) {
+    ex.call_id = *id;
+  }
+  if (const auto* ua = FindHeader(head.headers, "User-Agent")) {
+    ex.kube_probe = ua->rfind("kube-probe/", 0) == 0;
+  }
+  // A request without a body is complete with its head.
+  if (!head.has_body) {
+    auto step = parser_.Feed(Unparsed());
+    offset_ += step.consumed;
+    ex.message_complete = step.event == RequestParser::Event::kMessageEnd;
+  }
+
+  auto target = ParseRequestTarget(head.target);
+  if (target && IsReservedPath(target->path)) {
+    ex.log_path = target->path;
+    if (head.method != "GET") {
+      auto r = Internal(405, "Method Not Allowed\n");
+      r.headers.push_back({"Allow", "GET"});
+      return Respond(ex, std::move(r), false);
+    }
+    int status = target->path == "/_/health" ? s_.health->HealthStatus()
+                                             : s_.health->ReadyStatus();
+    return Respond(ex, Internal(status, status == 200 ? "OK" : StatusText(status)), false);
+  }
+  // The watchdog neither speaks WebSocket nor forwards upgrades: say so instead of serving
+  // the request as something else.
+  if (IsWebSocketUpgrade(head.headers)) {
+    ex.log_path = target ? target->path : std::string("-");
+    ex.message_complete = false;
+    return Respond(ex, Internal(501, "Not Implemented: WebSocket upgrades are not supported\n"),
+                   false);
+  }
+  if (!IsFunctionMethod(head.method)) {
+    ex.log_path = target ? target->path : std::string("-");
+    ex.message_complete = false;
+    return Respond(ex,
+                   Internal(501, fmt::format("Not Implemented: the {} method is not served\n",
+                                             head.method)),
+                   false);
+  }
+
+  RequestHead request_head;
+  request_head.method = head.method;
+  request_head.target = head.target;
+  request_head.remote_addr = c_.remote_addr;
+  request_head.headers = head.headers;
+  request_head.has_body = head.has_body;
+  HeadResult began = s_.pipeline->Begin(std::move(request_head));
+  ex.log_path = began.log_path.empty() ? "-" : std::move(began.log_path);
+  if (began.rejection) {
+    ex.outcome = began.rejection->outcome;
+    ex.scheme = began.rejection->scheme;
+    return Respond(ex, FromRejection(std::move(*began.rejection)), false);
+  }
+
+  BodyReader reader;
+  if (head.has_body) {
+    if (head.expect_continue && !Send({"HTTP/1.1 100 Continue\r\n\r\n"})) return false;
+    reader = [this, deadline, &ex](const RequestParser::BodySink& sink) {
+      return ReadBody(sink, deadline, ex);
+    };
+  }
+  PipelineResult result;
+  try {
+    result = s_.pipeline->Handle(*began.request, reader);
+  } catch (const std::exception& e) {
+    log::Error(fmt::format("internal error while serving {} {}: {}", ex.method, ex.log_path,
+                           e.what()));
+    ex.message_complete = false;
+    return Respond(ex, Internal(500, "Internal Server Error\n"), false);
+  }
+  ex.outcome = result.outcome;
+  ex.scheme = result.scheme;
+  ex.function_call = result.function_called;
+  return Respond(ex, std::move(result.response), result.holds_slot);
+}
+
+bool Connection::Respond(Exchange& ex, executor::FunctionResponse&& out, bool holds_slot) {
+  const ParsedHead& head = parser_.head();
+  const bool head_only = ex.method == "HEAD";
+  const bool no_body = NoBodyStatus(out.status);
+  const bool http10 = head.version_minor == 0 && !head.method.empty();
+  bool closing = !ex.message_complete || !head.keep_alive || head.upgrade ||
+                 s_.stopping->load() || head.method.empty();
+  const bool chunked = out.stream && !out.stream_length && !http10 && !no_body;
+  if (out.stream && !out.stream_length && http10) closing = true;  // ends with the connection
+
+  std::string text;
+  text.reserve(256 + (out.stream ? 0 : out.body.size()));
+  auto out_it = std::back_inserter(text);
+  fmt::format_to(out_it, "HTTP/1.1 {} {}\r\n", out.status, StatusText(out.status));
+  bool has_type = false;
+  bool has_date = false;
+  for (const auto& h : out.headers) {
+    if (IEquals(h.name, "Content-Length") || IEquals(h.name, "Transfer-Encoding") ||
+        IEquals(h.name, "Connection") || IEquals(h.name, "Keep-Alive")) {
+      continue;  // framing is the watchdog's
+    }
+    has_type = has_type || IEquals(h.name, "Content-Type");
+    has_date = has_date || IEquals(h.name, "Date");
+    fmt::format_to(out_it, "{}: {}\r\n", h.name, h.value);
+  }
+  if (out.internal) fmt::format_to(out_it, "{}: {}\r\n", kInternalHeader, kInternalValue);
+  if (!has_date) fmt::format_to(out_it, "Date: {}\r\n", HttpDate());
+  if (!no_body) {
+    if (out.stream) {
+      if (!has_type) text += "Content-Type: application/octet-stream\r\n";
+      if (out.stream_length) {
+        fmt::format_to(out_it, "Content-Length: {}\r\n", *out.stream_length);
+      } else if (chunked) {
+        text += "Transfer-Encoding: chunked\r\n";
+      }
+    } else {
+      if (!has_type && !out.body.empty()) text += "Content-Type: text/plain\r\n";
+      fmt::format_to(out_it, "Content-Length: {}\r\n", out.body.size());
+    }
+  }
+  if (closing) {
+    text += "Connection: close\r\n";
+  } else if (http10) {
+    text += "Connection: keep-alive\r\n";
+  }
+  text += "\r\n";
+
+  if (!out.stream) {
+    const std::string_view body = head_only || no_body ? std::string_view() : out.body;
+    // Logged before the bytes go out: a client that reads the log right after the response
+    // finds its line.
+    if (ex.function_call) {
+      s_.metrics->RequestFinished(
+          ex.method, out.status,
+          std::chrono::duration<double>(Clock::now() - ex.start).count());
+    }
+    AccessLog(ex, out.status, out.body.size());
+    if (body.size() <= 16 * 1024) {
+      text.append(body);
+      return Send({text}) && !closing;
+    }
+    return Send({text, body}) && !closing;
+  }
+
+  // A streamed body: the max_inflight slot, the metrics and the log line end with it.
+  std::size_t bytes = 0;
+  bool ok = Send({text});
+  if (ok) {
+    char size_line[24];
+    ok = out.stream->Pump([&](std::string_view chunk) {
+      if (s_.cut_streams->load()) return false;
+      bytes += chunk.size();
+      if (head_only || no_body || chunk.empty()) return true;
+      if (!chunked) return Send({chunk});
+      auto end = fmt::format_to_n(size_line, sizeof size_line - 2, "{:x}", chunk.size()).out;
+      *end++ = '\r';
+      *end++ = '\n';
+      return Send({std::string_view(size_line, static_cast<std::size_t>(end - size_line)),
+                   chunk, "\r\n"});
+    });
+  }
+  out.stream.reset();  // the function's pipes and process go before the slot is given back
+  if (holds_slot) s_.health->Release();
+  s_.metrics->RequestFinished(ex.method, out.status,
+                              std::chrono::duration<double>(Clock::now() - ex.start).count());
+  AccessLog(ex, out.status, bytes, ok ? "complete" : "cut");
+  if (ok && chunked && !head_only) ok = Send({"0\r\n\r\n"});
+  return ok && !closing;
+}
+
+void Connection::AccessLog(const Exchange& ex, int status, std::size_t bytes,
+                           std::string_view stream) const {
+  if (ex.kube_probe) return;
+  const double seconds = std::chrono::duration<double>(Clock::now() - ex.start).count();
+  const std::string status_text = std::to_string(status);
+  const std::string bytes_text = std::to_string(bytes);
+  const std::string duration = fmt::format("{:.6f}", seconds);
+  log::Fields fields = {{"method", ex.method},
+                                    {"path", ex.log_path},
+                                    {"status", status_text},
+                                    {"bytes", bytes_text},
+                                    {"duration", duration},
+                                    {"outcome", ex.outcome},
+                                    {"scheme", ex.scheme},
+                                    {"call_id", ex.call_id}};
+  if (!stream.empty()) fields.push_back({"stream", stream});
+  log::WriteFields(stream == "cut" ? log::Level::kWarn : log::Level::kInfo, "request", fields);
+}
+
+}  // namespace
+
+AfterServe ServeConnection(ClientConnection& connection, const ConnectionServices& services) {
+  Connection c(connection, services);
+  return c.Serve();
+}
+
+const char* StatusText(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
+    case 204: return "No Content";
+    case 205: return "Reset Content";
+    case 206: return "Partial Content";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 422: return "Unprocessable Content";
+    case 425: return "Too Early";
+    case 426: return "Upgrade Required";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 451: return "Unavailable For Legal Reasons";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    case 507: return "Insufficient Storage";
+    default: return "Unknown";
+  }
+}
+
+}  // namespace hw::server

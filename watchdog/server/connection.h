@@ -1,0 +1,51 @@
+// One client connection served on a worker thread: its requests are parsed
+// (request_parser.h), taken through the pipeline (pipeline.h) and answered one after
+// another, pipelined ones in order. Every wait is bounded: a request, head and body, must
+// arrive within read_timeout of its first byte; a write may wait write_timeout. The state of
+// a request lives in one Exchange object on the worker's stack, from the head to the access
+// log line.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "config/config.h"
+#include "server/front_loop.h"
+#include "server/request_parser.h"
+
+namespace hw::metrics {
+class Metrics;
+}
+
+namespace hw::server {
+
+class Health;
+class Pipeline;
+
+// What every connection shares: read-only, or thread-safe.
+struct ConnectionServices {
+  const Pipeline* pipeline;
+  Health* health;
+  metrics::Metrics* metrics;
+  config::Duration read_timeout;
+  config::Duration write_timeout;
+  ParseLimits limits;
+  const std::atomic<bool>* stopping;     // answer the current request, then close
+  const std::atomic<bool>* cut_streams;  // streamed responses give up (end of the drain)
+};
+
+enum class AfterServe {
+  kKeep,    // idle, keep-alive: give it back to the front loop (buffered bytes kept)
+  kClosed,  // closed here
+};
+
+// Serves the requests on `connection` (its head is complete or over the limit): pipelined
+// ones from the buffer, and the next one if it arrives within a short linger. Never throws.
+AfterServe ServeConnection(ClientConnection& connection, const ConnectionServices& services);
+
+// The reason phrase of a status code ("Not Found"); "Unknown" for codes without one.
+const char* StatusText(int status);
+
+}  // namespace hw::server
