@@ -41,7 +41,8 @@ void AddressOf(int fd, bool peer, std::string& ip, int& port) {
 }  // namespace
 
 bool HeadComplete(std::string_view bytes) {
-  // cpp-httplib ends a head at an empty line, CRLF or a lone LF.
+  // A head ends at an empty line; lone LFs count too, so that the parser sees such a head and
+  // refuses it (400) instead of the loop waiting for more.
   return bytes.find("\r\n\r\n") != std::string_view::npos ||
          bytes.find("\n\n") != std::string_view::npos ||
          bytes.find("\n\r\n") != std::string_view::npos;

@@ -1,7 +1,8 @@
 // The HTTP front: function traffic on `port` and Prometheus metrics on `metrics_port`.
 // A request flows one way: limits -> signature verification (while the raw body is read) ->
 // max_inflight -> executor -> response. A rejected request never reaches the executor.
-// This module is the only one that includes cpp-httplib.
+// The function port is the watchdog's own transport (front_loop.h, connection.h); metrics are
+// served by cpp-httplib (metrics_endpoint.h).
 #pragma once
 
 #include <memory>

@@ -3,7 +3,7 @@
 // signature check and a reservation against the budget for unverified bodies; whatever the
 // head alone decides is answered before a byte of the body is read. Handle then reads the
 // body (verifying it as it arrives), applies the max_inflight limiter and runs the executor.
-// http_server.cc adapts cpp-httplib to it; the fuzz target drives it in process. A request
+// The transport (connection.cc) feeds it; the fuzz target drives it in process. A request
 // the pipeline rejects never reaches the executor.
 #pragma once
 
