@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include <fmt/format.h>
@@ -19,10 +20,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 constexpr std::size_t kBufferLimit = 1024 * 1024;  // larger upstream bodies are streamed
-
-// One keep-alive connection per worker thread: no lock, no contention (cpp-httplib runs a
-// connection's requests on one thread, one at a time).
-thread_local std::unique_ptr<UpstreamConnection> t_connection;
 
 TimePoint DeadlineFor(const config::Config& c, SteadyClock::time_point start) {
   if (c.exec_timeout.count() > 0) return start + c.exec_timeout;
@@ -47,8 +44,9 @@ FunctionResponse FailureResponse(UpstreamFailure failure, const std::string& why
 // Relays the rest of an upstream body to the client after the headers went out.
 class UpstreamBody final : public BodyStream {
  public:
-  UpstreamBody(std::unique_ptr<UpstreamConnection> conn, ResponseHead head, TimePoint deadline)
-      : conn_(std::move(conn)), head_(std::move(head)), deadline_(deadline) {}
+  UpstreamBody(std::unique_ptr<UpstreamConnection> conn, ResponseHead head, TimePoint deadline,
+               UpstreamPool& pool)
+      : conn_(std::move(conn)), head_(std::move(head)), deadline_(deadline), pool_(pool) {}
 
   bool Pump(const std::function<bool(std::string_view)>& write) override {
     bool ok = conn_->ReadBody(head_, deadline_, write);
@@ -60,7 +58,7 @@ class UpstreamBody final : public BodyStream {
       }
       return false;
     }
-    if (conn_->reusable() && !t_connection) t_connection = std::move(conn_);
+    if (conn_->reusable()) pool_.Give(std::move(conn_));
     return true;
   }
 
@@ -68,6 +66,7 @@ class UpstreamBody final : public BodyStream {
   std::unique_ptr<UpstreamConnection> conn_;
   ResponseHead head_;
   TimePoint deadline_;
+  UpstreamPool& pool_;
 };
 
 // RFC 9110 9.2.2: the methods a client may repeat without changing the effect. (TRACE too,
@@ -96,7 +95,8 @@ HttpExecutor::HttpExecutor(const config::Config& config, UpstreamAddress upstrea
     : config_(config),
       upstream_(std::move(upstream)),
       metrics_(metrics),
-      on_fatal_(std::move(on_fatal)) {}
+      on_fatal_(std::move(on_fatal)),
+      pool_(static_cast<std::size_t>(std::max(1, config.max_connections))) {}
 
 HttpExecutor::~HttpExecutor() {
   Shutdown();
@@ -178,6 +178,29 @@ Status HttpExecutor::Start() {
   }
 }
 
+std::unique_ptr<UpstreamConnection> UpstreamPool::Take() {
+  std::lock_guard lock(mutex_);
+  if (idle_.empty()) return nullptr;
+  auto conn = std::move(idle_.back());
+  idle_.pop_back();
+  return conn;
+}
+
+void UpstreamPool::Give(std::unique_ptr<UpstreamConnection> connection) {
+  std::unique_ptr<UpstreamConnection> surplus;  // closed outside the lock
+  std::lock_guard lock(mutex_);
+  if (idle_.size() >= max_idle_) {
+    surplus = std::move(connection);
+    return;
+  }
+  idle_.push_back(std::move(connection));
+}
+
+std::size_t UpstreamPool::idle() const {
+  std::lock_guard lock(mutex_);
+  return idle_.size();
+}
+
 FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
   const auto start = SteadyClock::now();
   const TimePoint deadline = DeadlineFor(config_, start);
@@ -188,7 +211,7 @@ FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
   std::unique_ptr<UpstreamConnection> conn;
   ResponseHead head;
   for (int attempt = 0;; ++attempt) {
-    conn = std::move(t_connection);
+    conn = pool_.Take();
     // Closed by the function while idle (its keep-alive timeout): nothing was sent on it, so
     // any request may go on a new connection.
     if (conn && conn->Stale()) conn.reset();
@@ -237,7 +260,7 @@ FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
                 IsEventStream(head);
   if (stream) {
     if (head.framing == ResponseHead::Framing::kLength) response.stream_length = head.length;
-    response.stream = std::make_unique<UpstreamBody>(std::move(conn), head, deadline);
+    response.stream = std::make_unique<UpstreamBody>(std::move(conn), head, deadline, pool_);
     return response;
   }
   std::string body;
@@ -247,7 +270,7 @@ FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
     return true;
   });
   if (!ok) return FailureResponse(conn->failure(), "response body cut", config_, start);
-  if (conn->reusable()) t_connection = std::move(conn);
+  if (conn->reusable()) pool_.Give(std::move(conn));
   response.body = std::move(body);
   response.headers.push_back({"X-Duration-Seconds", DurationSeconds(start)});
   return response;

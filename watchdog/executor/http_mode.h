@@ -1,5 +1,5 @@
 // http mode: fprocess is started once and supervised; each verified request is forwarded to
-// upstream_url over a keep-alive connection of the worker thread, and the upstream's status,
+// upstream_url over a keep-alive connection from a shared pool, and the upstream's status,
 // headers and body are relayed (streamed when the upstream streams). The watchdog is not
 // ready, and writes no lock file, until the upstream accepts connections; if the function
 // process dies, the watchdog stops so the container restarts.
@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config/config.h"
 #include "executor/executor.h"
@@ -22,6 +23,22 @@ class Metrics;
 }
 
 namespace hw::executor {
+
+// Idle keep-alive connections to the upstream, shared by every worker: the most recently
+// used first (it is the least likely to have been closed by the function's idle timeout).
+// At most `max_idle` are kept; more are closed. Thread-safe.
+class UpstreamPool {
+ public:
+  explicit UpstreamPool(std::size_t max_idle) : max_idle_(max_idle) {}
+  std::unique_ptr<UpstreamConnection> Take();  // null when none is idle
+  void Give(std::unique_ptr<UpstreamConnection> connection);
+  std::size_t idle() const;
+
+ private:
+  const std::size_t max_idle_;
+  mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<UpstreamConnection>> idle_;
+};
 
 class HttpExecutor final : public Executor {
  public:
@@ -43,6 +60,7 @@ class HttpExecutor final : public Executor {
   std::unique_ptr<ChildProcess> function_;
   std::thread output_thread_;
   std::atomic<bool> stopping_{false};
+  UpstreamPool pool_;
 };
 
 }  // namespace hw::executor
