@@ -1,5 +1,6 @@
 // The benchmark's baseline upstream: a small epoll HTTP/1.1 keep-alive server (one event loop
-// per thread, SO_REUSEPORT) that reads any request body and answers 200 "OK" at once. The
+// per thread, SO_REUSEPORT) that reads any request body (Content-Length or chunked) and
+// answers 200 "OK" at once. The
 // watchdog runs it as its http-mode function, and the benchmark also calls it directly.
 // GET /__bench/stats answers "connections N requests M" (counted since start) so the
 // benchmark can show that rejected requests never reached it.
@@ -48,26 +49,70 @@ bool IEqualsPrefix(std::string_view text, std::string_view lower_prefix) {
   return true;
 }
 
-// One client connection: bytes not yet parsed, the body still to skip, output not yet sent.
+// Where a chunked request body is (of-watchdog forwards bodies chunked by default).
+enum class Chunk { kNone, kSize, kData, kTrailer };
+
+// One client connection: bytes not yet parsed, the body (or chunk) still to skip, output not
+// yet sent.
 struct Connection {
   int fd;
   std::string in;
   std::size_t body_left = 0;
   std::string out;
+  Chunk chunk = Chunk::kNone;
 };
+
+void Answer(Connection& c) {
+  c.out.append(kOkResponse);
+  g_requests.fetch_add(1, std::memory_order_relaxed);
+}
 
 // Parses as many complete requests as `c.in` holds; appends their responses to `c.out`.
 // Returns false on a malformed request (the connection is then closed).
 bool Parse(Connection& c) {
   std::size_t pos = 0;
   while (true) {
+    if (c.chunk == Chunk::kData) {  // body_left counts the chunk's data and its CRLF
+      std::size_t n = std::min(c.body_left, c.in.size() - pos);
+      c.body_left -= n;
+      pos += n;
+      if (c.body_left > 0) break;
+      c.chunk = Chunk::kSize;
+      continue;
+    }
+    if (c.chunk != Chunk::kNone) {
+      std::string_view rest(c.in.data() + pos, c.in.size() - pos);
+      std::size_t eol = rest.find("\r\n");
+      if (eol == std::string_view::npos) {
+        if (rest.size() > kMaxHead) return false;
+        break;
+      }
+      std::string_view line = rest.substr(0, eol);
+      pos += eol + 2;
+      if (c.chunk == Chunk::kTrailer) {
+        if (line.empty()) {
+          c.chunk = Chunk::kNone;
+          Answer(c);
+        }
+        continue;
+      }
+      std::size_t size = 0;
+      auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), size, 16);
+      if (ec != std::errc() || p == line.data()) return false;
+      if (size == 0) {
+        c.chunk = Chunk::kTrailer;
+      } else {
+        c.chunk = Chunk::kData;
+        c.body_left = size + 2;
+      }
+      continue;
+    }
     if (c.body_left > 0) {
       std::size_t n = std::min(c.body_left, c.in.size() - pos);
       c.body_left -= n;
       pos += n;
       if (c.body_left > 0) break;
-      c.out.append(kOkResponse);
-      g_requests.fetch_add(1, std::memory_order_relaxed);
+      Answer(c);
       continue;
     }
     std::string_view rest(c.in.data() + pos, c.in.size() - pos);
@@ -79,6 +124,7 @@ bool Parse(Connection& c) {
     std::string_view head = rest.substr(0, end + 2);
     pos += end + 4;
     std::size_t length = 0;
+    bool chunked = false;
     for (std::size_t line = head.find("\r\n"); line != std::string_view::npos;) {
       std::size_t next = head.find("\r\n", line + 2);
       if (next == std::string_view::npos) break;
@@ -88,6 +134,9 @@ bool Parse(Connection& c) {
         while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
         auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), length);
         if (ec != std::errc()) return false;
+      } else if (IEqualsPrefix(header, "transfer-encoding:") &&
+                 header.find("chunked") != std::string_view::npos) {
+        chunked = true;
       }
       line = next;
     }
@@ -98,11 +147,12 @@ bool Parse(Connection& c) {
       c.out.append(std::to_string(text.size())).append("\r\n\r\n").append(text);
       continue;
     }
-    c.body_left = length;
-    if (length == 0) {
-      c.out.append(kOkResponse);
-      g_requests.fetch_add(1, std::memory_order_relaxed);
+    if (chunked) {
+      c.chunk = Chunk::kSize;
+      continue;
     }
+    c.body_left = length;
+    if (length == 0) Answer(c);
   }
   c.in.erase(0, pos);
   return true;
@@ -157,7 +207,7 @@ void Loop(int listen_fd) {
           cev.events = EPOLLIN | EPOLLRDHUP;
           cev.data.fd = c;
           ::epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
-          conns.emplace(c, std::make_unique<Connection>(Connection{c, {}, 0, {}}));
+          conns.emplace(c, std::make_unique<Connection>(Connection{c, {}, 0, {}, Chunk::kNone}));
         }
         continue;
       }
@@ -171,13 +221,10 @@ void Loop(int listen_fd) {
           if (r > 0) {
             // Body bytes are skipped without being kept.
             std::size_t skip = 0;
-            if (c.body_left > 0 && c.in.empty()) {
+            if (c.body_left > 0 && c.in.empty() && c.chunk == Chunk::kNone) {
               skip = std::min(c.body_left, static_cast<std::size_t>(r));
               c.body_left -= skip;
-              if (c.body_left == 0) {
-                c.out.append(kOkResponse);
-                g_requests.fetch_add(1, std::memory_order_relaxed);
-              }
+              if (c.body_left == 0) Answer(c);
             }
             c.in.append(buf.data() + skip, static_cast<std::size_t>(r) - skip);
             if (static_cast<std::size_t>(r) < buf.size()) break;

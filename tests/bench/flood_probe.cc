@@ -2,7 +2,9 @@
 // the signed-request rate with nothing else going on, then IDLE connections that never send
 // a byte and HALF half-open ones (a request head never finished) held open for SECONDS (a
 // cut one is opened again, as an attacker would), while /_/health is probed every 100 ms and
-// signed requests keep going on one keep-alive connection. Prints key=value lines.
+// signed requests keep going on one keep-alive connection. Prints key=value lines, among them
+// how long the server let a half-open and an idle connection live before cutting it (the
+// watchdog should cut both at read_timeout / keepalive_timeout).
 //   flood_probe PORT PID IDLE HALF SECONDS BODY_FILE SIGNATURE_HEADER_LINE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -142,6 +144,7 @@ int main(int argc, char** argv) {
   const std::string partial = "POST /x HTTP/1.1\r\nHost: a\r\n";
   std::vector<int> fds;
   std::vector<bool> is_half;
+  std::vector<Clock::time_point> opened_at;
   int open_failures = 0;
   for (int i = 0; i < idle + half; ++i) {
     int fd = Connect(port);
@@ -153,12 +156,15 @@ int main(int argc, char** argv) {
     if (h) SendAll(fd, partial);
     fds.push_back(fd);
     is_half.push_back(h);
+    opened_at.push_back(Clock::now());
   }
   std::printf("connections_opened=%zu open_failures=%d\n", fds.size(), open_failures);
 
   const auto until = Clock::now() + std::chrono::seconds(seconds);
   std::atomic<long> reopened{0};
   std::atomic<bool> done{false};
+  std::vector<double> half_cut_s;  // lifetimes of cut connections; read after keeper ends
+  std::vector<double> idle_cut_s;
   // Keeps the flood up: a connection the server cut is opened again.
   std::thread keeper([&] {
     std::vector<pollfd> polls(fds.size());
@@ -168,8 +174,14 @@ int main(int argc, char** argv) {
       if (n <= 0) continue;
       for (std::size_t i = 0; i < fds.size(); ++i) {
         if (polls[i].revents == 0) continue;
+        const auto now = Clock::now();
+        if (fds[i] >= 0) {
+          (is_half[i] ? half_cut_s : idle_cut_s)
+              .push_back(std::chrono::duration<double>(now - opened_at[i]).count());
+        }
         ::close(fds[i]);
         fds[i] = Connect(port);
+        opened_at[i] = Clock::now();
         if (fds[i] >= 0 && is_half[i]) SendAll(fds[i], partial);
         ++reopened;
       }
@@ -222,5 +234,8 @@ int main(int argc, char** argv) {
   std::printf("flood_signed_per_s=%.0f signed_ratio=%.2f\n", signed_rate,
               unloaded > 0 ? signed_rate / (static_cast<double>(unloaded) / 3.0) : 0.0);
   std::printf("max_rss_kb=%ld reopened=%ld\n", max_rss, reopened.load());
+  std::printf("half_cut=%zu half_cut_p50_s=%.1f idle_cut=%zu idle_cut_p50_s=%.1f\n",
+              half_cut_s.size(), Percentile(half_cut_s, 0.5), idle_cut_s.size(),
+              Percentile(idle_cut_s, 0.5));
   return 0;
 }
