@@ -2,7 +2,8 @@
 // Finish for a github-signed body) next to OpenSSL's own HMAC-SHA256 on the same buffer:
 // a pre-keyed EVP_MAC context duplicated per message (the fastest raw way the spec names),
 // the one-shot HMAC() that re-keys every time, and one context re-initialised per message
-// (EVP_MAC_init without a key). Prints one line per size:
+// (EVP_MAC_init without a key). Times are this thread's CPU time (the median of ~10 ms
+// batches), so a busy shared machine moves them little. Prints one line per size:
 //   size BYTES verify_ns N raw_dup_ns N raw_oneshot_ns N raw_reinit_ns N
 //
 // Usage: verify_bench SECRET_FILE [MILLISECONDS_PER_FIGURE=300] [SIZE...]
@@ -10,6 +11,8 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -62,23 +65,29 @@ std::string Hex(const unsigned char* data, std::size_t n) {
 }
 
 // Median over several batches of the time per call of `fn`, in nanoseconds.
+// This thread's CPU time in ns: on a shared machine, time spent preempted is not counted.
+double ThreadCpuNs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
 double NanosPerCall(const std::function<void()>& fn, double budget_ms) {
   // Calibrate a batch of about 10 ms.
   std::size_t batch = 1;
   while (true) {
-    auto t0 = SteadyClock::now();
+    double t0 = ThreadCpuNs();
     for (std::size_t i = 0; i < batch; ++i) fn();
-    double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
+    double ms = (ThreadCpuNs() - t0) / 1e6;
     if (ms > 10 || batch > (1u << 24)) break;
     batch *= 2;
   }
   std::vector<double> samples;
   auto end = SteadyClock::now() + std::chrono::duration<double, std::milli>(budget_ms);
   while (samples.size() < 5 || SteadyClock::now() < end) {
-    auto t0 = SteadyClock::now();
+    double t0 = ThreadCpuNs();
     for (std::size_t i = 0; i < batch; ++i) fn();
-    samples.push_back(std::chrono::duration<double, std::nano>(SteadyClock::now() - t0).count() /
-                      static_cast<double>(batch));
+    samples.push_back((ThreadCpuNs() - t0) / static_cast<double>(batch));
     if (samples.size() > 1000) break;
   }
   std::sort(samples.begin(), samples.end());
