@@ -11,6 +11,7 @@
 #include <exception>
 #include <initializer_list>
 #include <iterator>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -148,6 +149,7 @@ class Connection {
   const ConnectionServices& s_;
   RequestParser parser_;
   std::size_t offset_ = 0;  // bytes of c_.buffered the parser has taken
+  std::unique_ptr<char[]> read_buffer_ = std::make_unique_for_overwrite<char[]>(kReadChunk);
 };
 
 bool Connection::WaitFor(short events, int timeout_ms) const {
@@ -169,11 +171,13 @@ Io Connection::ReadMore(Clock::time_point deadline) {
     offset_ = 0;
   }
   while (true) {
-    const std::size_t old = buffer.size();
-    buffer.resize(old + kReadChunk);
-    ssize_t n = ::recv(c_.fd, buffer.data() + old, kReadChunk, 0);
-    buffer.resize(old + (n > 0 ? static_cast<std::size_t>(n) : 0));
-    if (n > 0) return Io::kOk;
+    // Into a buffer of the connection's, then appended: growing the string first would
+    // zero-fill the whole chunk before every recv.
+    ssize_t n = ::recv(c_.fd, read_buffer_.get(), kReadChunk, 0);
+    if (n > 0) {
+      buffer.append(read_buffer_.get(), static_cast<std::size_t>(n));
+      return Io::kOk;
+    }
     if (n == 0) return Io::kClosed;
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) return Io::kError;

@@ -204,10 +204,11 @@ void FrontLoop::OnReadable(int fd) {
   Held& held = it->second;
   auto& buffer = held.connection.buffered;
   while (true) {
-    std::size_t old = buffer.size();
-    buffer.resize(old + kReadChunk);
-    ssize_t n = ::recv(fd, buffer.data() + old, kReadChunk, 0);
-    buffer.resize(old + (n > 0 ? static_cast<std::size_t>(n) : 0));
+    // Into a stack buffer, then appended: growing the string first would zero-fill the whole
+    // chunk before every recv.
+    char chunk[kReadChunk];
+    ssize_t n = ::recv(fd, chunk, kReadChunk, 0);
+    if (n > 0) buffer.append(chunk, static_cast<std::size_t>(n));
     if (n == 0) {
       Drop(fd, false);  // the client closed
       return;
