@@ -288,7 +288,10 @@ const std::vector<KeyDef>& Defs() {
         SetSignature([](SignatureOptions& s, std::string_view key, std::string_view v) -> Status {
           if (!v.empty() && v != "memory" && !v.starts_with("redis://") &&
               !v.starts_with("redis+unix://")) {
-            return Invalid(key, v, "memory, redis://host:port/db or redis+unix:///path.sock?db=N");
+            // A password put in the URL by mistake is not shown.
+            const bool at = v.find('@') != std::string_view::npos;
+            return Invalid(key, at ? "(a URL with '@', not shown)" : v,
+                           "memory, redis://host:port/db or redis+unix:///path.sock?db=N");
           }
           s.replay_store = std::string(v);
           return Ok{};

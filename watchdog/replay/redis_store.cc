@@ -33,11 +33,20 @@ struct ReplyDeleter {
 };
 using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 
+// The URL as an error message may show it: a password put in it by mistake is not shown.
+std::string Redacted(std::string_view url) {
+  const auto at = url.rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  const auto scheme_end = url.find("://");
+  const std::size_t from = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  return fmt::format("{}***{}", url.substr(0, from), url.substr(at));
+}
+
 Error BadUrl(std::string_view url, std::string_view why) {
   return Error{fmt::format(
       "hmac_replay_store: invalid value \"{}\": {}; expected memory, redis://host:port/db or "
       "redis+unix:///path/to.sock?db=N",
-      url, why)};
+      Redacted(url), why)};
 }
 
 std::optional<int> ParseInt(std::string_view text, int max) {
