@@ -1,6 +1,6 @@
 // What a provider scheme is: a name, how to tell that a request carries its signature, how a
 // secret is prepared at (re)load, how one request is checked, and how a sender would sign.
-// One file per provider implements it; registry.cc lists them.
+// registry.cc lists them: most as one row of data (table_scheme.h), the rest in a file each.
 #pragma once
 
 #include <chrono>

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -63,6 +64,24 @@ inline config::SignatureOptions OptionsFor(std::string scheme, const TempDir& di
   options.secrets_path = dir.path().string();
   options.reload_interval = std::chrono::hours(1);  // tests reload with ReloadNow
   return options;
+}
+
+// Our scheme name for a vector's scheme in vectors.json (see vectors_test.cc for why).
+inline std::string SchemeOfVector(const std::string& vector_scheme) {
+  static const std::map<std::string, std::string> names = {
+      {"github-sha256", "github"},
+      {"meta-sha256", "meta"},
+      {"gitlab-token", "gitlab"},
+      {"gitlab-signing-token", "standard-webhooks"},
+      {"hubspot-v3", "hubspot"},
+      {"twitch-eventsub", "twitch"},
+      {"discord-ed25519", "discord"},
+      {"openfaas-faas-cli-sha256", "faas-cli"},
+      {"openfaas-workshop-sha1", "faas-cli"},
+      {"twilio-json", "twilio"},
+  };
+  const auto found = names.find(vector_scheme);
+  return found == names.end() ? vector_scheme : found->second;
 }
 
 struct Sent {
