@@ -9,7 +9,7 @@
 namespace hw::signature {
 namespace {
 
-class MacCheck final : public SchemeCheck {
+class MacCheck final : public BodyCheck {
  public:
   MacCheck(MacPlan plan, std::span<const PreparedKey> keys) : plan_(std::move(plan)) {
     // The distinct algorithms of the candidates (at most the four there are), in order.
@@ -63,7 +63,7 @@ class MacCheck final : public SchemeCheck {
 
 }  // namespace
 
-std::unique_ptr<SchemeCheck> StartMacCheck(MacPlan plan, std::span<const PreparedKey> keys) {
+std::unique_ptr<BodyCheck> StartMacCheck(MacPlan plan, std::span<const PreparedKey> keys) {
   return std::make_unique<MacCheck>(std::move(plan), keys);
 }
 

@@ -34,7 +34,7 @@ using Parsed = std::variant<Outcome, MacPlan>;
 
 // Starts one MAC per (key, candidate algorithm) from the pre-keyed contexts, feeds the
 // prefix, then every body chunk, then the suffix; Finish compares in constant time.
-std::unique_ptr<SchemeCheck> StartMacCheck(MacPlan plan, std::span<const PreparedKey> keys);
+std::unique_ptr<BodyCheck> StartMacCheck(MacPlan plan, std::span<const PreparedKey> keys);
 
 // MAC of prefix ‖ body ‖ suffix under `key` (what a sender computes); empty if `key` has no
 // context for `algorithm`.
