@@ -3,24 +3,20 @@
 
 #include <catch2/catch.hpp>
 
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+
+#include "test_support.h"
 
 namespace hw::signature {
 namespace {
 
 // outcome name -> status column of the README's Outcomes table.
 std::map<std::string, std::string> ReadmeOutcomes() {
-  std::ifstream in(std::string(HW_SOURCE_DIR) + "/README.md");
-  REQUIRE(in.good());
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string readme = text.str();
-  const std::size_t start = readme.find("\n### Outcomes\n");
-  REQUIRE(start != std::string::npos);
-  std::istringstream section(readme.substr(start, readme.find("\n### ", start + 1) - start));
+  const std::string text = test::ReadmeSection("### Outcomes");
+  REQUIRE_FALSE(text.empty());
+  std::istringstream section(text);
   std::map<std::string, std::string> rows;
   for (std::string line; std::getline(section, line);) {
     if (!line.starts_with("| `")) continue;

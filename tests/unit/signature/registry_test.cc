@@ -4,9 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "config/config.h"
 #include "test_support.h"
@@ -46,14 +44,8 @@ TEST_CASE("every row of the scheme table is consistent") {
 }
 
 TEST_CASE("every scheme is in the README's scheme table") {
-  std::ifstream in(std::string(HW_SOURCE_DIR) + "/README.md");
-  REQUIRE(in.good());
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string readme = text.str();
-  const std::size_t start = readme.find("\n### Schemes\n");
-  REQUIRE(start != std::string::npos);
-  const std::string section = readme.substr(start, readme.find("\n### ", start + 1) - start);
+  const std::string section = test::ReadmeSection("### Schemes");
+  REQUIRE_FALSE(section.empty());
   for (const SchemeEntry& entry : Registry()) {
     INFO("scheme " << entry.name);
     CHECK(Contains(section, "\n| `" + std::string(entry.name) + "` |"));

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -65,6 +66,20 @@ inline config::SignatureOptions OptionsFor(std::string scheme, const TempDir& di
   options.reload_interval = std::chrono::hours(1);  // tests reload with ReloadNow
   return options;
 }
+
+#ifdef HW_SOURCE_DIR  // unit tests only (the fuzz targets share this header)
+// The README section that starts at the line `heading` ("### Schemes"), up to the next
+// "### " heading; "" if there is none.
+inline std::string ReadmeSection(std::string_view heading) {
+  std::ifstream in(std::string(HW_SOURCE_DIR) + "/README.md");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string readme = text.str();
+  const std::size_t start = readme.find("\n" + std::string(heading) + "\n");
+  if (start == std::string::npos) return "";
+  return readme.substr(start, readme.find("\n### ", start + 1) - start);
+}
+#endif
 
 // Our scheme name for a vector's scheme in vectors.json (see vectors_test.cc for why).
 inline std::string SchemeOfVector(const std::string& vector_scheme) {
