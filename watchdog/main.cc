@@ -1,6 +1,6 @@
 // hmac-watchdog: the entry point, and the only place that sees every module. It parses the
 // configuration, wires verifier, executor, metrics and server together, and runs the
-// SIGTERM sequence of compatibility.md.
+// SIGTERM sequence (README "Shutdown").
 #include <signal.h>
 #include <unistd.h>
 

@@ -22,8 +22,8 @@ enum class LogFormat { kText, kJson };
 
 using Duration = std::chrono::milliseconds;
 
-// Settings of the signature check (signatures.md). Scheme names are validated by the
-// signature module, which knows them; everything else is validated here.
+// Settings of the signature check (README "Signature verification"). Scheme names are
+// validated by the signature module, which knows them; everything else is validated here.
 struct SignatureOptions {
   std::vector<std::string> schemes;       // hmac_scheme, split on commas; {"none"} = off
   std::vector<std::string> secret_names;  // hmac_secret, split on commas

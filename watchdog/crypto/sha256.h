@@ -7,7 +7,8 @@
 
 namespace hw::crypto {
 
-// The 32-byte SHA-256 digest of `data`; empty only if OpenSSL fails.
+// The 32-byte SHA-256 digest of `data`. Never fails: it runs OpenSSL's low-level digest
+// functions, which cannot.
 Bytes Sha256(std::string_view data);
 
 }  // namespace hw::crypto

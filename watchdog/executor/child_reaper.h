@@ -37,10 +37,11 @@ struct ChildRecord {
   UniqueFd exit_event;             // eventfd, readable from then on (never drained)
 };
 
-// Starts the reaper if needed, then runs spawn(&pid) with the registry locked, so the reaper
-// cannot collect the new pid before it is registered. Returns the registered record, or the
-// Error of spawn (nothing registered then), or an Error when the reaper or the eventfd could
-// not be created (spawn not run).
+// Starts the reaper if needed, then runs spawn(&pid) outside the registry's lock (workers
+// spawn in parallel); a child the reaper collects before it is registered is kept aside while
+// a spawn is in progress and claimed here, so its status is never lost. Returns the
+// registered record, or the Error of spawn (nothing registered then), or an Error when the
+// reaper or the eventfd could not be created (spawn not run).
 Expected<std::shared_ptr<ChildRecord>> SpawnRegistered(const std::function<Status(pid_t*)>& spawn,
                                                        bool kill_group_on_exit);
 

@@ -231,44 +231,4 @@ Error ProcessPump::Fail(std::string_view what, int error) {
                            std::error_code(error, std::generic_category()).message())};
 }
 
-Expected<CompletedRun> RunToCompletion(ChildProcess& child, std::string_view input,
-                                       Deadline deadline,
-                                       std::function<void(std::string_view line)> on_stderr_line,
-                                       std::size_t max_output, std::size_t max_line) {
-  CompletedRun run;
-  PumpOptions options;
-  options.input = [&input](char* buf, std::size_t cap) -> long {
-    const std::size_t n = std::min(cap, input.size());
-    std::memcpy(buf, input.data(), n);
-    input.remove_prefix(n);
-    return static_cast<long>(n);
-  };
-  options.on_stdout = [&run, max_output](std::string_view chunk) {
-    if (run.output_too_large) return true;  // draining what was written before the kill
-    const std::size_t room = max_output - run.stdout_bytes.size();
-    if (chunk.size() > room) {
-      run.stdout_bytes.append(chunk.substr(0, room));
-      run.output_too_large = true;
-      return false;
-    }
-    run.stdout_bytes.append(chunk);
-    return true;
-  };
-  options.on_stderr_line = std::move(on_stderr_line);
-  options.max_line = max_line;
-  options.deadline = deadline;
-  ProcessPump pump(child, std::move(options));
-  for (;;) {
-    Expected<PumpResult> result = pump.Run();
-    if (!result) return result.error();
-    if (result->outcome == PumpOutcome::kStopped) {
-      child.KillGroup(SIGKILL);  // output_too_large: the only reason to pause here
-      continue;
-    }
-    run.status = result->status;
-    run.timed_out = result->outcome == PumpOutcome::kTimedOut;
-    return run;
-  }
-}
-
 }  // namespace hw::executor

@@ -1,7 +1,7 @@
 // ProcessPump: drives one child's pipes from a single thread with poll(): feeds its stdin,
 // hands its stdout on in bounded chunks, cuts its stderr into log lines, and enforces the
-// deadline by killing the child's whole process group. Also RunToCompletion, the
-// collect-everything form used by serializing mode.
+// deadline by killing the child's whole process group. Streaming and serializing mode each
+// drive one through their own callbacks; http mode pumps the long-running function's logs.
 #pragma once
 
 #include <chrono>
@@ -99,22 +99,5 @@ class ProcessPump {
   std::chrono::steady_clock::time_point last_activity_;  // of the pipes, once exited
   std::optional<PumpResult> final_;
 };
-
-struct CompletedRun {
-  ExitStatus status;
-  bool timed_out = false;
-  std::string stdout_bytes;       // at most max_output bytes
-  bool output_too_large = false;  // stdout passed max_output: the group was killed
-};
-
-// Serializing mode: writes all of input to the child's stdin, collects its stdout (up to
-// max_output bytes; beyond that the group is SIGKILLed, output_too_large set and the rest
-// discarded), delivers
-// its stderr lines to on_stderr_line, and returns once it ended or the deadline passed.
-// Error as for ProcessPump::Run.
-Expected<CompletedRun> RunToCompletion(ChildProcess& child, std::string_view input,
-                                       Deadline deadline,
-                                       std::function<void(std::string_view line)> on_stderr_line,
-                                       std::size_t max_output, std::size_t max_line = 65536);
 
 }  // namespace hw::executor

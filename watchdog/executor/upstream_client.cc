@@ -188,7 +188,6 @@ Status UpstreamConnection::WriteAll(std::string_view data, TimePoint deadline) {
 Status UpstreamConnection::SendRequest(std::string_view method, std::string_view target,
                                        const std::vector<Header>& headers, const Body& body,
                                        const UpstreamAddress& address, TimePoint deadline) {
-  ++exchanges_;
   std::string head;
   head.reserve(256 + headers.size() * 48);
   head.append(method).append(" ").append(address.base_path).append(target).append(" HTTP/1.1\r\n");

@@ -84,7 +84,6 @@ class UpstreamConnection {
     received_ = false;
     failure_ = UpstreamFailure::kNone;
   }
-  int exchanges() const { return exchanges_; }
 
  private:
   explicit UpstreamConnection(UniqueFd fd) : fd_(std::move(fd)) {}
@@ -101,7 +100,6 @@ class UpstreamConnection {
   bool received_ = false;
   bool reusable_ = true;
   bool just_sent_ = false;  // a request was just sent: poll before the first recv
-  int exchanges_ = 0;
 };
 
 }  // namespace hw::executor

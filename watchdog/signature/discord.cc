@@ -12,7 +12,7 @@ namespace {
 
 constexpr std::string_view kTimestampHeader = "X-Signature-Timestamp";
 
-class DiscordCheck final : public SchemeCheck {
+class DiscordCheck final : public BodyCheck {
  public:
   DiscordCheck(std::string message, crypto::Bytes signature, std::span<const PreparedKey> keys)
       : message_(std::move(message)), signature_(std::move(signature)), keys_(keys) {}

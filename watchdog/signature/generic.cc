@@ -1,7 +1,7 @@
 // The generic scheme: an HMAC of the body in hmac_header, with the algorithm (hmac_algorithm),
-// encoding (hmac_encoding) and value prefix (hmac_prefix) the operator configures. Hex digits
-// of either case are accepted, since the sender is not known.
-#include "signature/hmac_scheme.h"
+// encoding (hmac_encoding) and value prefix (hmac_prefix) the operator configures: a table row
+// made from the options. Hex digits of either case are accepted, since the sender is not known.
+#include "signature/table_scheme.h"
 
 namespace hw::signature {
 
@@ -23,13 +23,12 @@ Expected<std::unique_ptr<Scheme>> MakeGeneric(const config::SignatureOptions& op
     return Error{"hmac_encoding=\"" + options.encoding +
                  "\" is not valid with hmac_scheme=generic: expected hex or base64"};
   }
-  return MakeBodyMacScheme({.name = "generic",
-                            .header = "",
-                            .forms = {{options.prefix, *algorithm}},
-                            .encoding = encoding,
-                            .hex_case = crypto::HexCase::kAny,
-                            .id_header = {}},
-                           options);
+  return MakeTableScheme("generic",
+                         {.algorithm = *algorithm,
+                          .prefix = options.prefix,
+                          .encoding = encoding,
+                          .hex_case = crypto::HexCase::kAny},
+                         options);
 }
 
 }  // namespace hw::signature

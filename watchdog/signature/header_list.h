@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/expected.h"
-#include "signature/verifier.h"
+#include "signature/request_view.h"
 
 namespace hw::signature {
 

@@ -9,7 +9,7 @@
 namespace hw::signature {
 namespace {
 
-class MacCheck final : public SchemeCheck {
+class MacCheck final : public BodyCheck {
  public:
   MacCheck(MacPlan plan, std::span<const PreparedKey> keys) : plan_(std::move(plan)) {
     // The distinct algorithms of the candidates (at most the four there are), in order.
@@ -63,7 +63,7 @@ class MacCheck final : public SchemeCheck {
 
 }  // namespace
 
-std::unique_ptr<SchemeCheck> StartMacCheck(MacPlan plan, std::span<const PreparedKey> keys) {
+std::unique_ptr<BodyCheck> StartMacCheck(MacPlan plan, std::span<const PreparedKey> keys) {
   return std::make_unique<MacCheck>(std::move(plan), keys);
 }
 
@@ -112,49 +112,6 @@ Expected<std::vector<HeaderLine>> HmacScheme::Sign(const secrets::Secret& secret
   Expected<PreparedKey> key = Prepare(secret);
   if (!key) return key.error();
   return SignWith(*key, input);
-}
-
-BodyMacScheme::BodyMacScheme(BodyMacSpec spec, const config::SignatureOptions& options)
-    : HmacScheme(
-          [&spec] {
-            std::vector<crypto::Algorithm> algorithms;
-            for (const MacForm& form : spec.forms) algorithms.push_back(form.algorithm);
-            return algorithms;
-          }(),
-          SignatureHeader(options, spec.name, spec.header)),
-      spec_(std::move(spec)) {}
-
-Parsed BodyMacScheme::Parse(const Request& request) const {
-  auto value = SingleValue(request.head.headers, header());
-  if (const Outcome* failed = std::get_if<Outcome>(&value)) return *failed;
-  const std::string_view text = std::get<std::string_view>(value);
-  MacPlan plan;
-  for (const MacForm& form : spec_.forms) {
-    if (!text.starts_with(form.prefix)) continue;
-    std::optional<crypto::Bytes> mac = DecodeSignature(
-        text, form.prefix, spec_.encoding, crypto::DigestSize(form.algorithm), spec_.hex_case);
-    if (!mac) return Outcome::kMalformed;
-    plan.candidates.push_back({form.algorithm, std::move(*mac)});
-    break;
-  }
-  if (plan.candidates.empty()) return Outcome::kMalformed;
-  // The id header (spec_.id_header) is not signed, so it is not the replay identity:
-  // HmacScheme::Start keys the replay store on the signature.
-  return plan;
-}
-
-std::vector<HeaderLine> BodyMacScheme::SignWith(const PreparedKey& key,
-                                                const SignInput& input) const {
-  const MacForm& form = spec_.forms.front();
-  const crypto::Bytes mac = ComputeMac(key, form.algorithm, {}, input.body);
-  std::vector<HeaderLine> lines{{header(), form.prefix + EncodeSignature(mac, spec_.encoding)}};
-  if (!spec_.id_header.empty()) lines.emplace_back(std::string(spec_.id_header), input.id);
-  return lines;
-}
-
-Expected<std::unique_ptr<Scheme>> MakeBodyMacScheme(BodyMacSpec spec,
-                                                    const config::SignatureOptions& options) {
-  return std::unique_ptr<Scheme>(std::make_unique<BodyMacScheme>(std::move(spec), options));
 }
 
 }  // namespace hw::signature

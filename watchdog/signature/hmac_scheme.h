@@ -1,7 +1,6 @@
 // The machinery HMAC schemes share: a per-request plan (what to feed before and after the
 // body, which decoded signatures to accept), the check that runs it over the body in one
-// pass, the HmacScheme base class, and BodyMacScheme for the many providers that sign just
-// the body into one header.
+// pass, and the HmacScheme base class (TableScheme, hubspot, square and twilio derive from it).
 #pragma once
 
 #include <memory>
@@ -35,7 +34,7 @@ using Parsed = std::variant<Outcome, MacPlan>;
 
 // Starts one MAC per (key, candidate algorithm) from the pre-keyed contexts, feeds the
 // prefix, then every body chunk, then the suffix; Finish compares in constant time.
-std::unique_ptr<SchemeCheck> StartMacCheck(MacPlan plan, std::span<const PreparedKey> keys);
+std::unique_ptr<BodyCheck> StartMacCheck(MacPlan plan, std::span<const PreparedKey> keys);
 
 // MAC of prefix ‖ body ‖ suffix under `key` (what a sender computes); empty if `key` has no
 // context for `algorithm`.
@@ -61,9 +60,6 @@ class HmacScheme : public Scheme {
   // `header`: the signature header's name (SignatureHeader: hmac_header or the provider's).
   HmacScheme(std::vector<crypto::Algorithm> algorithms, std::string header)
       : algorithms_(std::move(algorithms)), header_(std::move(header)) {}
-  // For a scheme with several possible header names: it overrides Present itself.
-  explicit HmacScheme(std::vector<crypto::Algorithm> algorithms)
-      : algorithms_(std::move(algorithms)) {}
   const std::string& header() const { return header_; }
   // Reads the headers into a plan (or an outcome they already decide).
   virtual Parsed Parse(const Request& request) const = 0;
@@ -79,38 +75,5 @@ class HmacScheme : public Scheme {
   std::vector<crypto::Algorithm> algorithms_;
   std::string header_;
 };
-
-// One accepted value form: a fixed prefix and the algorithm it announces.
-struct MacForm {
-  std::string prefix;  // "sha256=", or "" for a bare value
-  crypto::Algorithm algorithm;
-};
-
-// A provider that signs exactly the body and sends one encoded MAC in one header.
-struct BodyMacSpec {
-  std::string_view name;    // static storage
-  std::string_view header;  // the provider's own header (hmac_header_<name> renames it)
-  std::vector<MacForm> forms;
-  Encoding encoding = Encoding::kHex;
-  crypto::HexCase hex_case = crypto::HexCase::kLower;
-  std::string_view id_header;  // delivery id for the replay cache; "" if none
-};
-
-class BodyMacScheme final : public HmacScheme {
- public:
-  BodyMacScheme(BodyMacSpec spec, const config::SignatureOptions& options);
-  std::string_view Name() const override { return spec_.name; }
-
- protected:
-  Parsed Parse(const Request& request) const override;
-  std::vector<HeaderLine> SignWith(const PreparedKey& key, const SignInput& input) const override;
-
- private:
-  BodyMacSpec spec_;
-};
-
-// The factory most provider files need: a BodyMacScheme from a spec.
-Expected<std::unique_ptr<Scheme>> MakeBodyMacScheme(BodyMacSpec spec,
-                                                    const config::SignatureOptions& options);
 
 }  // namespace hw::signature

@@ -1,6 +1,6 @@
 // What a provider scheme is: a name, how to tell that a request carries its signature, how a
 // secret is prepared at (re)load, how one request is checked, and how a sender would sign.
-// One file per provider implements it; registry.cc lists them.
+// registry.cc lists them: most as one row of data (table_scheme.h), the rest in a file each.
 #pragma once
 
 #include <chrono>
@@ -19,7 +19,8 @@
 #include "crypto/ed25519.h"
 #include "crypto/hmac.h"
 #include "secrets/secret.h"
-#include "signature/verifier.h"
+#include "signature/outcome.h"
+#include "signature/request_view.h"
 
 namespace hw::signature {
 
@@ -43,9 +44,9 @@ struct Request {
 };
 
 // One request's check against one scheme, once the headers said it needs the body.
-class SchemeCheck {
+class BodyCheck {
  public:
-  virtual ~SchemeCheck() = default;
+  virtual ~BodyCheck() = default;
   virtual void Update(std::string_view chunk) = 0;
   // valid or mismatch (or another failure); called once.
   virtual Outcome Finish() = 0;
@@ -54,7 +55,7 @@ class SchemeCheck {
 // What a scheme decided from the headers: either an outcome, or a check that needs the body.
 struct Started {
   Outcome outcome = Outcome::kMismatch;  // meaningful when `check` is null
-  std::unique_ptr<SchemeCheck> check;
+  std::unique_ptr<BodyCheck> check;
   std::string replay_key;  // "" = nothing to remember; else "<id header>:<id>" or "mac:<hex>"
   // The key is the signature itself (no signed id): remembered for hmac_dedupe_window rather
   // than the timestamp window.

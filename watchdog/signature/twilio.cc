@@ -103,7 +103,7 @@ std::optional<std::string> BodyHashOf(const Parameters& query) {
   return std::nullopt;
 }
 
-class TwilioCheck final : public SchemeCheck {
+class TwilioCheck final : public BodyCheck {
  public:
   TwilioCheck(std::string url, crypto::Bytes mac, std::optional<std::string> body_hash,
               std::span<const PreparedKey> keys)

@@ -96,13 +96,13 @@ class ClaimImpl final : public Claim {
   std::atomic<bool> settled_{false};
 };
 
-class CheckImpl final : public Check {
+class AnySchemeCheck final : public Check {
  public:
-  CheckImpl(std::shared_ptr<const Snapshot> snapshot, std::shared_ptr<const ReplayContext> replay)
+  AnySchemeCheck(std::shared_ptr<const Snapshot> snapshot, std::shared_ptr<const ReplayContext> replay)
       : snapshot_(std::move(snapshot)), replay_(std::move(replay)) {}
 
   static std::unique_ptr<Check> Decided(Decision decision) {
-    auto check = std::make_unique<CheckImpl>(nullptr, nullptr);
+    auto check = std::make_unique<AnySchemeCheck>(nullptr, nullptr);
     check->result_ = decision;
     return check;
   }
@@ -153,7 +153,7 @@ class CheckImpl final : public Check {
   struct Entry {
     std::string_view scheme;
     Outcome outcome;
-    std::unique_ptr<SchemeCheck> check;
+    std::unique_ptr<BodyCheck> check;
     std::string replay_key;
     bool keyed_on_signature = false;
   };
@@ -213,43 +213,6 @@ class CheckImpl final : public Check {
 };
 
 }  // namespace
-
-std::string_view OutcomeName(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kValid:
-      return "valid";
-    case Outcome::kUnsignedAllowed:
-      return "unsigned_allowed";
-    case Outcome::kDisabled:
-      return "disabled";
-    case Outcome::kMissing:
-      return "missing";
-    case Outcome::kMalformed:
-      return "malformed";
-    case Outcome::kMismatch:
-      return "mismatch";
-    case Outcome::kExpired:
-      return "expired";
-    case Outcome::kReplayed:
-      return "replayed";
-    case Outcome::kTooLarge:
-      return "too_large";
-    case Outcome::kDuplicate:
-      return "duplicate";
-    case Outcome::kInFlight:
-      return "in_flight";
-    case Outcome::kReplayFull:
-      return "replay_full";
-    case Outcome::kReplayUnavailable:
-      return "replay_unavailable";
-  }
-  return "mismatch";
-}
-
-bool Admits(Outcome outcome) {
-  return outcome == Outcome::kValid || outcome == Outcome::kUnsignedAllowed ||
-         outcome == Outcome::kDisabled;
-}
 
 std::vector<std::string_view> SchemeNames() {
   std::vector<std::string_view> names;
@@ -506,15 +469,15 @@ Expected<std::unique_ptr<Verifier>> Verifier::CreateWithSecretFile(
 
 std::unique_ptr<Check> Verifier::Begin(const RequestHead& head) const {
   const State& s = *state_;
-  if (s.disabled) return CheckImpl::Decided({Outcome::kDisabled, ""});
+  if (s.disabled) return AnySchemeCheck::Decided({Outcome::kDisabled, ""});
   for (const auto& [method, path] : s.options.allow_unsigned) {
     if (method == head.method && path == head.path) {
-      return CheckImpl::Decided({Outcome::kUnsignedAllowed, ""});
+      return AnySchemeCheck::Decided({Outcome::kUnsignedAllowed, ""});
     }
   }
   std::shared_ptr<const Snapshot> snapshot = s.Current();
   const Request request{head, s.clock->NowUnixMillis(), s.options.tolerance, s.replay != nullptr};
-  auto check = std::make_unique<CheckImpl>(snapshot, s.replay);
+  auto check = std::make_unique<AnySchemeCheck>(snapshot, s.replay);
   for (std::size_t i = 0; i < s.schemes.size(); ++i) {
     if (!s.schemes[i]->Present(head.headers)) continue;
     check->Add(s.schemes[i]->Name(), s.schemes[i]->Start(request, snapshot->keys[i]));

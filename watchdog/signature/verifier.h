@@ -1,7 +1,7 @@
-// The signature check the server runs on every request: the closed set of outcomes, the
-// request view it needs, a per-request Check fed with the body as it arrives, and the
-// Verifier that holds the configured schemes, their secrets (reloaded in the background)
-// and the replay cache.
+// The signature check the server runs on every request: a per-request Check fed with the
+// body as it arrives, the Decision it ends in, and the Verifier that holds the configured
+// schemes, their secrets (reloaded in the background) and the replay store. The outcomes are
+// in outcome.h, the request view in request_view.h.
 #pragma once
 
 #include <cstdint>
@@ -14,45 +14,10 @@
 #include "common/expected.h"
 #include "config/config.h"
 #include "replay/store.h"
+#include "signature/outcome.h"
+#include "signature/request_view.h"
 
 namespace hw::signature {
-
-enum class Outcome {
-  kValid,
-  kUnsignedAllowed,
-  kDisabled,
-  kMissing,
-  kMalformed,
-  kMismatch,
-  kExpired,
-  kReplayed,
-  kTooLarge,
-  kDuplicate,          // valid, and the function already handled this delivery: 200, not run
-  kInFlight,           // valid, and another attempt of this delivery is running: 409
-  kReplayFull,         // valid, but the memory store is full of live entries: 503
-  kReplayUnavailable,  // valid, but the replay store cannot be reached: 503 (fail closed)
-};
-// "valid", "unsigned_allowed", "disabled", "missing", "malformed", "mismatch", "expired",
-// "replayed", "too_large", "duplicate", "in_flight", "replay_full", "replay_unavailable".
-std::string_view OutcomeName(Outcome outcome);
-// True for the outcomes that let the request reach the function: valid, unsigned_allowed,
-// disabled.
-bool Admits(Outcome outcome);
-
-// Request headers as the server parsed them. Lookup is case-insensitive.
-class HeaderSource {
- public:
-  virtual ~HeaderSource() = default;
-  // Every value of header `name`, in arrival order (empty if absent).
-  virtual std::vector<std::string_view> Values(std::string_view name) const = 0;
-};
-
-struct RequestHead {
-  std::string_view method;  // "POST"
-  std::string_view path;    // "/hook" (no query)
-  std::string_view query;   // raw query without '?', may be empty
-  const HeaderSource& headers;
-};
 
 // A delivery a valid request claimed in the replay store (README "Replay and duplicate
 // protection"). Settle(true) when the function succeeded: the delivery is kept for its

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "executor/process.h"
+#include "executor/process_pump.h"
 
 namespace hw::executor::testing {
 
@@ -143,3 +145,58 @@ inline bool EventuallyInState(pid_t pid, const std::string& states) {
 }
 
 }  // namespace hw::executor::testing
+
+namespace hw::executor {
+
+struct CompletedRun {
+  ExitStatus status;
+  bool timed_out = false;
+  std::string stdout_bytes;       // at most max_output bytes
+  bool output_too_large = false;  // stdout passed max_output: the group was killed
+};
+
+// The collect-everything use of a ProcessPump, for tests: writes all of input to the child's
+// stdin, collects its stdout (up to max_output bytes; beyond that the group is SIGKILLed,
+// output_too_large set and the rest discarded), delivers its stderr lines to on_stderr_line,
+// and returns once it ended or the deadline passed. Error as for ProcessPump::Run.
+inline Expected<CompletedRun> RunToCompletion(
+    ChildProcess& child, std::string_view input, Deadline deadline,
+    std::function<void(std::string_view line)> on_stderr_line, std::size_t max_output,
+    std::size_t max_line = 65536) {
+  CompletedRun run;
+  PumpOptions options;
+  options.input = [&input](char* buf, std::size_t cap) -> long {
+    const std::size_t n = std::min(cap, input.size());
+    std::memcpy(buf, input.data(), n);
+    input.remove_prefix(n);
+    return static_cast<long>(n);
+  };
+  options.on_stdout = [&run, max_output](std::string_view chunk) {
+    if (run.output_too_large) return true;  // draining what was written before the kill
+    const std::size_t room = max_output - run.stdout_bytes.size();
+    if (chunk.size() > room) {
+      run.stdout_bytes.append(chunk.substr(0, room));
+      run.output_too_large = true;
+      return false;
+    }
+    run.stdout_bytes.append(chunk);
+    return true;
+  };
+  options.on_stderr_line = std::move(on_stderr_line);
+  options.max_line = max_line;
+  options.deadline = deadline;
+  ProcessPump pump(child, std::move(options));
+  for (;;) {
+    Expected<PumpResult> result = pump.Run();
+    if (!result) return result.error();
+    if (result->outcome == PumpOutcome::kStopped) {
+      child.KillGroup(SIGKILL);  // output_too_large: the only reason to pause here
+      continue;
+    }
+    run.status = result->status;
+    run.timed_out = result->outcome == PumpOutcome::kTimedOut;
+    return run;
+  }
+}
+
+}  // namespace hw::executor

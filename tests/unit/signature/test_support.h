@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -63,6 +65,38 @@ inline config::SignatureOptions OptionsFor(std::string scheme, const TempDir& di
   options.secrets_path = dir.path().string();
   options.reload_interval = std::chrono::hours(1);  // tests reload with ReloadNow
   return options;
+}
+
+#ifdef HW_SOURCE_DIR  // unit tests only (the fuzz targets share this header)
+// The README section that starts at the line `heading` ("### Schemes"), up to the next
+// "### " heading; "" if there is none.
+inline std::string ReadmeSection(std::string_view heading) {
+  std::ifstream in(std::string(HW_SOURCE_DIR) + "/README.md");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string readme = text.str();
+  const std::size_t start = readme.find("\n" + std::string(heading) + "\n");
+  if (start == std::string::npos) return "";
+  return readme.substr(start, readme.find("\n### ", start + 1) - start);
+}
+#endif
+
+// Our scheme name for a vector's scheme in vectors.json (see vectors_test.cc for why).
+inline std::string SchemeOfVector(const std::string& vector_scheme) {
+  static const std::map<std::string, std::string> names = {
+      {"github-sha256", "github"},
+      {"meta-sha256", "meta"},
+      {"gitlab-token", "gitlab"},
+      {"gitlab-signing-token", "standard-webhooks"},
+      {"hubspot-v3", "hubspot"},
+      {"twitch-eventsub", "twitch"},
+      {"discord-ed25519", "discord"},
+      {"openfaas-faas-cli-sha256", "faas-cli"},
+      {"openfaas-workshop-sha1", "faas-cli"},
+      {"twilio-json", "twilio"},
+  };
+  const auto found = names.find(vector_scheme);
+  return found == names.end() ? vector_scheme : found->second;
 }
 
 struct Sent {
