@@ -509,7 +509,7 @@ TEST_CASE("jwt over https: discovery and JWKS from an issuer whose certificate c
                  {"jwt_audience", "fn"},
                  {"auth_tls_ca_file", certs.ca}});
   REQUIRE(WaitHttp(f.w->port(), "/_/health"));
-  CHECK(f.w->Log().find("signing key(s) from " + oidc.issuer() + "/jwks") != std::string::npos);
+  CHECK(f.w->WaitForLog("signing key(s) from " + oidc.issuer() + "/jwks", 5s));
   const std::string token = oidc.Token();
   auto ok = f.Call("/", BearerHeader(token));
   CHECK(ok.status == 200);

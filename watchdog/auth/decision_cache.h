@@ -46,7 +46,7 @@ class DecisionCache {
   const std::vector<std::string> key_headers_;
   mutable std::mutex mutex_;
   std::unordered_map<Key, std::int64_t, KeyHash> expiry_;  // key -> expiry
-  std::deque<std::pair<Key, std::int64_t>> order_;        // insertion (= expiry) order
+  std::deque<std::pair<Key, std::int64_t>> order_;         // insertion (= expiry) order
 };
 
 }  // namespace hw::auth

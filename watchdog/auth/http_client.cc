@@ -43,8 +43,7 @@ std::optional<SplitUrl> Split(const std::string& url) {
 
 bool HopByHop(std::string_view name) {
   for (std::string_view h : {"Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length",
-                             "Host", "Expect", "Upgrade", "TE", "Trailer",
-                             "Proxy-Connection"}) {
+                             "Host", "Expect", "Upgrade", "TE", "Trailer", "Proxy-Connection"}) {
     if (IEquals(name, h)) return true;
   }
   return false;
@@ -85,7 +84,8 @@ Expected<TlsTrust> LoadTlsTrust(std::string_view key, const std::string& ca_file
   std::ostringstream text;
   if (in) text << in.rdbuf();
   if (!in || in.bad()) {
-    return Error{fmt::format("invalid value for {}: \"{}\": the file cannot be read", key, ca_file)};
+    return Error{
+        fmt::format("invalid value for {}: \"{}\": the file cannot be read", key, ca_file)};
   }
   trust.ca_file = ca_file;
   trust.ca_pem = std::move(text).str();
@@ -97,16 +97,18 @@ Expected<TlsTrust> LoadTlsTrust(std::string_view key, const std::string& ca_file
 
 Status CheckUrl(std::string_view key, const std::string& url) {
   if (!Split(url)) {
-    return Error{fmt::format("invalid value for {}: \"{}\": expected an http:// or https:// URL "
-                             "such as https://auth.example.com/validate",
-                             key, url)};
+    return Error{
+        fmt::format("invalid value for {}: \"{}\": expected an http:// or https:// URL "
+                    "such as https://auth.example.com/validate",
+                    key, url)};
   }
   return Ok{};
 }
 
 std::string LoggableUrl(const std::string& url) { return url.substr(0, url.find('?')); }
 
-HttpClient::HttpClient(TlsTrust trust) : trust_(std::move(trust)), pool_(std::make_unique<Pool>()) {}
+HttpClient::HttpClient(TlsTrust trust)
+    : trust_(std::move(trust)), pool_(std::make_unique<Pool>()) {}
 
 HttpClient::~HttpClient() = default;
 
@@ -125,7 +127,8 @@ Expected<HttpAnswer> HttpClient::Get(const std::string& url,
   }
   if (!body.empty()) {
     req.body = body;
-    if (!req.has_header("Content-Type")) req.headers.emplace("Content-Type", "application/octet-stream");
+    if (!req.has_header("Content-Type"))
+      req.headers.emplace("Content-Type", "application/octet-stream");
   }
   std::size_t received = 0;
   bool too_big = false;

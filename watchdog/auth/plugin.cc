@@ -39,8 +39,8 @@ PluginAnswer PluginClient::Ask(const std::vector<executor::Header>& headers,
   auto res = http_->Get(options_.url, headers, options_.pass_body ? body : std::string(),
                         options_.timeout, 64 * 1024);
   if (!res) {
-    log::Error(fmt::format("auth plugin {}: {}: request refused (503)",
-                           LoggableUrl(options_.url), res.error().message));
+    log::Error(fmt::format("auth plugin {}: {}: request refused (503)", LoggableUrl(options_.url),
+                           res.error().message));
     return answer;
   }
   if (res->status == 200) {

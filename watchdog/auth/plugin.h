@@ -21,17 +21,17 @@ struct PluginOptions {
   std::string url;  // auth_proxy_url
   bool pass_body = false;
   std::chrono::milliseconds timeout = std::chrono::seconds(5);
-  std::chrono::milliseconds cache_ttl{0};  // auth_proxy_cache; 0 = off
-  std::size_t cache_entries = 10000;       // auth_proxy_cache_entries
+  std::chrono::milliseconds cache_ttl{0};                             // auth_proxy_cache; 0 = off
+  std::size_t cache_entries = 10000;                                  // auth_proxy_cache_entries
   std::vector<std::string> cache_headers{"Authorization", "Cookie"};  // auth_proxy_cache_headers
 };
 
 struct PluginAnswer {
   enum class Kind { kAdmit, kDeny, kUnavailable } kind = Kind::kUnavailable;
-  int status = 503;                         // kDeny: the plugin's status
-  std::vector<executor::Header> headers;    // kDeny: the plugin's headers
-  std::string body;                         // kDeny: the plugin's body
-  bool cached = false;                      // kAdmit: from the cache, the plugin not asked
+  int status = 503;                       // kDeny: the plugin's status
+  std::vector<executor::Header> headers;  // kDeny: the plugin's headers
+  std::string body;                       // kDeny: the plugin's body
+  bool cached = false;                    // kAdmit: from the cache, the plugin not asked
 };
 
 class PluginClient {
