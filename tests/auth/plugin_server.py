@@ -65,6 +65,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(out)
 
 
+# The tests open several connections at once; the TLS listener also does its handshakes in
+# the accepting thread, so keep a longer queue than socketserver's 5.
+ThreadingHTTPServer.request_queue_size = 64
 if len(sys.argv) >= 5:
     tls = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
