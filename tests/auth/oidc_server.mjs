@@ -8,13 +8,21 @@
 // the tests can make expired, not-yet-valid, wrong-audience and wrong-issuer tokens that the
 // provider itself would never issue.
 //
-// Usage: node oidc_server.mjs PORT KID
+// With TLS_PORT CERT KEY [HOST] the issuer is https://HOST:TLS_PORT (HOST default 127.0.0.1):
+// the provider answers there over TLS with that certificate (discovery and JWKS over https),
+// and keeps answering on the plain PORT for the tests' own token requests.
+//
+// Usage: node oidc_server.mjs PORT KID [TLS_PORT CERT KEY [HOST]]
 import { generateKeyPairSync, createSign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2]);
 const kid = process.argv[3] || 'k1';
-const issuer = `http://127.0.0.1:${port}`;
+const tlsPort = process.argv[4] ? Number(process.argv[4]) : 0;
+const issuer = tlsPort
+  ? `https://${process.argv[7] || '127.0.0.1'}:${tlsPort}`
+  : `http://127.0.0.1:${port}`;
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const jwk = { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
 
@@ -49,7 +57,7 @@ const provider = new Provider(issuer, {
 
 const b64url = (s) => Buffer.from(s).toString('base64url');
 const callback = provider.callback();
-const server = (await import('node:http')).createServer((req, res) => {
+const handler = (req, res) => {
   if (req.method === 'POST' && req.url === '/test/sign') {
     let body = '';
     req.on('data', (c) => { body += c; });
@@ -62,8 +70,13 @@ const server = (await import('node:http')).createServer((req, res) => {
     return;
   }
   callback(req, res);
-});
+};
+const server = (await import('node:http')).createServer(handler);
 server.listen(port, '127.0.0.1', () => {
   console.log(`oidc-provider listening on ${issuer} kid=${kid}`);
 });
+if (tlsPort) {
+  const options = { cert: readFileSync(process.argv[5]), key: readFileSync(process.argv[6]) };
+  (await import('node:https')).createServer(options, handler).listen(tlsPort, '127.0.0.1');
+}
 process.on('SIGTERM', () => process.exit(0));

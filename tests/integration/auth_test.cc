@@ -8,9 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <regex>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -118,13 +121,23 @@ std::string NodeUnavailable() {
 class Oidc {
  public:
   Oidc(int port, const std::string& kid) : port_(port) { Start(kid); }
+  // The issuer at https://127.0.0.1:tls_port with this certificate (the plain port stays for
+  // the tests' token requests).
+  Oidc(int port, const std::string& kid, int tls_port, std::string cert, std::string key)
+      : port_(port), tls_port_(tls_port), cert_(std::move(cert)), key_(std::move(key)) {
+    Start(kid);
+  }
   void Start(const std::string& kid) {
-    child_ = std::make_unique<Child>(
-        std::vector<std::string>{"node", kAuthDir + "/oidc_server.mjs", std::to_string(port_), kid});
+    std::vector<std::string> argv{"node", kAuthDir + "/oidc_server.mjs", std::to_string(port_), kid};
+    if (tls_port_ != 0) argv.insert(argv.end(), {std::to_string(tls_port_), cert_, key_});
+    child_ = std::make_unique<Child>(argv);
     REQUIRE(WaitHttp(port_, "/.well-known/openid-configuration"));
   }
   void Stop() { child_.reset(); }
-  std::string issuer() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string issuer() const {
+    return tls_port_ != 0 ? "https://127.0.0.1:" + std::to_string(tls_port_)
+                          : "http://127.0.0.1:" + std::to_string(port_);
+  }
   // A real token from the token endpoint (client credentials grant).
   std::string Token() const {
     auto r = Request(port_, "POST", "/token",
@@ -149,6 +162,8 @@ class Oidc {
 
  private:
   int port_;
+  int tls_port_ = 0;
+  std::string cert_, key_;
   std::unique_ptr<Child> child_;
 };
 
@@ -247,7 +262,20 @@ TEST_CASE("none admits, an unmatched path is refused, and auth_routes errors sto
            {{{"auth_routes", "/=jwt"}, {"jwt_issuer", "http://127.0.0.1:1"}}, "jwt_audience is not set"},
            {{{"auth_routes", "/=jwt"}, {"jwt_audience", "fn"}}, "jwt_issuer is not set"},
            {{{"auth_routes", "/=plugin"}}, "auth_proxy_url is not set"},
-           {{{"auth_routes", "/=plugin"}, {"auth_proxy_url", "https://x/"}}, "https is not supported"},
+           {{{"auth_routes", "/=plugin"}, {"auth_proxy_url", "ftp://x/"}},
+            "invalid value for auth_proxy_url: \"ftp://x/\""},
+           {{{"auth_routes", "/=plugin"}, {"auth_proxy_url", "https://127.0.0.1:1/v"},
+             {"auth_tls_ca_file", "/nonexistent/ca.pem"}},
+            "invalid value for auth_tls_ca_file: \"/nonexistent/ca.pem\": the file cannot be read"},
+           {{{"auth_routes", "/=plugin"}, {"auth_proxy_url", "http://127.0.0.1:1/v"},
+             {"auth_proxy_cache", "10s"}, {"auth_pass_body", "true"}},
+            "auth_proxy_cache is set with auth_pass_body=true"},
+           {{{"auth_routes", "/=plugin"}, {"auth_proxy_url", "http://127.0.0.1:1/v"},
+             {"auth_proxy_cache", "10s"}, {"auth_proxy_cache_headers", ""}},
+            "auth_proxy_cache_headers is empty"},
+           {{{"auth_routes", "/=plugin"}, {"auth_proxy_url", "http://127.0.0.1:1/v"},
+             {"auth_proxy_cache_entries", "0"}},
+            "invalid value for auth_proxy_cache_entries"},
            {{{"auth_routes", "/=hmac"}}, "hmac_scheme is required"},
        }) {
     Function f(c.env, false);
@@ -407,4 +435,237 @@ TEST_CASE("one function: hmac on /webhook, jwt on /admin, basic on /, each refus
   CHECK(metrics.find("auth_decisions_total{method=\"jwt\",outcome=\"valid\"} 1") != std::string::npos);
   CHECK(metrics.find("auth_decisions_total{method=\"basic\",outcome=\"valid\"} 1") != std::string::npos);
   CHECK(metrics.find("auth_decisions_total{method=\"basic\",outcome=\"missing\"} 2") != std::string::npos);
+}
+
+namespace {
+
+// Certificates made with the openssl command for the https tests: a CA the watchdog trusts
+// (ca.pem), another it does not (other-ca.pem), and server certificates (P-256 keys) signed
+// by them: good (127.0.0.1 and localhost, from ca), untrusted (same names, from other-ca),
+// wronghost (other.example only, from ca), expired (127.0.0.1, from ca, ended yesterday).
+struct Certs {
+  TempDir dir;
+  std::string ca, other_ca;
+  Certs() {
+    const std::string d = dir.path();
+    auto run = [](const std::string& cmd) {
+      INFO(cmd);
+      REQUIRE(std::system((cmd + " >/dev/null 2>&1").c_str()) == 0);
+    };
+    const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    for (const std::string ca : {"ca", "other-ca"}) {
+      run("openssl req -x509 " + ec + " -days 2 -subj /CN=hw-test-" + ca + " -keyout " + d + "/" +
+          ca + ".key -out " + d + "/" + ca + ".pem");
+    }
+    auto leaf = [&](const std::string& name, const std::string& ca, const std::string& san,
+                    const std::string& days) {
+      dir.Write(name + ".ext", "subjectAltName=" + san + "\n");
+      run("openssl req -new " + ec + " -subj /CN=" + name + " -keyout " + d + "/" + name +
+          ".key -out " + d + "/" + name + ".csr");
+      run("openssl x509 -req -in " + d + "/" + name + ".csr -CA " + d + "/" + ca + ".pem -CAkey " +
+          d + "/" + ca + ".key -CAcreateserial -days " + days + " -extfile " + d + "/" + name +
+          ".ext -out " + d + "/" + name + ".pem");
+    };
+    leaf("good", "ca", "IP:127.0.0.1,DNS:localhost", "1");
+    leaf("untrusted", "other-ca", "IP:127.0.0.1,DNS:localhost", "1");
+    leaf("wronghost", "ca", "DNS:other.example", "1");
+    leaf("expired", "ca", "IP:127.0.0.1", "-1");  // notAfter a day before notBefore (now)
+    ca = d + "/ca.pem";
+    other_ca = d + "/other-ca.pem";
+  }
+  std::string Cert(const std::string& name) const { return dir.path() + "/" + name + ".pem"; }
+  std::string Key(const std::string& name) const { return dir.path() + "/" + name + ".key"; }
+};
+
+// The test plugin, also answering over https on tls_port with certificate `name`.
+class TlsPlugin {
+ public:
+  TlsPlugin(const Certs& certs, const std::string& name)
+      : port_(FreePort()), tls_port_(FreePort()),
+        child_({"python3", kAuthDir + "/plugin_server.py", std::to_string(port_),
+                std::to_string(tls_port_), certs.Cert(name), certs.Key(name)}) {
+    REQUIRE(WaitHttp(port_, "/_last"));
+  }
+  int port() const { return port_; }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(tls_port_) + "/validate"; }
+  std::string host() const { return "127.0.0.1:" + std::to_string(tls_port_); }
+  int Count() const { return std::stoi(Request(port_, "GET", "/_count").body); }
+
+ private:
+  int port_;
+  int tls_port_;
+  Child child_;
+};
+
+}  // namespace
+
+TEST_CASE("jwt over https: discovery and JWKS from an issuer whose certificate chains to "
+          "auth_tls_ca_file",
+          "[auth][oidc][tls]") {
+  REQUIRE_NODE();
+  Certs certs;
+  Oidc oidc(FreePort(), "k1", FreePort(), certs.Cert("good"), certs.Key("good"));
+  Function f(Env{{"auth_routes", "/=jwt"},
+                 {"jwt_issuer", oidc.issuer()},
+                 {"jwt_audience", "fn"},
+                 {"auth_tls_ca_file", certs.ca}});
+  REQUIRE(WaitHttp(f.w->port(), "/_/health"));
+  CHECK(f.w->WaitForLog("signing key(s) from " + oidc.issuer() + "/jwks", 5s));
+  const std::string token = oidc.Token();
+  auto ok = f.Call("/", BearerHeader(token));
+  CHECK(ok.status == 200);
+  CHECK(ok.body.find("Http_X_Auth_Subject=fn-client") != std::string::npos);
+  CHECK(f.Call("/", BearerHeader(token + "x")).status == 401);
+  CHECK(f.w->Log().find(token) == std::string::npos);
+}
+
+TEST_CASE("an issuer whose TLS certificate cannot be trusted leaves the watchdog not ready, the "
+          "host and the reason logged",
+          "[auth][tls]") {
+  Certs certs;
+  struct Case {
+    std::string cert;
+    std::string ca_file;  // "" = the system's store
+    std::string reason;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"untrusted", certs.ca, "unable to get local issuer certificate"},
+           {"wronghost", certs.ca, "it is not for this host name"},
+           {"expired", certs.ca, "certificate has expired"},
+           // Without auth_tls_ca_file the system's store decides: a private CA is not in it.
+           {"good", "", "unable to get local issuer certificate"},
+       }) {
+    DYNAMIC_SECTION(c.cert << (c.ca_file.empty() ? " (system store)" : "")) {
+      TlsPlugin server(certs, c.cert);  // serves anything over TLS: the handshake decides
+      const std::string jwks = "https://" + server.host() + "/jwks?key=do-not-log";
+      Env env{{"auth_routes", "/=jwt"}, {"jwks_url", jwks}, {"jwt_audience", "fn"}};
+      if (!c.ca_file.empty()) env["auth_tls_ca_file"] = c.ca_file;
+      Function f(env, false);
+      REQUIRE(f.w->WaitForPort());
+      CHECK(f.w->WaitForLog(c.reason, 10s));
+      CHECK(Request(f.w->port(), "GET", "/_/health").status == 503);
+      const std::string log = f.w->Log();
+      CHECK(log.find("JWKS https://" + server.host() + "/jwks: TLS certificate not trusted") !=
+            std::string::npos);
+      CHECK(log.find("do-not-log") == std::string::npos);
+      CHECK(server.Count() == 0);  // no request was sent over the untrusted connection
+      auto r = f.Call("/", BearerHeader("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"));
+      CHECK(r.status == 503);
+    }
+  }
+}
+
+TEST_CASE("the auth plugin over https: allow and deny with a trusted certificate, 503 and a "
+          "logged reason with an untrusted one",
+          "[auth][tls]") {
+  Certs certs;
+  TlsPlugin good(certs, "good");
+  TlsPlugin bad(certs, "untrusted");
+  {
+    Function f(Env{{"auth_routes", "/=plugin"}, {"auth_proxy_url", good.url()},
+                   {"auth_tls_ca_file", certs.ca}, {"auth_proxy_timeout", "5s"}});
+    auto ok = f.Call("/x", {{"X-Test-Plugin", "allow"}, {"Authorization", "Bearer tls-t0ken"}});
+    CHECK(ok.status == 200);
+    CHECK(ok.body.find("Http_X_Auth_Method=plugin") != std::string::npos);
+    auto last = Request(good.port(), "GET", "/_last");
+    CHECK(last.body.find("[\"Authorization\", \"Bearer tls-t0ken\"]") != std::string::npos);
+    auto denied = f.Call("/x", {{"X-Test-Plugin", "deny"}});
+    CHECK(denied.status == 403);
+    CHECK(denied.body == "denied by plugin\n");
+    CHECK(denied.Header("X-Plugin-Reason") == "not-on-the-list");
+    // Many calls, one after another and at once, over kept-alive TLS connections.
+    for (int i = 0; i < 20; ++i) CHECK(f.Call("/x", {{"X-Test-Plugin", "allow"}}).status == 200);
+    std::vector<std::thread> threads;
+    std::mutex mutex;
+    std::vector<int> statuses;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 5; ++i) {
+          const int status = f.Call("/x", {{"X-Test-Plugin", "allow"}}).status;
+          std::lock_guard lock(mutex);
+          statuses.push_back(status);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    INFO(f.w->Log());
+    CHECK(statuses == std::vector<int>(40, 200));
+    CHECK(good.Count() == 62);
+  }
+  {
+    Function f(Env{{"auth_routes", "/=plugin"}, {"auth_proxy_url", bad.url()},
+                   {"auth_tls_ca_file", certs.ca}});
+    auto r = f.Call("/x", {{"X-Test-Plugin", "allow"}, {"Authorization", "Bearer tls-t0ken"}});
+    CHECK(r.status == 503);
+    CHECK(r.body.find("127.0.0.1") == std::string::npos);
+    CHECK(r.body.find("certificate") == std::string::npos);
+    CHECK(bad.Count() == 0);
+    const std::string log = f.w->Log();
+    CHECK(log.find("auth plugin " + bad.url() +
+                   ": TLS certificate not trusted: unable to get local issuer certificate") !=
+          std::string::npos);
+    CHECK(log.find("tls-t0ken") == std::string::npos);
+  }
+  // The same untrusted plugin, trusted once its CA is the configured one.
+  {
+    Function f(Env{{"auth_routes", "/=plugin"}, {"auth_proxy_url", bad.url()},
+                   {"auth_tls_ca_file", certs.other_ca}});
+    CHECK(f.Call("/x", {{"X-Test-Plugin", "allow"}}).status == 200);
+  }
+  // A file without a certificate stops startup naming the key.
+  {
+    Function f(Env{{"auth_routes", "/=plugin"}, {"auth_proxy_url", good.url()},
+                   {"auth_tls_ca_file", certs.Key("good")}},
+               false);
+    auto code = f.w->WaitExit(10s);
+    REQUIRE(code);
+    CHECK(*code == 2);
+    CHECK(f.w->Log().find("invalid value for auth_tls_ca_file") != std::string::npos);
+    CHECK(f.w->Log().find("holds no PEM certificate") != std::string::npos);
+  }
+}
+
+TEST_CASE("auth_proxy_cache: an admission is remembered for the same credentials until its TTL, "
+          "a refusal never",
+          "[auth][cache]") {
+  const int plugin_port = FreePort();
+  Child plugin({"python3", kAuthDir + "/plugin_server.py", std::to_string(plugin_port)});
+  REQUIRE(WaitHttp(plugin_port, "/_last"));
+  auto count = [&] { return std::stoi(Request(plugin_port, "GET", "/_count").body); };
+  const int metrics_port = FreePort();
+  Function f(Env{{"auth_routes", "/=plugin"},
+                 {"auth_proxy_url", "http://127.0.0.1:" + std::to_string(plugin_port) + "/validate"},
+                 {"auth_proxy_cache", "1500ms"},
+                 {"metrics_port", std::to_string(metrics_port)}});
+  const Headers alice = {{"Authorization", "Bearer alice"}};
+  CHECK(f.Call("/", alice).status == 200);
+  CHECK(count() == 1);
+  auto again = f.Call("/", alice);
+  CHECK(again.status == 200);
+  CHECK(again.body.find("Http_X_Auth_Method=plugin") != std::string::npos);
+  CHECK(count() == 1);  // answered from the cache
+  // Other credentials, or the same with a cookie added, are other keys.
+  CHECK(f.Call("/", {{"Authorization", "Bearer bob"}}).status == 200);
+  CHECK(count() == 2);
+  CHECK(f.Call("/", {{"Authorization", "Bearer alice"}, {"Cookie", "s=1"}}).status == 200);
+  CHECK(count() == 3);
+  CHECK(f.Call("/", {{"authorization", "Bearer alicf"}}).status == 200);
+  CHECK(count() == 4);
+  // No credentials: never cached.
+  CHECK(f.Call("/").status == 200);
+  CHECK(f.Call("/").status == 200);
+  CHECK(count() == 6);
+  // A refusal is never cached.
+  const Headers mallory = {{"Authorization", "Bearer mallory"}, {"X-Test-Plugin", "deny"}};
+  CHECK(f.Call("/", mallory).status == 403);
+  CHECK(f.Call("/", mallory).status == 403);
+  CHECK(count() == 8);
+  // After the TTL the plugin is asked again.
+  std::this_thread::sleep_for(1600ms);
+  CHECK(f.Call("/", alice).status == 200);
+  CHECK(count() == 9);
+  auto metrics = Request(metrics_port, "GET", "/metrics").body;
+  CHECK(metrics.find("auth_decisions_total{method=\"plugin\",outcome=\"cached\"} 1") !=
+        std::string::npos);
+  CHECK(f.w->Log().find("alice") == std::string::npos);
 }

@@ -36,6 +36,15 @@ Denial Unauthorized(std::string_view method, std::string_view outcome, bool pres
   return Denial{401, std::move(body), std::move(headers), method, outcome, presented};
 }
 
+// The refusal for a plugin answer that did not admit.
+Denial FromPlugin(PluginAnswer a) {
+  if (a.kind == PluginAnswer::Kind::kDeny) {
+    return Denial{a.status, std::move(a.body), std::move(a.headers), "plugin", "denied", true};
+  }
+  return Denial{503, "Service Unavailable: the authentication service did not answer\n",
+                {{"Retry-After", "1"}}, "plugin", "unavailable", true};
+}
+
 std::string BasicChallenge() { return fmt::format("Basic realm=\"{}\", charset=\"UTF-8\"", kRealm); }
 
 }  // namespace
@@ -71,15 +80,33 @@ Expected<std::unique_ptr<Gate>> Gate::Create(const config::Config& config,
     if (!basic) return basic.error();
     gate->basic_ = std::move(*basic);
   }
+  // One client for every outbound call (plugin, discovery, JWKS): it keeps connections alive
+  // per origin and holds the TLS trust. auth_tls_ca_file is checked whenever it is set.
+  auto trust = LoadTlsTrust("auth_tls_ca_file", a.tls_ca_file);
+  if (!trust) return trust.error();
+  auto http = std::make_shared<const HttpClient>(std::move(*trust));
   if (policy.Uses(Method::kPlugin)) {
     if (a.proxy_url.empty()) {
       return Error{"auth_proxy_url is not set: auth_routes uses plugin (e.g. "
                    "auth_proxy_url=http://basic-auth-plugin:8080/validate)"};
     }
     if (auto s = CheckUrl("auth_proxy_url", a.proxy_url); !s) return s.error();
-    gate->plugin_ = std::make_unique<PluginClient>(
-        PluginOptions{a.proxy_url, a.pass_body,
-                      std::chrono::duration_cast<std::chrono::milliseconds>(a.proxy_timeout)});
+    if (a.proxy_cache.count() > 0 && a.pass_body) {
+      return Error{"auth_proxy_cache is set with auth_pass_body=true: the plugin may decide on "
+                   "the body, which the cache key does not cover (set auth_proxy_cache=0)"};
+    }
+    if (a.proxy_cache.count() > 0 && a.proxy_cache_headers.empty()) {
+      return Error{"auth_proxy_cache_headers is empty: auth_proxy_cache needs the headers that "
+                   "carry the credentials (default Authorization,Cookie)"};
+    }
+    PluginOptions po;
+    po.url = a.proxy_url;
+    po.pass_body = a.pass_body;
+    po.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(a.proxy_timeout);
+    po.cache_ttl = std::chrono::duration_cast<std::chrono::milliseconds>(a.proxy_cache);
+    po.cache_entries = a.proxy_cache_entries;
+    po.cache_headers = a.proxy_cache_headers;
+    gate->plugin_ = std::make_unique<PluginClient>(std::move(po), http);
   }
   bool jwt = policy.Uses(Method::kJwt);
   if (jwt) {
@@ -110,8 +137,8 @@ Expected<std::unique_ptr<Gate>> Gate::Create(const config::Config& config,
     ko.on_ready = on_ready;
     const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(a.proxy_timeout);
     gate->keys_ = std::make_unique<KeyStore>(
-        std::move(ko), [timeout](const std::string& url) -> Expected<std::string> {
-          auto r = HttpGet(url, {{"Accept", "application/json"}}, "", timeout);
+        std::move(ko), [timeout, http](const std::string& url) -> Expected<std::string> {
+          auto r = http->Get(url, {{"Accept", "application/json"}}, "", timeout);
           if (!r) return r.error();
           if (r->status != 200) return Error{fmt::format("status {}", r->status)};
           return std::move(r->body);
@@ -253,9 +280,11 @@ HeadVerdict Gate::Decide(const Rule& rule, std::string_view remote_addr,
           v.plugin_with_body = true;
           break;
         }
-        auto answer = AskPluginWithBody(headers, "");
-        if (!answer) return admit("plugin", "valid");
-        consider(std::move(*answer));
+        PluginAnswer answer = plugin_->Ask(headers, "");
+        if (answer.kind == PluginAnswer::Kind::kAdmit) {
+          return admit("plugin", answer.cached ? "cached" : "valid");
+        }
+        consider(FromPlugin(std::move(answer)));
         break;
       }
     }
@@ -274,16 +303,8 @@ HeadVerdict Gate::Decide(const Rule& rule, std::string_view remote_addr,
 std::optional<Denial> Gate::AskPluginWithBody(const std::vector<executor::Header>& headers,
                                               const std::string& body) const {
   PluginAnswer a = plugin_->Ask(headers, body);
-  switch (a.kind) {
-    case PluginAnswer::Kind::kAdmit:
-      return std::nullopt;
-    case PluginAnswer::Kind::kDeny:
-      return Denial{a.status, std::move(a.body), std::move(a.headers), "plugin", "denied", true};
-    case PluginAnswer::Kind::kUnavailable:
-      break;
-  }
-  return Denial{503, "Service Unavailable: the authentication service did not answer\n",
-                {{"Retry-After", "1"}}, "plugin", "unavailable", true};
+  if (a.kind == PluginAnswer::Kind::kAdmit) return std::nullopt;
+  return FromPlugin(std::move(a));
 }
 
 }  // namespace hw::auth

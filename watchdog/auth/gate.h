@@ -50,7 +50,8 @@ class Gate {
  public:
   // Parses auth_routes and builds the methods it uses: Error (for exit 2) naming the rule or
   // the missing setting (jwt without jwt_issuer/jwks_url or jwt_audience, plugin without
-  // auth_proxy_url, an https URL, unreadable basic-auth secret files). `on_ready` runs once
+  // auth_proxy_url, a URL that is not http(s)://, an unreadable auth_tls_ca_file, unreadable
+  // basic-auth secret files, auth_proxy_cache with auth_pass_body). `on_ready` runs once
   // the jwt keys are in (at once when jwt is not used).
   static Expected<std::unique_ptr<Gate>> Create(const config::Config& config,
                                                 std::shared_ptr<const Clock> clock,

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "auth/http_client.h"
 #include "logging/log.h"
 
 namespace hw::auth {
@@ -39,7 +40,9 @@ Status KeyStore::FetchNow() {
     const std::string discovery = options_.issuer + (options_.issuer.ends_with('/') ? "" : "/") +
                                   ".well-known/openid-configuration";
     auto doc = fetch_(discovery);
-    if (!doc) return Error{fmt::format("OIDC discovery {}: {}", discovery, doc.error().message)};
+    if (!doc) {
+      return Error{fmt::format("OIDC discovery {}: {}", LoggableUrl(discovery), doc.error().message)};
+    }
     auto json = nlohmann::json::parse(*doc, nullptr, false);
     if (json.is_discarded() || !json.is_object() || !json.contains("jwks_uri") ||
         !json["jwks_uri"].is_string()) {
@@ -52,11 +55,12 @@ Status KeyStore::FetchNow() {
     url = json["jwks_uri"].get<std::string>();
   }
   auto body = fetch_(url);
-  if (!body) return Error{fmt::format("JWKS {}: {}", url, body.error().message)};
+  const std::string shown = LoggableUrl(url);  // a query may carry a key
+  if (!body) return Error{fmt::format("JWKS {}: {}", shown, body.error().message)};
   std::size_t skipped = 0;
   auto keys = ParseJwks(*body, &skipped);
-  if (!keys) return Error{fmt::format("JWKS {}: {}", url, keys.error().message)};
-  if (keys->empty()) return Error{fmt::format("JWKS {}: no usable signing key", url)};
+  if (!keys) return Error{fmt::format("JWKS {}: {}", shown, keys.error().message)};
+  if (keys->empty()) return Error{fmt::format("JWKS {}: no usable signing key", shown)};
   const std::size_t count = keys->size();
   bool first = false;
   {
@@ -66,10 +70,10 @@ Status KeyStore::FetchNow() {
     ready_ = true;
   }
   if (first) {
-    log::Info(fmt::format("jwt: {} signing key(s) from {} ({} skipped)", count, url, skipped));
+    log::Info(fmt::format("jwt: {} signing key(s) from {} ({} skipped)", count, shown, skipped));
     if (options_.on_ready) options_.on_ready();
   } else {
-    log::Debug(fmt::format("jwt: {} signing key(s) from {}", count, url));
+    log::Debug(fmt::format("jwt: {} signing key(s) from {}", count, shown));
   }
   return Ok{};
 }

@@ -11,9 +11,13 @@
 #define CPPHTTPLIB_REQUEST_URI_MAX_LENGTH 16384
 #define CPPHTTPLIB_KEEPALIVE_MAX_COUNT 100000
 #define CPPHTTPLIB_THREAD_POOL_IDLE_TIMEOUT 10
+// TLS through OpenSSL, for the outbound client only (auth plugin, OIDC discovery, JWKS over
+// https, auth/http_client.cc). Nothing here serves TLS: the function port has its own transport
+// and the metrics port is an httplib::Server, never an SSLServer; the define only compiles in
+// the SSL classes and the client's https branch.
+#define CPPHTTPLIB_OPENSSL_SUPPORT
 // Never defined: CPPHTTPLIB_ZLIB_SUPPORT, CPPHTTPLIB_BROTLI_SUPPORT, CPPHTTPLIB_ZSTD_SUPPORT
-// (request bodies must reach the verifier as wire bytes), CPPHTTPLIB_OPENSSL_SUPPORT (no TLS:
-// outbound calls are http://, see README "Authentication").
+// (request bodies must reach the verifier as wire bytes).
 #include <httplib.h>
 
 #if defined(CPPHTTPLIB_ZLIB_SUPPORT) || defined(CPPHTTPLIB_BROTLI_SUPPORT)

@@ -397,7 +397,7 @@ const std::vector<KeyDef>& Defs() {
     auto auth_string = [](std::string AuthOptions::*field, bool url) -> Apply {
       return [field, url](Config& c, std::string_view key, std::string_view v) -> Status {
         if (url && !v.empty() && v.substr(0, 7) != "http://" && v.substr(0, 8) != "https://") {
-          return Invalid(key, v, "an http:// URL");
+          return Invalid(key, v, "an http:// or https:// URL");
         }
         c.auth.*field = std::string(Trim(v));
         return Ok{};
@@ -434,7 +434,7 @@ const std::vector<KeyDef>& Defs() {
           c.auth.basic_max_failures = *n;
           return Ok{};
         });
-    add("auth_proxy_url", "", "(none)", "plugin: the auth plugin's URL (http://)",
+    add("auth_proxy_url", "", "(none)", "plugin: the auth plugin's URL (http:// or https://)",
         auth_string(&AuthOptions::proxy_url, true));
     add("auth_pass_body", "", "false", "plugin: send the request body to the plugin too",
         [](Config& c, std::string_view key, std::string_view v) -> Status {
@@ -446,6 +446,19 @@ const std::vector<KeyDef>& Defs() {
     add("auth_proxy_timeout", "", "5s",
         "plugin: longest wait for the plugin (also OIDC discovery and JWKS fetches)",
         auth_duration(&AuthOptions::proxy_timeout, false));
+    add("auth_proxy_cache", "", "0 (off)",
+        "plugin: how long an admission is remembered for the same credentials (0 = never)",
+        auth_duration(&AuthOptions::proxy_cache, true));
+    add("auth_proxy_cache_entries", "", "10000", "plugin: most admissions remembered at once",
+        [](Config& c, std::string_view key, std::string_view v) -> Status {
+          auto n = ParseInteger<std::size_t>(v);
+          if (!n || *n == 0 || *n > 10'000'000) return Invalid(key, v, "an integer from 1 to 10000000");
+          c.auth.proxy_cache_entries = *n;
+          return Ok{};
+        });
+    add("auth_proxy_cache_headers", "", "Authorization,Cookie",
+        "plugin: the headers whose values key a remembered admission, comma-separated",
+        auth_list(&AuthOptions::proxy_cache_headers));
     add("jwt_issuer", "", "(none)", "jwt: OIDC issuer URL; tokens' iss must equal it",
         auth_string(&AuthOptions::jwt_issuer, true));
     add("jwks_url", "", "(issuer's discovery document)", "jwt: JWKS URL, instead of discovery",
@@ -461,6 +474,9 @@ const std::vector<KeyDef>& Defs() {
         auth_list(&AuthOptions::jwt_forward_claims));
     add("jwks_refresh_interval", "", "5m", "jwt: how often the issuer's keys are re-fetched",
         auth_duration(&AuthOptions::jwks_refresh_interval, false));
+    add("auth_tls_ca_file", "", "(the system's trust store)",
+        "https auth URLs: PEM file of the CA certificates trusted (only these when set)",
+        auth_string(&AuthOptions::tls_ca_file, false));
     return d;
   }();
   return defs;

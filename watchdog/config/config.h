@@ -68,6 +68,9 @@ struct AuthOptions {
   std::string proxy_url;                // auth_proxy_url
   bool pass_body = false;               // auth_pass_body
   Duration proxy_timeout = std::chrono::seconds(5);  // also the OIDC/JWKS fetch timeout
+  Duration proxy_cache = Duration(0);                // auth_proxy_cache; 0 = off
+  std::size_t proxy_cache_entries = 10000;           // auth_proxy_cache_entries
+  std::vector<std::string> proxy_cache_headers{"Authorization", "Cookie"};
   std::string jwt_issuer;
   std::string jwks_url;
   std::string jwt_audience;
@@ -75,6 +78,7 @@ struct AuthOptions {
   std::vector<std::string> jwt_required_scopes;
   std::vector<std::string> jwt_forward_claims;  // claims passed as X-Auth-Claim-<name>
   Duration jwks_refresh_interval = std::chrono::minutes(5);
+  std::string tls_ca_file;  // auth_tls_ca_file; "" = the system's trust store
 };
 
 struct Config {
