@@ -1,6 +1,7 @@
 // hmac-watchdog: the entry point, and the only place that sees every module. It parses the
 // configuration, wires verifier, executor, metrics and server together, and runs the
 // SIGTERM sequence (README "Shutdown").
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -236,6 +237,10 @@ int Serve(const hw::config::Config& cfg) {
 
 int main(int argc, char** argv) {
   using namespace hw;
+  // Workers come and go (up to max_connections); glibc would give each its own malloc arena
+  // (up to 8 per core), whose freed chunks stay resident. Two arenas keep the footprint flat
+  // on the small machines functions run on, at no measurable cost on two cores.
+  ::mallopt(M_ARENA_MAX, 2);
   CLI::App app{"hmac-watchdog: an OpenFaaS watchdog that verifies webhook signatures before "
                "it runs the function. Every option is also read from the environment variable "
                "of the same name (lower case, '_' for '-'); flags win.",

@@ -39,7 +39,7 @@ constexpr int kLingerMs = 20;
 // response the client has not read yet (a 413 before a huge chunked body).
 constexpr int kLingerCloseMs = 200;
 constexpr std::size_t kLingerCloseBytes = 1024 * 1024;
-constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kReadChunk = 32 * 1024;
 
 // The methods a function is called with.
 bool IsFunctionMethod(std::string_view m) {
@@ -149,7 +149,6 @@ class Connection {
   const ConnectionServices& s_;
   RequestParser parser_;
   std::size_t offset_ = 0;  // bytes of c_.buffered the parser has taken
-  std::unique_ptr<char[]> read_buffer_ = std::make_unique_for_overwrite<char[]>(kReadChunk);
 };
 
 bool Connection::WaitFor(short events, int timeout_ms) const {
@@ -171,11 +170,13 @@ Io Connection::ReadMore(Clock::time_point deadline) {
     offset_ = 0;
   }
   while (true) {
-    // Into a buffer of the connection's, then appended: growing the string first would
-    // zero-fill the whole chunk before every recv.
-    ssize_t n = ::recv(c_.fd, read_buffer_.get(), kReadChunk, 0);
+    // Into a buffer on the worker's stack, then appended: growing the string first would
+    // zero-fill the whole chunk before every recv, and a heap buffer per connection leaves
+    // freed chunks in every worker thread's malloc arena.
+    char chunk[kReadChunk];
+    ssize_t n = ::recv(c_.fd, chunk, kReadChunk, 0);
     if (n > 0) {
-      buffer.append(read_buffer_.get(), static_cast<std::size_t>(n));
+      buffer.append(chunk, static_cast<std::size_t>(n));
       return Io::kOk;
     }
     if (n == 0) return Io::kClosed;
@@ -276,7 +277,9 @@ AfterServe Connection::Serve() {
     }
     if (!Unparsed().empty()) continue;  // pipelined: the next request is here already
     if (WaitFor(POLLIN, kLingerMs)) continue;
+    // Idle connections wait in the front loop holding only what they sent so far.
     c_.buffered.erase(0, offset_);
+    c_.buffered.shrink_to_fit();
     offset_ = 0;
     return AfterServe::kKeep;
   }
