@@ -180,6 +180,9 @@ Expected<HttpAnswer> HttpClient::Get(const std::string& url,
 
     received = 0;
     response_body.clear();
+    // max_timeout counts from the request's start time, which send(Request&) leaves at
+    // time_point::min() (an overflow UBSan reports, and no bound at all).
+    req.start_time_ = std::chrono::steady_clock::now();
     httplib::Result res = client->send(req);
     if (too_big) return Error{"response too large"};
     const auto elapsed = std::chrono::steady_clock::now() - started;
