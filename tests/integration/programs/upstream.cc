@@ -69,11 +69,13 @@ void Serve(int fd) {
     std::size_t t0 = head.find(' ') + 1;
     std::string target = head.substr(t0, head.find(' ', t0) - t0);
     std::string headers = head.substr(head.find("\r\n") + 2);
+    bool close_after = false;  // the client asked for "Connection: close"
     std::size_t pos = 0;
     while (pos < headers.size()) {
       auto eol = headers.find("\r\n", pos);
       std::string line = headers.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
       if (Lower(line.substr(0, 15)) == "content-length:") length = std::stoul(line.substr(15));
+      if (Lower(line) == "connection: close") close_after = true;
       if (eol == std::string::npos) break;
       pos = eol + 2;
     }
@@ -143,7 +145,7 @@ void Serve(int fd) {
     }
     bool ok = SendAll(fd, out);
     --g_inflight;
-    if (!ok) break;
+    if (!ok || close_after) break;
   }
   ::close(fd);
 }
