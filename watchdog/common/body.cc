@@ -37,6 +37,10 @@ Status Body::SpillToFile() {
   return Append(pending);
 }
 
+void Body::Reserve(std::size_t expected) {
+  if (fd_ < 0 && expected <= memory_limit_) memory_.reserve(expected);
+}
+
 Status Body::Append(std::string_view chunk) {
   if (fd_ < 0) {
     if (memory_.size() + chunk.size() <= memory_limit_) {

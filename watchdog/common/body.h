@@ -22,6 +22,9 @@ class Body {
   // Appends received bytes. Fails (with a message naming TMPDIR) when the spool file cannot
   // be created or written, e.g. a full or read-only disk.
   Status Append(std::string_view chunk);
+  // Makes room for a body announced as `expected` bytes (Content-Length) when it will stay in
+  // memory, so appending never re-allocates and copies what arrived so far.
+  void Reserve(std::size_t expected);
 
   std::size_t size() const { return size_; }
   bool in_memory() const { return fd_ < 0; }

@@ -344,6 +344,7 @@ PipelineResult Pipeline::Handle(PendingRequest& request, const BodyReader& read_
   auto& check = request.check_;
   const std::optional<signature::Decision>& early = request.early_;
   Body body(config_.body_memory_bytes, config_.tmpdir);
+  if (request.content_length_) body.Reserve(static_cast<std::size_t>(*request.content_length_));
   // A chunked body whose authentication is still undecided grows its reservation as it comes.
   const bool grow_lease =
       !request.content_length_ && ((check && !early) || request.plugin_with_body_);
