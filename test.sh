@@ -2,7 +2,7 @@
 # Builds hmac-watchdog and runs every test: unit, integration (the real static binary over
 # loopback), the fuzz corpora, the templates, the static binary in an empty chroot and a
 # 2-minute soak; then the whole suite again under ASan+UBSan and under TSan, a bounded
-# libFuzzer run per target (FUZZ_SECONDS, 30), and the podman image and template builds.
+# libFuzzer run per target (FUZZ_SECONDS, 20), and the podman image and template builds.
 # Installs what it needs with apt-get (run as root on a fresh Debian machine).
 #
 #   ./test.sh           everything (what CI runs)
@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
 quick=0
-fuzz_seconds=${FUZZ_SECONDS:-30}
+fuzz_seconds=${FUZZ_SECONDS:-20}
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
