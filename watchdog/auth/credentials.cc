@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "common/strings.h"
 #include "crypto/bytes.h"
 #include "crypto/encoding.h"
 
@@ -13,9 +14,7 @@ bool SplitScheme(std::string_view value, std::string_view want, std::string_view
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
   if (value.size() <= want.size() || value[want.size()] != ' ') return false;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(value[i])) != want[i]) return false;
-  }
+  if (!IEquals(value.substr(0, want.size()), want)) return false;
   value.remove_prefix(want.size());
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   if (value.empty()) return false;

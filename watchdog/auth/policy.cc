@@ -5,14 +5,10 @@
 
 #include <fmt/format.h>
 
+#include "common/strings.h"
+
 namespace hw::auth {
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 Error RuleError(std::string_view rule, std::string_view why) {
   return Error{fmt::format("invalid value for auth_routes: rule \"{}\": {}", rule, why)};

@@ -18,4 +18,21 @@ inline bool IEquals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// `s` without the leading and trailing characters found in `chars`: by default ASCII white
+// space (as isspace in the C locale); " \t" for HTTP's optional white space.
+inline std::string_view Trim(std::string_view s, std::string_view chars = " \t\n\v\f\r") {
+  const std::size_t first = s.find_first_not_of(chars);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(chars) - first + 1);
+}
+
+// The value of one hex digit of either case ('7' -> 7, 'b' and 'B' -> 11); -1 for any other
+// character.
+inline int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 }  // namespace hw

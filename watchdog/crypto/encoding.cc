@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "common/strings.h"
+
 namespace hw::crypto {
 namespace {
 
@@ -10,10 +12,9 @@ constexpr char kBase64Alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 int HexValue(char c, HexCase hex_case) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f' && hex_case != HexCase::kUpper) return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F' && hex_case != HexCase::kLower) return c - 'A' + 10;
-  return -1;
+  if (c >= 'a' && c <= 'f' && hex_case == HexCase::kUpper) return -1;
+  if (c >= 'A' && c <= 'F' && hex_case == HexCase::kLower) return -1;
+  return HexDigitValue(c);
 }
 
 constexpr std::array<int, 256> MakeBase64Table() {

@@ -5,13 +5,6 @@
 namespace hw::server {
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // "http://host:port/path" -> "/path" ("" when the authority ends the target).
 std::string_view StripAbsoluteForm(std::string_view target, bool& ok) {
   ok = true;
@@ -49,8 +42,8 @@ Expected<RequestTarget> ParseRequestTarget(std::string_view target) {
       out.path.push_back(c);
       continue;
     }
-    int h = i + 1 < raw_path.size() ? HexValue(raw_path[i + 1]) : -1;
-    int l = i + 2 < raw_path.size() ? HexValue(raw_path[i + 2]) : -1;
+    int h = i + 1 < raw_path.size() ? HexDigitValue(raw_path[i + 1]) : -1;
+    int l = i + 2 < raw_path.size() ? HexDigitValue(raw_path[i + 2]) : -1;
     if (h < 0 || l < 0) {
       return Error{"Bad Request: invalid percent-encoding in the path (RFC 3986 %XX only)"};
     }

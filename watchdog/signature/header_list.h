@@ -24,7 +24,4 @@ class HeaderList final : public HeaderSource {
   std::vector<std::pair<std::string, std::string>> headers_;
 };
 
-// ASCII case-insensitive equality, as HTTP header names compare.
-bool EqualsIgnoringCase(std::string_view a, std::string_view b);
-
 }  // namespace hw::signature

@@ -13,6 +13,7 @@
 #include <array>
 #include <optional>
 
+#include "common/strings.h"
 #include "crypto/encoding.h"
 #include "crypto/sha256.h"
 #include "signature/hmac_scheme.h"
@@ -22,13 +23,6 @@ namespace {
 
 constexpr std::size_t kTwilioBodyLimit = 1024 * 1024;
 constexpr std::string_view kBodyHashParameter = "bodySHA256";
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // application/x-www-form-urlencoded decoding: '+' is a space, %XX a byte. nullopt for a
 // broken escape.
@@ -41,8 +35,8 @@ std::optional<std::string> FormDecode(std::string_view text) {
       out.push_back(' ');
     } else if (c == '%') {
       if (i + 2 >= text.size()) return std::nullopt;
-      const int high = HexValue(text[i + 1]);
-      const int low = HexValue(text[i + 2]);
+      const int high = HexDigitValue(text[i + 1]);
+      const int low = HexDigitValue(text[i + 2]);
       if (high < 0 || low < 0) return std::nullopt;
       out.push_back(static_cast<char>(high * 16 + low));
       i += 2;
