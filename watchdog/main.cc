@@ -151,13 +151,14 @@ int Serve(const hw::config::Config& cfg) {
   server::Health health(cfg.max_inflight);
   // Not ready until the jwt issuer's keys are in (at once without jwt).
   health.SetAuthReady(false);
-  auto gate = auth::Gate::Create(cfg, std::make_shared<SystemClock>(),
+  auto gate = auth::Gate::Create(cfg.auth, std::make_shared<SystemClock>(),
                                  [&health] { health.SetAuthReady(true); });
   if (!gate) return Fail(kExitConfig, gate.error().message);
-  if (!cfg.auth.routes.empty()) {
+  if (cfg.auth.routes != config::AuthOptions{}.routes && !cfg.auth.routes.empty()) {
     log::Info(fmt::format("auth_routes: {}", (*gate)->policy().Text()));
   }
-  server::ServerDeps deps{&cfg, v, executor->get(), &metrics, &health, gate->get()};
+  const config::ServerOptions& server_options = cfg;
+  server::ServerDeps deps{&server_options, v, executor->get(), &metrics, &health, gate->get()};
   auto server = server::HttpServer::Create(deps);
   if (!server) return Fail(kExitRuntime, server.error().message);
 
@@ -343,12 +344,9 @@ int main(int argc, char** argv) {
   }
 
   if (sign_cmd->parsed() || verify_cmd->parsed()) {
-    // Generic options come from the flags above, or from the environment.
-    auto options_env = env;
-    options_env["fprocess"] = "unused";
-    options_env["mode"] = "static";
-    auto cfg = config::Load(options_env, flags);
-    if (!cfg) return Fail(kExitConfig, cfg.error().message);
+    // The signature options come from the flags above, or from the environment.
+    auto options = config::LoadSignature(env, flags);
+    if (!options) return Fail(kExitConfig, options.error().message);
     auto parse_time = [](const std::string& text, std::optional<std::int64_t>& out) -> bool {
       if (text.empty()) return true;
       std::int64_t v = 0;
@@ -358,13 +356,13 @@ int main(int argc, char** argv) {
       return true;
     };
     if (sign_cmd->parsed()) {
-      sign.options = cfg->signature;
+      sign.options = *options;
       if (!parse_time(sign_timestamp, sign.timestamp)) {
         return Fail(kExitConfig, "invalid value for --timestamp: expected Unix seconds");
       }
       return signature::RunSign(sign, std::cin, std::cout, std::cerr);
     }
-    verify.options = cfg->signature;
+    verify.options = *options;
     if (!parse_time(verify_now, verify.now)) {
       return Fail(kExitConfig, "invalid value for --now: expected Unix seconds");
     }

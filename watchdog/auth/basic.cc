@@ -72,15 +72,15 @@ BasicAuthenticator::BasicAuthenticator(std::size_t max_failures,
 BasicAuthenticator::~BasicAuthenticator() { watcher_.reset(); }
 
 Expected<std::unique_ptr<BasicAuthenticator>> BasicAuthenticator::Create(
-    const BasicOptions& options, std::shared_ptr<const Clock> clock) {
-  for (const auto* name : {&options.user_secret, &options.password_secret}) {
+    const config::AuthOptions& options, std::shared_ptr<const Clock> clock) {
+  for (const auto* name : {&options.basic_user_secret, &options.basic_password_secret}) {
     if (auto s = secrets::CheckSecretName(*name); !s) return s.error();
   }
   const std::string dir = secrets::ResolveSecretsDirectory(options.secrets_path);
   std::unique_ptr<BasicAuthenticator> self(
-      new BasicAuthenticator(options.max_failures, std::move(clock)));
+      new BasicAuthenticator(options.basic_max_failures, std::move(clock)));
   secrets::SecretWatcher::Options wo;
-  wo.paths = {dir + "/" + options.user_secret, dir + "/" + options.password_secret};
+  wo.paths = {dir + "/" + options.basic_user_secret, dir + "/" + options.basic_password_secret};
   wo.interval = options.reload_interval;
   BasicAuthenticator* raw = self.get();
   auto watcher = secrets::SecretWatcher::Start(

@@ -13,17 +13,10 @@
 
 #include "common/clock.h"
 #include "common/expected.h"
+#include "config/config.h"
 #include "secrets/secret_watcher.h"
 
 namespace hw::auth {
-
-struct BasicOptions {
-  std::string secrets_path;   // resolved like hmac secrets (/run/secrets fallback)
-  std::string user_secret = "basic-auth-user";
-  std::string password_secret = "basic-auth-password";
-  std::chrono::milliseconds reload_interval = std::chrono::seconds(2);
-  std::size_t max_failures = 10;  // per client address per minute; 0 = no limit
-};
 
 // Failed attempts per client address in a sliding one-minute window. An address past the
 // limit is refused (429) until its oldest failure is a minute old; other addresses are not
@@ -51,7 +44,7 @@ class BasicAuthenticator {
  public:
   // Reads both secret files (Error naming the file if missing or empty) and starts the
   // reload thread.
-  static Expected<std::unique_ptr<BasicAuthenticator>> Create(const BasicOptions& options,
+  static Expected<std::unique_ptr<BasicAuthenticator>> Create(const config::AuthOptions& options,
                                                               std::shared_ptr<const Clock> clock);
   ~BasicAuthenticator();
 

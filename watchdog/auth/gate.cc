@@ -55,11 +55,11 @@ bool Gate::IsReservedHeader(std::string_view name) {
   return name.size() >= 7 && IEquals(name.substr(0, 7), "X-Auth-");
 }
 
-Expected<std::unique_ptr<Gate>> Gate::Create(const config::Config& config,
+Expected<std::unique_ptr<Gate>> Gate::Create(const config::AuthOptions& options,
                                              std::shared_ptr<const Clock> clock,
                                              std::function<void()> on_ready) {
   std::unique_ptr<Gate> gate(new Gate());
-  const auto& a = config.auth;
+  const config::AuthOptions& a = options;
   if (a.routes.empty()) {
     gate->policy_ = Policy::Default();
   } else {
@@ -70,13 +70,7 @@ Expected<std::unique_ptr<Gate>> Gate::Create(const config::Config& config,
   gate->clock_ = clock;
   const Policy& policy = gate->policy_;
   if (policy.Uses(Method::kBasic)) {
-    BasicOptions bo;
-    bo.secrets_path = config.signature.secrets_path;
-    bo.user_secret = a.basic_user_secret;
-    bo.password_secret = a.basic_password_secret;
-    bo.reload_interval = config.signature.reload_interval;
-    bo.max_failures = a.basic_max_failures;
-    auto basic = BasicAuthenticator::Create(bo, clock);
+    auto basic = BasicAuthenticator::Create(a, clock);
     if (!basic) return basic.error();
     gate->basic_ = std::move(*basic);
   }

@@ -53,7 +53,7 @@ class Gate {
   // auth_proxy_url, a URL that is not http(s)://, an unreadable auth_tls_ca_file, unreadable
   // basic-auth secret files, auth_proxy_cache with auth_pass_body). `on_ready` runs once
   // the jwt keys are in (at once when jwt is not used).
-  static Expected<std::unique_ptr<Gate>> Create(const config::Config& config,
+  static Expected<std::unique_ptr<Gate>> Create(const config::AuthOptions& options,
                                                 std::shared_ptr<const Clock> clock,
                                                 std::function<void()> on_ready);
   ~Gate();

@@ -7,10 +7,12 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 
-extern char** environ;
+#include "common/environment.h"
+#include "common/strings.h"
 
 namespace hw::config {
 namespace {
@@ -19,12 +21,6 @@ std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
 }
 
 std::vector<std::string> SplitList(std::string_view text) {
@@ -53,9 +49,13 @@ std::optional<T> ParseInteger(std::string_view text) {
 
 using Apply = std::function<Status(Config&, std::string_view key, std::string_view value)>;
 
+// Which options a key belongs to: the sign and verify commands read only kSignature.
+enum class Part { kServe, kSignature, kAuth };
+
 struct KeyDef {
   KeySpec spec;
   Apply apply;
+  Part part;
 };
 
 Apply SetString(std::string Config::*field) {
@@ -113,12 +113,13 @@ Apply SetSignature(F field_setter) {
 const std::vector<KeyDef>& Defs() {
   static const std::vector<KeyDef> defs = [] {
     std::vector<KeyDef> d;
-    auto add = [&d](std::string env, std::string alias, std::string def, std::string help,
-                    Apply apply) {
+    Part part = Part::kServe;  // of the keys added next
+    auto add = [&d, &part](std::string env, std::string alias, std::string def,
+                           std::string help, Apply apply) {
       std::string flag = env;
       std::replace(flag.begin(), flag.end(), '_', '-');
       if (flag == "TMPDIR") flag = "tmpdir";
-      d.push_back(KeyDef{KeySpec{env, alias, flag, def, help}, std::move(apply)});
+      d.push_back(KeyDef{KeySpec{env, alias, flag, def, help}, std::move(apply), part});
     };
     // Function and mode
     add("fprocess", "function_process", "(required but in static mode)",
@@ -143,10 +144,10 @@ const std::vector<KeyDef>& Defs() {
     add("upstream_url", "http_upstream_url", "(required in http mode)",
         "where the long-running function listens, e.g. http://127.0.0.1:5000",
         [](Config& c, std::string_view key, std::string_view v) -> Status {
-          if (v.substr(0, 7) != "http://" || v.size() <= 7) {
-            return Invalid(key, v, "an http:// URL such as http://127.0.0.1:5000");
-          }
+          auto address = ParseUpstreamUrl(key, v);
+          if (!address) return address.error();
           c.upstream_url = std::string(v);
+          c.upstream_address = std::move(*address);
           return Ok{};
         });
     add("upstream_ready_timeout", "", "60s",
@@ -193,8 +194,8 @@ const std::vector<KeyDef>& Defs() {
     // Compatibility
     add("suppress_lock", "", "false", "do not write the lock file $TMPDIR/.lock",
         SetBool(&Config::suppress_lock));
-    add("content_type", "", "(request's Content-Type, else application/octet-stream)",
-        "response Content-Type in streaming and serializing modes",
+    add("content_type", "", "application/octet-stream",
+        "response Content-Type in streaming and serializing modes, whatever the request's",
         SetString(&Config::content_type));
     add("http_buffer_req_body", "buffer_http", "false",
         "accepted for compatibility; bodies are always sent with Content-Length",
@@ -221,6 +222,7 @@ const std::vector<KeyDef>& Defs() {
           return Ok{};
         });
     // Signature verification
+    part = Part::kSignature;
     add("hmac_scheme", "", "(required)",
         "signature scheme(s), comma-separated; none turns verification off",
         SetSignature([](SignatureOptions& s, std::string_view key, std::string_view v) -> Status {
@@ -229,7 +231,7 @@ const std::vector<KeyDef>& Defs() {
           if (s.schemes.empty()) return Invalid(key, v, "one or more scheme names, or none");
           return Ok{};
         }));
-    add("hmac_secret", "", "webhook-secret",
+    add("hmac_secret", "", std::string(kDefaultSecretName),
         "secret file name(s) under secrets_path, comma-separated; all are accepted",
         SetSignature([](SignatureOptions& s, std::string_view key, std::string_view v) -> Status {
           s.secret_names = SplitList(v);
@@ -239,7 +241,7 @@ const std::vector<KeyDef>& Defs() {
     add("hmac_secret_<scheme>", "", "(hmac_secret)",
         "secret name(s) for one scheme when several are configured, e.g. hmac_secret_github",
         nullptr);
-    add("secrets_path", "", "/var/openfaas/secrets",
+    add("secrets_path", "", std::string(kDefaultSecretsPath),
         "folder of secret files; /run/secrets is tried when it does not exist",
         SetSignature([](SignatureOptions& s, std::string_view, std::string_view v) -> Status {
           s.secrets_path = std::string(v);
@@ -365,20 +367,16 @@ const std::vector<KeyDef>& Defs() {
           s.public_url = std::string(v);
           return Ok{};
         }));
+    // Which algorithms and encodings generic takes is the generic scheme's to check (it
+    // names hmac_algorithm or hmac_encoding and what it expects); here they are only read.
     add("hmac_algorithm", "", "sha256", "generic scheme: sha1, sha256 or sha512",
-        SetSignature([](SignatureOptions& s, std::string_view key, std::string_view v) -> Status {
-          auto a = Lower(v);
-          if (a != "sha1" && a != "sha256" && a != "sha512") {
-            return Invalid(key, v, "sha1, sha256 or sha512");
-          }
-          s.algorithm = a;
+        SetSignature([](SignatureOptions& s, std::string_view, std::string_view v) -> Status {
+          s.algorithm = Lower(v);
           return Ok{};
         }));
     add("hmac_encoding", "", "hex", "generic scheme: hex or base64",
-        SetSignature([](SignatureOptions& s, std::string_view key, std::string_view v) -> Status {
-          auto e = Lower(v);
-          if (e != "hex" && e != "base64") return Invalid(key, v, "hex or base64");
-          s.encoding = e;
+        SetSignature([](SignatureOptions& s, std::string_view, std::string_view v) -> Status {
+          s.encoding = Lower(v);
           return Ok{};
         }));
     add("hmac_prefix", "", "(none)", "generic scheme: prefix of the header value, e.g. sha256=",
@@ -394,6 +392,7 @@ const std::vector<KeyDef>& Defs() {
           return Ok{};
         }));
     // Authentication (README "Authentication")
+    part = Part::kAuth;
     auto auth_string = [](std::string AuthOptions::*field, bool url) -> Apply {
       return [field, url](Config& c, std::string_view key, std::string_view v) -> Status {
         if (url && !v.empty() && v.substr(0, 7) != "http://" && v.substr(0, 8) != "https://") {
@@ -512,8 +511,7 @@ const std::vector<KeySpec>& Keys() {
 
 Environment CurrentEnvironment() {
   Environment env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string_view entry(*e);
+  for (const std::string& entry : OwnEnvironment()) {
     auto eq = entry.find('=');
     if (eq == std::string_view::npos) continue;
     env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
@@ -645,29 +643,20 @@ const std::vector<std::pair<std::string, std::string>>& UnimplementedGuards() {
   return guards;
 }
 
-Expected<Config> Load(const Environment& env, const std::map<std::string, std::string>& flags) {
-  for (const auto& [name, what] : UnimplementedGuards()) {
-    const auto found = env.find(name);
-    if (found == env.end() || Trim(found->second).empty()) continue;
-    const Expected<bool> on = ParseBool(found->second);
-    if (on && !*on) continue;  // explicitly off: nothing is lost
-    return Error{fmt::format(
-        "{}=\"{}\" asks for {}, which hmac-watchdog does not implement; the function would "
-        "be open to every caller that passes the signature check. Unset {} (or set it to "
-        "false) and rely on hmac_scheme, or keep of-watchdog for this function",
-        name, found->second, what, name)};
-  }
-  Config c;
-  bool healthcheck_set = false;
-  bool fprocess_set = false;
+namespace {
+
+// Applies the keys of Defs() found in the flags (first), the environment or an alias;
+// `only`: just the keys of that part. Records in `set` the keys that had a value.
+Status ApplyKeys(Config& c, const Environment& env,
+                 const std::map<std::string, std::string>& flags, std::optional<Part> only,
+                 std::set<std::string>& set) {
   for (const auto& def : Defs()) {
-    if (!def.apply) continue;
+    if (!def.apply || (only && def.part != *only)) continue;
     const KeySpec& k = def.spec;
     std::optional<std::string_view> value;
     std::string_view name = k.env;
     if (auto f = flags.find(k.flag); f != flags.end()) {
       value = f->second;
-      name = k.env;
     } else if (auto e = env.find(k.env); e != env.end()) {
       value = e->second;
     } else if (!k.alias.empty()) {
@@ -677,38 +666,40 @@ Expected<Config> Load(const Environment& env, const std::map<std::string, std::s
       }
     }
     if (!value) continue;
-    auto status = def.apply(c, name, *value);
-    if (!status) return status.error();
-    if (k.env == "healthcheck_interval") healthcheck_set = true;
-    if (k.env == "fprocess") fprocess_set = true;
+    if (Status status = def.apply(c, name, *value); !status) return status;
+    set.insert(k.env);
   }
-  // hmac_secret_<scheme> (environment) and --hmac-secret-for scheme=names;... (flag)
-  auto add_scheme_secret = [&c](std::string_view scheme, std::string_view names,
+  return Ok{};
+}
+
+// The keys named after a scheme: hmac_secret_<scheme> and hmac_header_<scheme> (environment)
+// and --hmac-secret-for scheme=names;... (flag).
+Status ApplySchemeKeys(SignatureOptions& s, const Environment& env,
+                       const std::map<std::string, std::string>& flags) {
+  auto add_scheme_secret = [&s](std::string_view scheme, std::string_view names,
                                 std::string_view key) -> Status {
     auto list = SplitList(names);
     if (scheme.empty() || list.empty()) {
       return Invalid(key, names, "one or more secret names for the scheme");
     }
-    c.signature.scheme_secret_names[Lower(scheme)] = std::move(list);
+    s.scheme_secret_names[Lower(scheme)] = std::move(list);
     return Ok{};
   };
   for (const auto& [key, value] : env) {
-    if (key.size() > kSchemeSecretPrefix.size() &&
-        std::string_view(key).substr(0, kSchemeSecretPrefix.size()) == kSchemeSecretPrefix &&
+    if (key.size() > kSchemeSecretPrefix.size() && key.starts_with(kSchemeSecretPrefix) &&
         key != "hmac_secret_raw") {
       auto status = add_scheme_secret(std::string_view(key).substr(kSchemeSecretPrefix.size()),
                                       value, key);
-      if (!status) return status.error();
+      if (!status) return status;
     }
   }
   for (const auto& [key, value] : env) {
-    if (key.size() > kSchemeHeaderPrefix.size() &&
-        std::string_view(key).substr(0, kSchemeHeaderPrefix.size()) == kSchemeHeaderPrefix) {
+    if (key.size() > kSchemeHeaderPrefix.size() && key.starts_with(kSchemeHeaderPrefix)) {
       const std::string_view header = Trim(value);
       if (header.empty() || header.find_first_of(" :\t\r\n") != std::string_view::npos) {
         return Invalid(key, value, "a header name such as X-Signature");
       }
-      c.signature.scheme_headers[Lower(std::string_view(key).substr(kSchemeHeaderPrefix.size()))] =
+      s.scheme_headers[Lower(std::string_view(key).substr(kSchemeHeaderPrefix.size()))] =
           std::string(header);
     }
   }
@@ -723,16 +714,39 @@ Expected<Config> Load(const Environment& env, const std::map<std::string, std::s
       }
       auto status = add_scheme_secret(Trim(item.substr(0, eq)), item.substr(eq + 1),
                                       "--hmac-secret-for");
-      if (!status) return status.error();
+      if (!status) return status;
       if (semi == std::string_view::npos) break;
       rest.remove_prefix(semi + 1);
     }
   }
-  if (c.signature.secret_names.empty()) c.signature.secret_names = {"webhook-secret"};
+  return Ok{};
+}
+
+}  // namespace
+
+Expected<Config> Load(const Environment& env, const std::map<std::string, std::string>& flags) {
+  for (const auto& [name, what] : UnimplementedGuards()) {
+    const auto found = env.find(name);
+    if (found == env.end() || Trim(found->second).empty()) continue;
+    const Expected<bool> on = ParseBool(found->second);
+    if (on && !*on) continue;  // explicitly off: nothing is lost
+    return Error{fmt::format(
+        "{}=\"{}\" asks for {}, which hmac-watchdog does not implement; the function would "
+        "be open to every caller that passes the signature check. Unset {} (or set it to "
+        "false) and rely on hmac_scheme, or keep of-watchdog for this function",
+        name, found->second, what, name)};
+  }
+  Config c;
+  std::set<std::string> set;
+  if (Status s = ApplyKeys(c, env, flags, std::nullopt, set); !s) return s.error();
+  if (Status s = ApplySchemeKeys(c.signature, env, flags); !s) return s.error();
+  // basic auth reads its secret files where the signature check does.
+  c.auth.secrets_path = c.signature.secrets_path;
+  c.auth.reload_interval = c.signature.reload_interval;
 
   // Cross-field rules.
-  if (!healthcheck_set) c.healthcheck_interval = c.write_timeout;
-  if (c.mode != Mode::kStatic && !fprocess_set) {
+  if (!set.contains("healthcheck_interval")) c.healthcheck_interval = c.write_timeout;
+  if (c.mode != Mode::kStatic && !set.contains("fprocess")) {
     return Error{fmt::format(
         "fprocess is not set: {} mode needs the function's command line (fprocess, or "
         "function_process)",
@@ -758,6 +772,15 @@ Expected<Config> Load(const Environment& env, const std::map<std::string, std::s
     return Invalid("log_buffer_size", std::to_string(c.log_buffer_size), "at most 64MiB");
   }
   return c;
+}
+
+Expected<SignatureOptions> LoadSignature(const Environment& env,
+                                         const std::map<std::string, std::string>& flags) {
+  Config c;
+  std::set<std::string> set;
+  if (Status s = ApplyKeys(c, env, flags, Part::kSignature, set); !s) return s.error();
+  if (Status s = ApplySchemeKeys(c.signature, env, flags); !s) return s.error();
+  return std::move(c.signature);
 }
 
 }  // namespace hw::config

@@ -67,5 +67,7 @@ class Executor {
 
 // A response the watchdog itself makes (5xx and the like), marked internal.
 FunctionResponse InternalResponse(int status, std::string text);
+// The 504 every mode answers when exec_timeout ends an invocation.
+FunctionResponse ExecTimeoutResponse();
 
 }  // namespace hw::executor

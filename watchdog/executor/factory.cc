@@ -12,19 +12,23 @@ namespace hw::executor {
 Expected<std::unique_ptr<Executor>> MakeExecutor(const config::Config& config,
                                                  metrics::Metrics* metrics,
                                                  std::function<void(std::string)> on_fatal) {
+  // Each executor gets its own options only.
+  const config::ProcessOptions& process = config;
   switch (config.mode) {
     case config::Mode::kSerializing:
-      return std::unique_ptr<Executor>(new SerializingExecutor(config, metrics));
-    case config::Mode::kStreaming:
-      return std::unique_ptr<Executor>(new StreamingExecutor(config, metrics));
+      return std::unique_ptr<Executor>(new SerializingExecutor(process, metrics));
+    case config::Mode::kStreaming: {
+      const config::SpoolOptions& spool = config;
+      return std::unique_ptr<Executor>(new StreamingExecutor(process, spool, metrics));
+    }
     case config::Mode::kHttp: {
-      auto upstream = ParseUpstreamUrl(config.upstream_url);
-      if (!upstream) return upstream.error();
+      const config::UpstreamOptions& upstream = config;
       return std::unique_ptr<Executor>(
-          new HttpExecutor(config, std::move(*upstream), metrics, std::move(on_fatal)));
+          new HttpExecutor(process, upstream, static_cast<std::size_t>(config.max_connections),
+                           config.write_timeout, metrics, std::move(on_fatal)));
     }
     case config::Mode::kStatic:
-      return std::unique_ptr<Executor>(new StaticExecutor(config));
+      return std::unique_ptr<Executor>(new StaticExecutor(config.static_path));
   }
   return Error{fmt::format("unknown mode {}", static_cast<int>(config.mode))};
 }

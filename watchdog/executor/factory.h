@@ -15,6 +15,7 @@ class Metrics;
 
 namespace hw::executor {
 
+// The executor keeps references into `config` (its own options only), which must outlive it.
 // `on_fatal` is called (from any thread) when the function can no longer be served, e.g. the
 // http-mode function process died; main then exits non-zero so the container restarts.
 Expected<std::unique_ptr<Executor>> MakeExecutor(const config::Config& config,

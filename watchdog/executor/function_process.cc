@@ -1,5 +1,7 @@
 #include "executor/function_process.h"
 
+#include "common/environment.h"
+
 #include <cctype>
 #include <unordered_set>
 
@@ -9,8 +11,6 @@
 
 #include "logging/log.h"
 #include "metrics/metrics.h"
-
-extern char** environ;
 
 namespace hw::executor {
 namespace {
@@ -83,16 +83,15 @@ std::vector<std::string> FunctionEnvironment(const std::vector<std::string>& bas
   return env;
 }
 
-FunctionLauncher::FunctionLauncher(const config::Config& config, metrics::Metrics* metrics)
-    : config_(config), metrics_(metrics) {
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) base_env_.emplace_back(*e);
-}
+FunctionLauncher::FunctionLauncher(const config::ProcessOptions& options,
+                                   metrics::Metrics* metrics)
+    : options_(options), metrics_(metrics), base_env_(OwnEnvironment()) {}
 
 Expected<ChildProcess> FunctionLauncher::Launch(const FunctionRequest& request) const {
   SpawnOptions options;
-  options.argv = config_.argv;
-  options.env = FunctionEnvironment(base_env_, request, config_.cgi_headers);
-  options.combine_output = config_.combine_output;
+  options.argv = options_.argv;
+  options.env = FunctionEnvironment(base_env_, request, options_.cgi_headers);
+  options.combine_output = options_.combine_output;
   auto child = ChildProcess::Spawn(options);
   if (metrics_ != nullptr) {
     if (child) {
@@ -113,19 +112,19 @@ PumpOptions FunctionLauncher::PumpSettings(const FunctionRequest& request,
     if (n > 0) *input_offset += static_cast<std::size_t>(n);
     return n;  // -1: the spool file failed, and the pump fails rather than truncate
   };
-  const bool prefix = config_.prefix_logs;
+  const bool prefix = options_.prefix_logs;
   options.on_stderr_line = [prefix](std::string_view line) {
     log::FunctionOutput("stderr", line, prefix);
   };
-  options.max_line = config_.log_buffer_size;
-  if (config_.exec_timeout.count() > 0) {
-    options.deadline = std::chrono::steady_clock::now() + config_.exec_timeout;
+  options.max_line = options_.log_buffer_size;
+  if (options_.exec_timeout.count() > 0) {
+    options.deadline = std::chrono::steady_clock::now() + options_.exec_timeout;
   }
   return options;
 }
 
 std::string FunctionLauncher::ContentType() const {
-  if (!config_.content_type.empty()) return config_.content_type;
+  if (!options_.content_type.empty()) return options_.content_type;
   return "application/octet-stream";
 }
 
@@ -133,6 +132,10 @@ std::string DurationSeconds(std::chrono::steady_clock::time_point start) {
   return fmt::format("{:.6f}", std::chrono::duration<double>(
                                    std::chrono::steady_clock::now() - start)
                                    .count());
+}
+
+FunctionResponse ExecTimeoutResponse() {
+  return InternalResponse(504, "Function timed out (exec_timeout)\n");
 }
 
 FunctionResponse InternalResponse(int status, std::string text) {

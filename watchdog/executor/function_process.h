@@ -35,7 +35,7 @@ std::vector<std::string> FunctionEnvironment(const std::vector<std::string>& bas
 
 class FunctionLauncher {
  public:
-  FunctionLauncher(const config::Config& config, metrics::Metrics* metrics);
+  FunctionLauncher(const config::ProcessOptions& options, metrics::Metrics* metrics);
 
   // Starts fprocess for `request`; counts the spawn (or the failure) in the metrics.
   Expected<ChildProcess> Launch(const FunctionRequest& request) const;
@@ -47,10 +47,10 @@ class FunctionLauncher {
   // request's type (as of-watchdog 0.10.10 does in both fork modes; the classic watchdog's
   // echo of the request's type is not reproduced: set content_type to fix a type instead).
   std::string ContentType() const;
-  const config::Config& config() const { return config_; }
+  const config::ProcessOptions& options() const { return options_; }
 
  private:
-  const config::Config& config_;
+  const config::ProcessOptions& options_;
   metrics::Metrics* metrics_;
   std::vector<std::string> base_env_;
 };

@@ -7,13 +7,12 @@
 
 #include <fmt/format.h>
 
+#include "common/environment.h"
 #include "executor/function_process.h"
 #include "executor/line_splitter.h"
 #include "executor/process_pump.h"
 #include "logging/log.h"
 #include "metrics/metrics.h"
-
-extern char** environ;
 
 namespace hw::executor {
 namespace {
@@ -21,20 +20,22 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr std::size_t kBufferLimit = 1024 * 1024;  // larger upstream bodies are streamed
 
-TimePoint DeadlineFor(const config::Config& c, SteadyClock::time_point start) {
+TimePoint DeadlineFor(const config::ProcessOptions& c, SteadyClock::time_point start) {
   if (c.exec_timeout.count() > 0) return start + c.exec_timeout;
   return start + std::chrono::hours(24 * 365);
 }
 
 FunctionResponse FailureResponse(UpstreamFailure failure, const std::string& why,
-                                 const config::Config& c, SteadyClock::time_point start) {
+                                 const config::ProcessOptions& c,
+                                 const config::UpstreamOptions& upstream,
+                                 SteadyClock::time_point start) {
   FunctionResponse r;
   if (failure == UpstreamFailure::kTimeout) {
     log::Warn(fmt::format("function did not answer within exec_timeout ({} ms): {}",
                           c.exec_timeout.count(), why));
-    r = InternalResponse(504, "Function timed out (exec_timeout)\n");
+    r = ExecTimeoutResponse();
   } else {
-    log::Warn(fmt::format("upstream {} failed: {}", c.upstream_url, why));
+    log::Warn(fmt::format("upstream {} failed: {}", upstream.upstream_url, why));
     r = InternalResponse(502, "Bad Gateway: the function could not be reached\n");
   }
   r.headers.push_back({"X-Duration-Seconds", DurationSeconds(start)});
@@ -90,34 +91,37 @@ bool IsEventStream(const ResponseHead& head) {
 
 }  // namespace
 
-HttpExecutor::HttpExecutor(const config::Config& config, UpstreamAddress upstream,
-                           metrics::Metrics* metrics, std::function<void(std::string)> on_fatal)
-    : config_(config),
-      upstream_(std::move(upstream)),
+HttpExecutor::HttpExecutor(const config::ProcessOptions& process,
+                           const config::UpstreamOptions& upstream, std::size_t max_idle,
+                           config::Duration stop_grace, metrics::Metrics* metrics,
+                           std::function<void(std::string)> on_fatal)
+    : process_(process),
+      upstream_(upstream),
+      stop_grace_(stop_grace),
       metrics_(metrics),
       on_fatal_(std::move(on_fatal)),
-      pool_(static_cast<std::size_t>(std::max(1, config.max_connections))) {}
+      pool_(std::max<std::size_t>(1, max_idle)) {}
 
 HttpExecutor::~HttpExecutor() {
   Shutdown();
 }
 
 Status HttpExecutor::Start() {
-  if (!config_.argv.empty()) {
+  if (!process_.argv.empty()) {
     SpawnOptions options;
-    options.argv = config_.argv;
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) options.env.emplace_back(*e);
+    options.argv = process_.argv;
+    options.env = OwnEnvironment();
     options.pipe_stdin = false;
     auto child = ChildProcess::Spawn(options);
     if (!child) return Error{fmt::format("cannot start the function: {}", child.error().message)};
     if (metrics_ != nullptr) metrics_->Spawned();
     function_ = std::make_unique<ChildProcess>(std::move(*child));
-    log::Info(fmt::format("started function process {} (pid {})", config_.fprocess,
+    log::Info(fmt::format("started function process {} (pid {})", process_.fprocess,
                           function_->pid()));
     ChildProcess* fn = function_.get();
     output_thread_ = std::thread([this, fn] {
-      const bool prefix = config_.prefix_logs;
-      LineSplitter stdout_lines(config_.log_buffer_size, [prefix](std::string_view line) {
+      const bool prefix = process_.prefix_logs;
+      LineSplitter stdout_lines(process_.log_buffer_size, [prefix](std::string_view line) {
         log::FunctionOutput("stdout", line, prefix);
       });
       PumpOptions options;
@@ -128,7 +132,7 @@ Status HttpExecutor::Start() {
       options.on_stderr_line = [prefix](std::string_view line) {
         log::FunctionOutput("stderr", line, prefix);
       };
-      options.max_line = config_.log_buffer_size;
+      options.max_line = process_.log_buffer_size;
       ProcessPump pump(*fn, std::move(options));
       auto result = pump.Run();
       stdout_lines.Flush();
@@ -136,7 +140,7 @@ Status HttpExecutor::Start() {
       if (!stopping_.load()) {
         on_fatal_(fmt::format("the function process ({}) exited: {}; exiting so the container "
                               "restarts",
-                              config_.fprocess, how));
+                              process_.fprocess, how));
       } else {
         log::Info(fmt::format("function process exited: {}", how));
       }
@@ -145,14 +149,14 @@ Status HttpExecutor::Start() {
   // Not ready until the function accepts connections (of-watchdog answers 200 at once and
   // the first requests after a scale-up fail).
   auto start = SteadyClock::now();
-  auto deadline = start + config_.upstream_ready_timeout;
+  auto deadline = start + upstream_.upstream_ready_timeout;
   auto next_log = start + std::chrono::seconds(2);
   while (true) {
     UpstreamFailure failure = UpstreamFailure::kNone;
-    auto conn = UpstreamConnection::Open(upstream_, SteadyClock::now() + std::chrono::seconds(1),
+    auto conn = UpstreamConnection::Open(upstream_.upstream_address, SteadyClock::now() + std::chrono::seconds(1),
                                          &failure);
     if (conn) {
-      log::Info(fmt::format("function accepts connections on {} after {} ms", config_.upstream_url,
+      log::Info(fmt::format("function accepts connections on {} after {} ms", upstream_.upstream_url,
                             std::chrono::duration_cast<std::chrono::milliseconds>(
                                 SteadyClock::now() - start)
                                 .count()));
@@ -160,18 +164,18 @@ Status HttpExecutor::Start() {
     }
     if (function_ && function_->TryExitStatus()) {
       return Error{fmt::format("the function process exited ({}) before accepting connections on {}",
-                               function_->TryExitStatus()->Describe(), config_.upstream_url)};
+                               function_->TryExitStatus()->Describe(), upstream_.upstream_url)};
     }
     auto now = SteadyClock::now();
     if (now >= deadline) {
       return Error{fmt::format("the function did not accept connections on {} within "
                                "upstream_ready_timeout ({} ms): {}",
-                               config_.upstream_url, config_.upstream_ready_timeout.count(),
+                               upstream_.upstream_url, upstream_.upstream_ready_timeout.count(),
                                conn.error().message)};
     }
     if (now >= next_log) {
       log::Info(fmt::format("waiting for the function to accept connections on {}",
-                            config_.upstream_url));
+                            upstream_.upstream_url));
       next_log = now + std::chrono::seconds(2);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -203,7 +207,7 @@ std::size_t UpstreamPool::idle() const {
 
 FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
   const auto start = SteadyClock::now();
-  const TimePoint deadline = DeadlineFor(config_, start);
+  const TimePoint deadline = DeadlineFor(process_, start);
   if (metrics_ != nullptr) metrics_->UpstreamRequest();
   std::string target(request.target.empty() ? request.path : request.target);
   const bool head_request = request.method == "HEAD";
@@ -218,13 +222,13 @@ FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
     bool reused = conn != nullptr;
     if (!conn) {
       UpstreamFailure failure = UpstreamFailure::kNone;
-      auto opened = UpstreamConnection::Open(upstream_, deadline, &failure);
-      if (!opened) return FailureResponse(failure, opened.error().message, config_, start);
+      auto opened = UpstreamConnection::Open(upstream_.upstream_address, deadline, &failure);
+      if (!opened) return FailureResponse(failure, opened.error().message, process_, upstream_, start);
       conn = std::make_unique<UpstreamConnection>(std::move(*opened));
     }
     conn->BeginExchange();
     auto sent = conn->SendRequest(request.method, target, request.headers, request.body,
-                                  upstream_, deadline);
+                                  upstream_.upstream_address, deadline);
     if (sent) {
       auto read = conn->ReadHead(head_request, deadline);
       if (read) {
@@ -247,7 +251,7 @@ FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
           "may have reached the function, so it is not sent again)",
           request.method);
     }
-    return FailureResponse(conn->failure(), why, config_, start);
+    return FailureResponse(conn->failure(), why, process_, upstream_, start);
   }
 
   FunctionResponse response;
@@ -269,7 +273,7 @@ FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
     body.append(chunk);
     return true;
   });
-  if (!ok) return FailureResponse(conn->failure(), "response body cut", config_, start);
+  if (!ok) return FailureResponse(conn->failure(), "response body cut", process_, upstream_, start);
   if (conn->reusable()) pool_.Give(std::move(conn));
   response.body = std::move(body);
   response.headers.push_back({"X-Duration-Seconds", DurationSeconds(start)});
@@ -281,7 +285,7 @@ void HttpExecutor::Shutdown() {
   if (function_) {
     if (function_->KillGroup(SIGTERM)) {
       log::Info("sent SIGTERM to the function process");
-      auto grace = SteadyClock::now() + config_.write_timeout;
+      auto grace = SteadyClock::now() + stop_grace_;
       if (!function_->WaitUntil(grace)) {
         log::Warn("the function process ignored SIGTERM: SIGKILL");
         function_->KillGroup(SIGKILL);

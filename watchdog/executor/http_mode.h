@@ -42,7 +42,10 @@ class UpstreamPool {
 
 class HttpExecutor final : public Executor {
  public:
-  HttpExecutor(const config::Config& config, UpstreamAddress upstream, metrics::Metrics* metrics,
+  // `max_idle`: idle upstream connections kept (max_connections); `stop_grace`: how long
+  // Shutdown waits after SIGTERM (write_timeout).
+  HttpExecutor(const config::ProcessOptions& process, const config::UpstreamOptions& upstream,
+               std::size_t max_idle, config::Duration stop_grace, metrics::Metrics* metrics,
                std::function<void(std::string)> on_fatal);
   ~HttpExecutor() override;
 
@@ -53,8 +56,9 @@ class HttpExecutor final : public Executor {
   void Shutdown() override;
 
  private:
-  const config::Config& config_;
-  UpstreamAddress upstream_;
+  const config::ProcessOptions& process_;
+  const config::UpstreamOptions& upstream_;
+  const config::Duration stop_grace_;
   metrics::Metrics* metrics_;
   std::function<void(std::string)> on_fatal_;
   std::unique_ptr<ChildProcess> function_;

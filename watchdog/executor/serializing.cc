@@ -10,7 +10,7 @@ namespace hw::executor {
 
 FunctionResponse SerializingExecutor::Invoke(const FunctionRequest& request) {
   const auto start = std::chrono::steady_clock::now();
-  const auto& cfg = launcher_.config();
+  const config::ProcessOptions& cfg = launcher_.options();
   auto child = launcher_.Launch(request);
   if (!child) {
     log::Error(fmt::format("cannot start the function: {}", child.error().message));
@@ -51,7 +51,7 @@ FunctionResponse SerializingExecutor::Invoke(const FunctionRequest& request) {
   } else if (result->outcome == PumpOutcome::kTimedOut) {
     log::Warn(fmt::format("function exceeded exec_timeout ({} ms): process group killed",
                           cfg.exec_timeout.count()));
-    r = InternalResponse(504, "Function timed out (exec_timeout)\n");
+    r = ExecTimeoutResponse();
   } else if (!result->status.success()) {
     log::Warn(fmt::format("function failed: {}; {} bytes of output discarded",
                           result->status.Describe(), output.size()));

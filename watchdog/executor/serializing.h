@@ -8,8 +8,8 @@ namespace hw::executor {
 
 class SerializingExecutor final : public Executor {
  public:
-  SerializingExecutor(const config::Config& config, metrics::Metrics* metrics)
-      : launcher_(config, metrics) {}
+  SerializingExecutor(const config::ProcessOptions& options, metrics::Metrics* metrics)
+      : launcher_(options, metrics) {}
   FunctionResponse Invoke(const FunctionRequest& request) override;
 
  private:

@@ -71,16 +71,16 @@ std::string ContentTypeFor(std::string_view path) {
   return "application/octet-stream";
 }
 
-StaticExecutor::StaticExecutor(const config::Config& config) : config_(config) {}
+StaticExecutor::StaticExecutor(std::string static_path) : static_path_(std::move(static_path)) {}
 
 Status StaticExecutor::Start() {
   char resolved[PATH_MAX];
-  if (::realpath(config_.static_path.c_str(), resolved) == nullptr) {
-    return Error{fmt::format("static_path {}: {}", config_.static_path, std::strerror(errno))};
+  if (::realpath(static_path_.c_str(), resolved) == nullptr) {
+    return Error{fmt::format("static_path {}: {}", static_path_, std::strerror(errno))};
   }
   struct stat st {};
   if (::stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return Error{fmt::format("static_path {} is not a directory", config_.static_path)};
+    return Error{fmt::format("static_path {} is not a directory", static_path_)};
   }
   root_ = resolved;
   return Ok{};

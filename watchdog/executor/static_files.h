@@ -5,20 +5,19 @@
 
 #include <string>
 
-#include "config/config.h"
 #include "executor/executor.h"
 
 namespace hw::executor {
 
 class StaticExecutor final : public Executor {
  public:
-  explicit StaticExecutor(const config::Config& config);
+  explicit StaticExecutor(std::string static_path);
   Status Start() override;
   FunctionResponse Invoke(const FunctionRequest& request) override;
 
  private:
   std::string root_;  // realpath of static_path
-  const config::Config& config_;
+  const std::string static_path_;
 };
 
 // "index.html" -> "text/html; charset=utf-8"; unknown -> application/octet-stream.

@@ -73,10 +73,10 @@ class StreamedOutput final : public BodyStream {
 // Before Invoke returns, copies the part of the request body the pump has not taken yet
 // (memory up to body_memory_bytes, spooled beyond, like the original), so the stream never
 // reads the request's Body after the server released it.
-Status KeepUnwrittenInput(const Body& body, const config::Config& cfg, Running& r) {
+Status KeepUnwrittenInput(const Body& body, const config::SpoolOptions& spool, Running& r) {
   r.source = nullptr;
   if (r.input_offset >= body.size()) return Ok{};
-  auto rest = std::make_unique<Body>(cfg.body_memory_bytes, cfg.tmpdir);
+  auto rest = std::make_unique<Body>(spool.body_memory_bytes, spool.tmpdir);
   std::vector<char> buffer(ProcessPump::kMaxChunk);
   for (std::size_t offset = r.input_offset; offset < body.size();) {
     const long n = body.ReadAt(offset, buffer.data(), buffer.size());
@@ -95,7 +95,7 @@ Status KeepUnwrittenInput(const Body& body, const config::Config& cfg, Running& 
 }  // namespace
 
 FunctionResponse StreamingExecutor::Invoke(const FunctionRequest& request) {
-  const auto& cfg = launcher_.config();
+  const config::ProcessOptions& cfg = launcher_.options();
   auto child = launcher_.Launch(request);
   if (!child) {
     log::Error(fmt::format("cannot start the function: {}", child.error().message));
@@ -129,7 +129,7 @@ FunctionResponse StreamingExecutor::Invoke(const FunctionRequest& request) {
   response.headers.push_back({"Content-Type", launcher_.ContentType()});
   switch (result->outcome) {
     case PumpOutcome::kStopped:  // first output: the function is answering
-      if (Status kept = KeepUnwrittenInput(request.body, cfg, *r); !kept) {
+      if (Status kept = KeepUnwrittenInput(request.body, spool_, *r); !kept) {
         log::Error(fmt::format("function input could not be kept for streaming: {}",
                                kept.error().message));
         return InternalResponse(500, "Function process failed\n");  // ~Running kills it
@@ -140,7 +140,7 @@ FunctionResponse StreamingExecutor::Invoke(const FunctionRequest& request) {
     case PumpOutcome::kTimedOut:
       log::Warn(fmt::format("function exceeded exec_timeout ({} ms): process group killed",
                             cfg.exec_timeout.count()));
-      return InternalResponse(504, "Function timed out (exec_timeout)\n");
+      return ExecTimeoutResponse();
     case PumpOutcome::kCompleted:
       break;
   }

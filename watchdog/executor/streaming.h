@@ -12,12 +12,16 @@ namespace hw::executor {
 
 class StreamingExecutor final : public Executor {
  public:
-  StreamingExecutor(const config::Config& config, metrics::Metrics* metrics)
-      : launcher_(config, metrics) {}
+  // `spool`: where the part of a body the function has not read yet is kept while the
+  // response streams (as the server keeps bodies).
+  StreamingExecutor(const config::ProcessOptions& options, const config::SpoolOptions& spool,
+                    metrics::Metrics* metrics)
+      : launcher_(options, metrics), spool_(spool) {}
   FunctionResponse Invoke(const FunctionRequest& request) override;
 
  private:
   FunctionLauncher launcher_;
+  const config::SpoolOptions& spool_;
 };
 
 }  // namespace hw::executor

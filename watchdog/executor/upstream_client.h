@@ -18,23 +18,14 @@
 #include "common/body.h"
 #include "common/expected.h"
 #include "common/unique_fd.h"
+#include "config/upstream_address.h"
 #include "executor/executor.h"
 
 namespace hw::executor {
 
 using TimePoint = std::chrono::steady_clock::time_point;
 
-struct UpstreamAddress {
-  std::string host;  // as written in upstream_url
-  int port = 80;
-  std::string base_path;  // path of upstream_url without a trailing '/', usually ""
-  sockaddr_storage addr{};
-  socklen_t addr_len = 0;
-};
-
-// Parses http://host[:port][/base]. host must be an IP address or "localhost" (resolved
-// without NSS, so the static binary works in any image).
-Expected<UpstreamAddress> ParseUpstreamUrl(std::string_view url);
+using config::UpstreamAddress;
 
 // true for the fixed set of headers that describe one connection, not the message (RFC 9110
 // 7.6.1, 7.8 and 11.7; HTTP2-Settings): Connection, Keep-Alive, Proxy-Connection, TE,

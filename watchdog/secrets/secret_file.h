@@ -10,7 +10,6 @@
 
 namespace hw::secrets {
 
-inline constexpr std::string_view kDefaultSecretsPath = "/var/openfaas/secrets";
 inline constexpr std::string_view kFallbackSecretsPath = "/run/secrets";
 // Secret files are small; anything bigger is refused rather than read into memory.
 inline constexpr std::size_t kMaxSecretFileBytes = 64 * 1024;

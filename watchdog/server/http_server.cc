@@ -102,7 +102,7 @@ class HttpServer::Impl {
  public:
   explicit Impl(const ServerDeps& deps)
       : deps_(deps),
-        cfg_(*deps.config),
+        cfg_(*deps.options),
         pipeline_(cfg_, *deps.verifier, *deps.executor, *deps.metrics, *deps.health, deps.auth) {
     ParseLimits limits;
     limits.max_target_bytes = kMaxTargetBytes;
@@ -131,7 +131,7 @@ class HttpServer::Impl {
   void Dispatch(ClientConnection&& c);
 
   ServerDeps deps_;
-  const config::Config& cfg_;
+  const config::ServerOptions& cfg_;
   Pipeline pipeline_;
   ConnectionServices services_{};
   std::atomic<bool> stopping_{false};

@@ -29,7 +29,7 @@ namespace hw::server {
 class Health;
 
 struct ServerDeps {
-  const config::Config* config;
+  const config::ServerOptions* options;
   const signature::Verifier* verifier;
   executor::Executor* executor;
   metrics::Metrics* metrics;

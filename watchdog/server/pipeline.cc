@@ -115,7 +115,7 @@ class SettlingStream final : public executor::BodyStream {
 
 }  // namespace
 
-std::optional<Rejection> CheckHead(const config::Config& config,
+std::optional<Rejection> CheckHead(const config::ServerOptions& options,
                                    const std::vector<executor::Header>& headers,
                                    std::string_view method, std::string_view target) {
   std::size_t head_bytes = target.size() + method.size() + 12;
@@ -141,7 +141,7 @@ std::optional<Rejection> CheckHead(const config::Config& config,
   if (content_length && has_transfer_encoding) {
     return Rejection{400, "Bad Request: Content-Length together with Transfer-Encoding\n"};
   }
-  if (head_bytes > config.max_header_bytes) {
+  if (head_bytes > options.max_header_bytes) {
     return Rejection{431, "Request Header Fields Too Large\n"};
   }
   if (content_length) {
@@ -151,7 +151,7 @@ std::optional<Rejection> CheckHead(const config::Config& config,
     if (ec != std::errc() || ptr != end || content_length->empty()) {
       return Rejection{400, "Bad Request: invalid Content-Length\n"};
     }
-    if (n > config.max_body_bytes) return Rejection{413, "Payload Too Large\n", "too_large"};
+    if (n > options.max_body_bytes) return Rejection{413, "Payload Too Large\n", "too_large"};
   }
   return std::nullopt;
 }
@@ -195,11 +195,11 @@ void UnverifiedBudget::Lease::Done() {
   budget_ = nullptr;
 }
 
-Pipeline::Pipeline(const config::Config& config, const signature::Verifier& verifier,
+Pipeline::Pipeline(const config::ServerOptions& options, const signature::Verifier& verifier,
                    executor::Executor& executor, metrics::Metrics& metrics, Health& health,
                    const auth::Gate* gate)
-    : config_(config), verifier_(verifier), executor_(executor), metrics_(metrics),
-      health_(health), gate_(gate), budget_(config.max_unverified_bytes, metrics) {}
+    : options_(options), verifier_(verifier), executor_(executor), metrics_(metrics),
+      health_(health), gate_(gate), budget_(options.max_unverified_bytes, metrics) {}
 
 // The answer when the signature check refused the request: the signature's own 401 (413),
 // unless the route's other methods were tried with a credential the client did send and
@@ -227,7 +227,7 @@ HeadResult Pipeline::Begin(RequestHead head) const {
   HeadResult out;
   auto target = ParseRequestTarget(head.target);
   out.log_path = target ? target->path : std::string(head.target.substr(0, head.target.find('?')));
-  if (auto rejection = CheckHead(config_, head.headers, head.method, head.target)) {
+  if (auto rejection = CheckHead(options_, head.headers, head.method, head.target)) {
     if (rejection->status == 413) metrics_.Verification("-", "too_large");
     out.rejection = std::move(rejection);
     return out;
@@ -343,7 +343,7 @@ PipelineResult Pipeline::Handle(PendingRequest& request, const BodyReader& read_
   auto& headers = request.headers_;
   auto& check = request.check_;
   const std::optional<signature::Decision>& early = request.early_;
-  Body body(config_.body_memory_bytes, config_.tmpdir);
+  Body body(options_.body_memory_bytes, options_.tmpdir);
   if (request.content_length_) body.Reserve(static_cast<std::size_t>(*request.content_length_));
   // A chunked body whose authentication is still undecided grows its reservation as it comes.
   const bool grow_lease =

@@ -46,7 +46,7 @@ struct Rejection {
 // with CR, LF or NUL (400), the head's size (431), conflicting or invalid Content-Length
 // (400), Content-Length together with Transfer-Encoding (400, whatever the length) and a
 // Content-Length over max_body_bytes (413).
-std::optional<Rejection> CheckHead(const config::Config& config,
+std::optional<Rejection> CheckHead(const config::ServerOptions& options,
                                    const std::vector<executor::Header>& headers,
                                    std::string_view method, std::string_view target);
 
@@ -145,7 +145,7 @@ class Pipeline {
  public:
   // `gate` (auth_routes; may be null: "/=hmac", the signature check alone) must outlive the
   // pipeline.
-  Pipeline(const config::Config& config, const signature::Verifier& verifier,
+  Pipeline(const config::ServerOptions& options, const signature::Verifier& verifier,
            executor::Executor& executor, metrics::Metrics& metrics, Health& health,
            const auth::Gate* gate = nullptr);
 
@@ -158,7 +158,7 @@ class Pipeline {
  private:
   Rejection HmacRejection(PendingRequest& request, const signature::Decision& d) const;
 
-  const config::Config& config_;
+  const config::ServerOptions& options_;
   const signature::Verifier& verifier_;
   executor::Executor& executor_;
   metrics::Metrics& metrics_;

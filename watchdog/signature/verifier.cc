@@ -9,6 +9,7 @@
 #include <set>
 #include <utility>
 
+#include "common/strings.h"
 #include "crypto/encoding.h"
 #include "crypto/sha256.h"
 #include "logging/log.h"
@@ -27,12 +28,6 @@ namespace {
 struct Snapshot {
   std::vector<std::vector<PreparedKey>> keys;  // per configured scheme, one per secret file
 };
-
-std::string Trimmed(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return std::string(text);
-}
 
 std::string ValidNamesText() {
   std::string text;
@@ -266,6 +261,13 @@ struct Verifier::State {
 
 namespace {
 
+// secrets_path resolved (/run/secrets when it does not exist); empty reads as the default.
+std::string SecretsDirectory(const config::SignatureOptions& options) {
+  return secrets::ResolveSecretsDirectory(options.secrets_path.empty()
+                                              ? std::string(config::kDefaultSecretsPath)
+                                              : options.secrets_path);
+}
+
 // Everything Create and CreateWithSecretFile share. `secret_file` empty: names under
 // secrets_path and a reload thread; otherwise that one file for every scheme, no thread.
 Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOptions& options,
@@ -277,7 +279,7 @@ Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOpt
 
   std::vector<std::string> names;
   for (const std::string& raw : options.schemes) {
-    std::string name = Trimmed(raw);
+    std::string name(Trim(raw, " \t"));
     if (!name.empty()) names.push_back(std::move(name));
   }
   if (names.empty()) {
@@ -350,9 +352,7 @@ Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOpt
       state->files_of.push_back({path_index(secret_file)});
     }
   } else {
-    const std::string dir = secrets::ResolveSecretsDirectory(
-        options.secrets_path.empty() ? std::string(secrets::kDefaultSecretsPath)
-                                     : options.secrets_path);
+    const std::string dir = SecretsDirectory(options);
     for (std::size_t s = 0; s < state->schemes.size(); ++s) {
       const std::string key = SecretKeyOf(state->schemes[s]->Name());
       std::string variable = "hmac_secret";
@@ -362,10 +362,10 @@ Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOpt
         secret_names = found->second;
         variable = "hmac_secret_" + key;
       }
-      if (secret_names.empty()) secret_names = {"webhook-secret"};
+      if (secret_names.empty()) secret_names = {std::string(config::kDefaultSecretName)};
       std::vector<std::size_t> files;
       for (const std::string& raw : secret_names) {
-        const std::string name = Trimmed(raw);
+        const std::string name(Trim(raw, " \t"));
         if (Status ok = secrets::CheckSecretName(name); !ok) {
           return Error{variable + ": " + ok.error().message};
         }
@@ -401,9 +401,7 @@ Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOpt
     store_options.timeout = options.replay_store_timeout;
     store_options.connections = options.replay_store_connections;
     if (!options.replay_store_password_secret.empty()) {
-      const std::string dir = secrets::ResolveSecretsDirectory(
-          options.secrets_path.empty() ? std::string(secrets::kDefaultSecretsPath)
-                                       : options.secrets_path);
+      const std::string dir = SecretsDirectory(options);
       const std::string& name = options.replay_store_password_secret;
       if (Status ok = secrets::CheckSecretName(name); !ok) {
         return Error{"hmac_replay_store_password_secret: " + ok.error().message};
@@ -432,7 +430,7 @@ Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOpt
   watch.paths = state->paths;
   watch.raw = options.secret_raw;
   watch.interval =
-      options.reload_interval.count() > 0 ? options.reload_interval : std::chrono::seconds(2);
+      options.reload_interval.count() > 0 ? options.reload_interval : config::kDefaultReloadInterval;
   watch.background = secret_file.empty();
   Verifier::State* raw_state = state.get();
   Expected<std::unique_ptr<secrets::SecretWatcher>> watcher = secrets::SecretWatcher::Start(
