@@ -19,6 +19,18 @@ std::string LoadError(Environment env, std::map<std::string, std::string> flags 
   return c ? "" : c.error().message;
 }
 
+// The README's configuration table, between its markers; "" when they are missing.
+std::string ReadmeVariablesTable() {
+  std::ifstream in(std::string(HW_SOURCE_DIR) + "/README.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string readme = ss.str();
+  const auto start = readme.find("<!-- variables:start -->");
+  const auto end = readme.find("<!-- variables:end -->");
+  if (start == std::string::npos || end == std::string::npos || end < start) return "";
+  return readme.substr(start, end - start);
+}
+
 }  // namespace
 
 TEST_CASE("durations accept bare seconds and Go-style strings") {
@@ -163,17 +175,9 @@ TEST_CASE("hmac_allow_unsigned takes exact METHOD /path pairs") {
 }
 
 TEST_CASE("the README's variable table lists exactly the configuration keys") {
-  std::ifstream in(std::string(HW_SOURCE_DIR) + "/README.md");
-  REQUIRE(in);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string readme = ss.str();
   // Rows of the variables table look like: | `name` (alias `other`) | default | meaning |
-  auto start = readme.find("<!-- variables:start -->");
-  auto end = readme.find("<!-- variables:end -->");
-  REQUIRE(start != std::string::npos);
-  REQUIRE(end != std::string::npos);
-  std::string table = readme.substr(start, end - start);
+  const std::string table = ReadmeVariablesTable();
+  REQUIRE_FALSE(table.empty());
   std::set<std::string> documented;
   std::regex row(R"(^\| `([^`]+)`)");
   std::istringstream lines(table);
@@ -298,4 +302,97 @@ TEST_CASE("hmac_header_<scheme> is read per scheme and must be a header name") {
   CHECK(c->signature.scheme_headers.at("standard_webhooks") == "x-sig");
   env["hmac_header_github"] = "Bad: name";
   CHECK_THAT(LoadError(env), Catch::Contains("hmac_header_github"));
+}
+
+// Issue 14: every default the README's table (and --help) gives is the value in force:
+// setting a key to its documented default changes nothing in the Config.
+TEST_CASE("every documented default, set explicitly, gives the configuration in force") {
+  const std::string table = ReadmeVariablesTable();
+  REQUIRE_FALSE(table.empty());
+  std::map<std::string, std::string> help;  // what --help prints as the default
+  for (const auto& k : Keys()) help[k.env] = k.default_text;
+  const auto defaults = Load(Minimal(), {});
+  REQUIRE(defaults);
+  // | `name` (alias `other`) | default | meaning |
+  const std::regex row(R"(^\| `([^`<]+)`[^|]*\| ([^|]*) \|)");
+  std::istringstream lines(table);
+  std::string line;
+  int checked = 0;
+  while (std::getline(lines, line)) {
+    std::smatch m;
+    if (!std::regex_search(line, m, row)) continue;
+    const std::string key = m[1];
+    const std::string cell = m[2];
+    // With hmac_replay_cache only: alone, "memory" opens a store and "" does not.
+    if (key == "hmac_replay_store") continue;
+    std::string value;
+    if (cell.starts_with("`")) {
+      value = cell.substr(1, cell.find('`', 1) - 1);
+      INFO(key << ": README " << cell << ", --help " << help.at(key));
+      CHECK(help.at(key).starts_with(value));
+    } else if (cell == "none" || cell == "empty" || cell.starts_with("(none")) {
+      INFO(key << ": README " << cell << ", --help " << help.at(key));
+      CHECK((help.at(key).starts_with("(none") || help.at(key) == "(empty)"));
+    } else {
+      continue;  // required, derived (= write_timeout) or described ("the scheme's own")
+    }
+    auto env = Minimal();
+    env[key] = value;
+    const auto set = Load(env, {});
+    INFO(key << "=\"" << value << "\"");
+    REQUIRE(set);
+    CHECK(*set == *defaults);
+    ++checked;
+  }
+  CHECK(checked > 50);
+}
+
+TEST_CASE("upstream_url is parsed once into the address http mode connects to") {
+  auto env = Minimal();
+  env["mode"] = "http";
+  env["upstream_url"] = "http://localhost:5000/base/";
+  auto c = Load(env, {});
+  REQUIRE(c);
+  CHECK(c->upstream_address.host == "localhost");
+  CHECK(c->upstream_address.port == 5000);
+  CHECK(c->upstream_address.base_path == "/base");
+  CHECK(c->upstream_address.addr_len > 0);
+  for (const char* bad : {"ftp://x", "http://", "http://127.0.0.1:0", "http://[::1", "http://fn:8080"}) {
+    env["upstream_url"] = bad;
+    INFO(bad);
+    const std::string error = LoadError(env);
+    CHECK_THAT(error, Catch::Contains("invalid value for upstream_url: \"" + std::string(bad) + "\""));
+  }
+  env.erase("upstream_url");
+  env["http_upstream_url"] = "https://127.0.0.1:5000";
+  CHECK_THAT(LoadError(env), Catch::Contains("invalid value for http_upstream_url"));
+}
+
+TEST_CASE("the sign and verify commands read the signature keys and nothing else") {
+  Environment env = {{"port", "not a port"},  // not read: no error
+                     {"mode", "turbo"},
+                     {"hmac_algorithm", "SHA512"},
+                     {"hmac_secret_github", "gh"},
+                     {"hmac_header_github", "X-Relayed"}};
+  auto s = LoadSignature(env, {{"hmac-encoding", "base64"}});
+  REQUIRE(s);
+  CHECK(s->algorithm == "sha512");
+  CHECK(s->encoding == "base64");
+  CHECK(s->scheme_secret_names.at("github") == std::vector<std::string>{"gh"});
+  CHECK(s->scheme_headers.at("github") == "X-Relayed");
+  CHECK(s->secret_names == std::vector<std::string>{"webhook-secret"});
+  env["hmac_tolerance"] = "forever";
+  auto bad = LoadSignature(env, {});
+  REQUIRE_FALSE(bad);
+  CHECK_THAT(bad.error().message, Catch::Contains("hmac_tolerance: \"forever\""));
+}
+
+TEST_CASE("basic auth reads its secret files where the signature check does") {
+  auto env = Minimal();
+  env["secrets_path"] = "/srv/secrets";
+  env["hmac_reload_interval"] = "7s";
+  auto c = Load(env, {});
+  REQUIRE(c);
+  CHECK(c->auth.secrets_path == "/srv/secrets");
+  CHECK(c->auth.reload_interval == 7s);
 }
