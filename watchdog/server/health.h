@@ -22,7 +22,6 @@ class Health {
   void SetAuthReady(bool ready) { auth_ready_.store(ready); }
   // SIGTERM received: health and readiness answer 503 from now on.
   void SetDraining() { draining_.store(true); }
-  bool draining() const { return draining_.load(); }
 
   // 200 while serving, 503 before the function is ready or once draining.
   int HealthStatus() const {

@@ -12,6 +12,7 @@
 #include "logging/log.h"
 #include "metrics/metrics.h"
 #include "server/health.h"
+#include "signature/outcome.h"
 #include "server/request_target.h"
 #include "signature/verifier.h"
 
@@ -76,18 +77,20 @@ std::string BodyText(const Body& body) {
 std::optional<Rejection> ReplayRejection(signature::Outcome o, std::string_view outcome,
                                          std::string_view scheme) {
   using signature::Outcome;
+  const int status = signature::HttpStatusFor(o);
   switch (o) {
     case Outcome::kDuplicate:
-      return Rejection{200, "", outcome, scheme, {{"X-Webhook-Duplicate", "true"}}};
+      return Rejection{status, "", outcome, scheme, {{"X-Webhook-Duplicate", "true"}}};
     case Outcome::kInFlight:
-      return Rejection{409, "Conflict: this delivery is being handled by another attempt\n",
+      return Rejection{status, "Conflict: this delivery is being handled by another attempt\n",
                        outcome, scheme, {{"Retry-After", "5"}}};
     case Outcome::kReplayFull:
-      return Rejection{503, "Service Unavailable: the replay cache is full (hmac_replay_cache)\n",
+      return Rejection{status,
+                       "Service Unavailable: the replay cache is full (hmac_replay_cache)\n",
                        outcome, scheme, {{"Retry-After", "60"}}};
     case Outcome::kReplayUnavailable:
-      return Rejection{503, "Service Unavailable: the replay store cannot be reached\n", outcome,
-                       scheme, {{"Retry-After", "5"}}};
+      return Rejection{status, "Service Unavailable: the replay store cannot be reached\n",
+                       outcome, scheme, {{"Retry-After", "5"}}};
     default:
       return std::nullopt;
   }
@@ -215,10 +218,11 @@ Rejection Pipeline::HmacRejection(PendingRequest& request, const signature::Deci
   }
   if (gate_ != nullptr) metrics_.AuthDecision("hmac", outcome);
   if (d.outcome == signature::Outcome::kTooLarge) {
-    return Rejection{413, "Payload Too Large\n", outcome, scheme};
+    return Rejection{signature::HttpStatusFor(d.outcome), "Payload Too Large\n", outcome, scheme};
   }
   if (auto replay = ReplayRejection(d.outcome, outcome, scheme)) return std::move(*replay);
-  Rejection r{401, std::string(kUnauthorizedBody), outcome, scheme};
+  Rejection r{signature::HttpStatusFor(d.outcome), std::string(kUnauthorizedBody), outcome,
+              scheme};
   if (gate_ != nullptr && request.rule_ != nullptr) r.headers = gate_->Challenges(*request.rule_);
   return r;
 }
