@@ -40,6 +40,9 @@ constexpr int kLingerMs = 20;
 constexpr int kLingerCloseMs = 200;
 constexpr std::size_t kLingerCloseBytes = 1024 * 1024;
 constexpr std::size_t kReadChunk = 32 * 1024;
+// The front loop waits for the rest of a body up to this size itself, so that a pipelined
+// flood of forged requests never needs a worker; a larger body is read by a worker.
+constexpr std::uint64_t kLoopBodyBytes = 64 * 1024;
 
 // The methods a function is called with.
 bool IsFunctionMethod(std::string_view m) {
@@ -108,6 +111,8 @@ executor::FunctionResponse FromRejection(Rejection&& rejection) {
 
 enum class Io { kOk, kTimedOut, kClosed, kError };
 
+}  // namespace
+
 // What one request has been through, from its first byte to its access-log line.
 struct Exchange {
   Clock::time_point start;
@@ -121,12 +126,57 @@ struct Exchange {
   bool message_complete = false;  // the whole request was read: the connection may go on
 };
 
+// How far a request has come.
+enum class Stage {
+  kHead,    // its head is being parsed
+  kChecks,  // its head is parsed: the transport's own answers (health, 501) come next
+  kBegin,   // Pipeline::Begin comes next
+  kBody,    // begun: its body is read next
+  kDecide,  // its body is read and nothing refused it yet: Handle decides and runs it
+};
+
+// A request the front loop began and a worker (or the loop, later) goes on with.
+struct BegunRequest {
+  std::unique_ptr<RequestParser> parser;  // the head parsed so far
+  Exchange ex;
+  Stage stage = Stage::kHead;
+  std::unique_ptr<PendingRequest> pending;  // from kBody on
+
+  static std::shared_ptr<BegunRequest> Park(Exchange& ex, Stage stage,
+                                            std::unique_ptr<PendingRequest> pending) {
+    auto begun = std::make_shared<BegunRequest>();
+    begun->ex = std::move(ex);
+    begun->stage = stage;
+    begun->pending = std::move(pending);
+    return begun;
+  }
+  // Moves the request out of `begun` (which is reset) for the caller to go on with.
+  static void Resume(std::shared_ptr<BegunRequest>& begun, Exchange& ex, Stage& stage,
+                     std::unique_ptr<PendingRequest>& pending) {
+    ex = std::move(begun->ex);
+    stage = begun->stage;
+    pending = std::move(begun->pending);
+    begun.reset();
+  }
+};
+
+namespace {
+
+// Serves one client connection: on a worker, where every wait is bounded by the timeouts;
+// or on the front loop, where nothing waits and whatever would is left to a worker.
 class Connection {
  public:
-  Connection(ClientConnection& c, const ConnectionServices& services)
-      : c_(c), s_(services), parser_(services.limits) {}
+  Connection(ClientConnection& c, const ConnectionServices& services, bool on_loop)
+      : c_(c), s_(services), on_loop_(on_loop) {
+    if (c_.resume && c_.resume->parser) {
+      parser_ = std::move(c_.resume->parser);
+    } else {
+      parser_ = std::make_unique<RequestParser>(services.limits);
+    }
+  }
 
-  AfterServe Serve();
+  AfterServe Serve();       // on a worker
+  LoopServed ServeHere();   // on the front loop
 
  private:
   std::string_view Unparsed() const {
@@ -137,18 +187,33 @@ class Connection {
   bool Send(std::initializer_list<std::string_view> parts);
   ReadResult ReadBody(const RequestParser::BodySink& sink, Clock::time_point deadline,
                       Exchange& ex);
-  // Serves the request whose head the parser has; false: the connection must end.
-  bool ServeRequest(Exchange& ex, Clock::time_point deadline);
+  // Serves the request whose head the parser has, from `stage` on; false: the connection
+  // must end. On the loop, a request that needs a worker is left in begun_.
+  bool ServeRequest(Exchange& ex, Clock::time_point deadline, Stage stage,
+                    std::unique_ptr<PendingRequest> pending);
+  // On the loop: leaves the request to a worker (begun_), or to a later call when more of
+  // its body has arrived (waiting_).
+  bool Defer(Exchange& ex, Stage stage, std::unique_ptr<PendingRequest> pending);
+  bool Wait(Exchange& ex, Stage stage, std::unique_ptr<PendingRequest> pending);
   // Writes `out` (and logs it); false when the connection must end.
   bool Respond(Exchange& ex, executor::FunctionResponse&& out, bool holds_slot);
+  bool RespondResult(Exchange& ex, PipelineResult&& result);
   void AccessLog(const Exchange& ex, int status, std::size_t bytes,
                  std::string_view stream = {}) const;
   AfterServe Close();
+  LoopServed HandOff(std::shared_ptr<BegunRequest> begun);
+  void Compact() {
+    c_.buffered.erase(0, offset_);
+    offset_ = 0;
+  }
 
   ClientConnection& c_;
   const ConnectionServices& s_;
-  RequestParser parser_;
+  const bool on_loop_;
+  std::unique_ptr<RequestParser> parser_;
   std::size_t offset_ = 0;  // bytes of c_.buffered the parser has taken
+  std::shared_ptr<BegunRequest> begun_;    // on the loop: the request a worker goes on with
+  std::shared_ptr<BegunRequest> waiting_;  // on the loop: the request whose body is due
 };
 
 bool Connection::WaitFor(short events, int timeout_ms) const {
@@ -182,6 +247,8 @@ Io Connection::ReadMore(Clock::time_point deadline) {
     if (n == 0) return Io::kClosed;
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) return Io::kError;
+    // The loop reads only what is buffered already (ServeHere checks that first).
+    if (on_loop_) return Io::kError;
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) return Io::kTimedOut;
@@ -192,6 +259,10 @@ Io Connection::ReadMore(Clock::time_point deadline) {
 }
 
 bool Connection::Send(std::initializer_list<std::string_view> parts) {
+  if (on_loop_ && !c_.unsent.empty()) {
+    for (auto part : parts) c_.unsent.append(part);  // behind what waits already, in order
+    return true;
+  }
   iovec iov[4];
   std::size_t count = 0;
   for (auto part : parts) {
@@ -208,6 +279,13 @@ bool Connection::Send(std::initializer_list<std::string_view> parts) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+      if (on_loop_) {
+        // The socket is full: the worker the connection goes to writes the rest.
+        for (; first < count; ++first) {
+          c_.unsent.append(static_cast<const char*>(iov[first].iov_base), iov[first].iov_len);
+        }
+        return true;
+      }
       if (!WaitFor(POLLOUT, timeout_ms)) return false;
       continue;
     }
@@ -242,23 +320,41 @@ AfterServe Connection::Close() {
 }
 
 AfterServe Connection::Serve() {
+  // What the loop left: the rest of a response, then maybe the end, or a request to go on with.
+  if (!c_.unsent.empty()) {
+    const std::string unsent = std::move(c_.unsent);
+    c_.unsent.clear();
+    if (!Send({unsent})) return Close();
+  }
+  if (c_.close_after) return Close();
+  std::shared_ptr<BegunRequest> begun = std::move(c_.resume);
+
   while (true) {
     Exchange ex;
-    ex.start = c_.request_start != Clock::time_point{} ? c_.request_start : Clock::now();
-    c_.request_start = {};
+    Stage stage = Stage::kHead;
+    std::unique_ptr<PendingRequest> pending;
+    if (begun) {
+      BegunRequest::Resume(begun, ex, stage, pending);
+    } else {
+      ex.start = c_.request_start != Clock::time_point{} ? c_.request_start : Clock::now();
+      c_.request_start = {};
+    }
     const auto deadline = ex.start + s_.read_timeout;
 
     // The head.
     std::size_t seen = 0;  // bytes of this request so far
-    while (true) {
-      auto step = parser_.Feed(Unparsed());
+    while (stage == Stage::kHead) {
+      auto step = parser_->Feed(Unparsed());
       offset_ += step.consumed;
       seen += step.consumed;
-      if (step.event == RequestParser::Event::kHead) break;
+      if (step.event == RequestParser::Event::kHead) {
+        stage = Stage::kChecks;
+        break;
+      }
       if (step.event == RequestParser::Event::kError) {
-        std::string text = parser_.error_text();
+        std::string text = parser_->error_text();
         if (text.empty() || text.back() != '\n') text += '\n';
-        Respond(ex, Internal(parser_.error_status(), std::move(text)), false);
+        Respond(ex, Internal(parser_->error_status(), std::move(text)), false);
         return Close();
       }
       const Io io = ReadMore(deadline);
@@ -270,32 +366,98 @@ AfterServe Connection::Serve() {
       return Close();
     }
 
-    const bool go_on = ServeRequest(ex, deadline);
+    const bool go_on = ServeRequest(ex, deadline, stage, std::move(pending));
     c_.served_before = true;
-    if (!go_on || !ex.message_complete || !parser_.head().keep_alive || s_.stopping->load()) {
+    if (!go_on || !ex.message_complete || !parser_->head().keep_alive || s_.stopping->load()) {
       return Close();
     }
     if (!Unparsed().empty()) continue;  // pipelined: the next request is here already
     if (WaitFor(POLLIN, kLingerMs)) continue;
     // Idle connections wait in the front loop holding only what they sent so far.
-    c_.buffered.erase(0, offset_);
+    Compact();
     c_.buffered.shrink_to_fit();
-    offset_ = 0;
     return AfterServe::kKeep;
   }
+}
+
+LoopServed Connection::ServeHere() {
+  const std::size_t head_limit = s_.limits.max_head_bytes + s_.limits.max_target_bytes;
+  std::shared_ptr<BegunRequest> waiting = std::move(c_.resume);  // its body was due
+  while (true) {
+    Exchange ex;
+    Stage stage = Stage::kChecks;
+    std::unique_ptr<PendingRequest> pending;
+    if (waiting) {
+      BegunRequest::Resume(waiting, ex, stage, pending);
+    } else {
+      if (!HeadComplete(Unparsed())) {
+        if (Unparsed().size() > head_limit) return HandOff(nullptr);  // a worker answers 431
+        Compact();
+        c_.request_start = {};
+        return LoopServed::kKeep;
+      }
+      ex.start = c_.request_start != Clock::time_point{} ? c_.request_start : Clock::now();
+      c_.request_start = {};
+      auto step = parser_->Feed(Unparsed());
+      offset_ += step.consumed;
+      if (step.event == RequestParser::Event::kError) {
+        std::string text = parser_->error_text();
+        if (text.empty() || text.back() != '\n') text += '\n';
+        Respond(ex, Internal(parser_->error_status(), std::move(text)), false);
+        c_.close_after = true;
+        return HandOff(nullptr);
+      }
+      if (step.event != RequestParser::Event::kHead) {
+        return HandOff(BegunRequest::Park(ex, Stage::kHead, nullptr));
+      }
+    }
+    const bool go_on = ServeRequest(ex, ex.start + s_.read_timeout, stage, std::move(pending));
+    if (begun_) return HandOff(std::move(begun_));
+    if (waiting_) {
+      // Held by the loop until more of the body is here (read_timeout counts from its start).
+      Compact();
+      c_.request_start = waiting_->ex.start;
+      waiting_->parser = std::move(parser_);
+      c_.resume = std::move(waiting_);
+      return LoopServed::kKeep;
+    }
+    c_.served_before = true;
+    if (!go_on || !ex.message_complete || !parser_->head().keep_alive || s_.stopping->load()) {
+      c_.close_after = true;  // a worker writes what is left and closes, draining
+      return HandOff(nullptr);
+    }
+    if (!c_.unsent.empty()) return HandOff(nullptr);
+  }
+}
+
+LoopServed Connection::HandOff(std::shared_ptr<BegunRequest> begun) {
+  Compact();
+  if (begun) begun->parser = std::move(parser_);
+  c_.resume = std::move(begun);
+  return LoopServed::kDispatch;
+}
+
+bool Connection::Wait(Exchange& ex, Stage stage, std::unique_ptr<PendingRequest> pending) {
+  waiting_ = BegunRequest::Park(ex, stage, std::move(pending));
+  return true;
+}
+
+bool Connection::Defer(Exchange& ex, Stage stage, std::unique_ptr<PendingRequest> pending) {
+  begun_ = BegunRequest::Park(ex, stage, std::move(pending));
+  return true;
 }
 
 ReadResult Connection::ReadBody(const RequestParser::BodySink& sink, Clock::time_point deadline,
                                 Exchange& ex) {
   while (true) {
-    auto step = parser_.Feed(Unparsed(), &sink);
+    auto step = parser_->Feed(Unparsed(), &sink);
     offset_ += step.consumed;
     if (step.event == RequestParser::Event::kMessageEnd) {
       ex.message_complete = true;
       return ReadResult::kOk;
     }
     if (step.event == RequestParser::Event::kError) {
-      if (!parser_.sink_stopped() && parser_.error_status() == 413) return ReadResult::kTooLarge;
+      if (!parser_->sink_stopped() && parser_->error_status() == 413) return ReadResult::kTooLarge;
       return ReadResult::kError;
     }
     switch (ReadMore(deadline)) {
@@ -310,81 +472,117 @@ ReadResult Connection::ReadBody(const RequestParser::BodySink& sink, Clock::time
   }
 }
 
-bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline) {
-  ParsedHead& head = parser_.mutable_head();
-  ex.method = head.method;
-  if (const auto* id = FindHeader(head.headers, "X-Call-Id"); id && !id->empty()) {
-    ex.call_id = *id;
-  }
-  if (const auto* ua = FindHeader(head.headers, "User-Agent")) {
-    ex.kube_probe = ua->rfind("kube-probe/", 0) == 0;
-  }
-  // A request without a body is complete with its head.
-  if (!head.has_body) {
-    auto step = parser_.Feed(Unparsed());
-    offset_ += step.consumed;
-    ex.message_complete = step.event == RequestParser::Event::kMessageEnd;
-  }
-
-  auto target = ParseRequestTarget(head.target);
-  if (target && IsReservedPath(target->path)) {
-    ex.log_path = target->path;
-    if (head.method != "GET") {
-      auto r = Internal(405, "Method Not Allowed\n");
-      r.headers.push_back({"Allow", "GET"});
-      return Respond(ex, std::move(r), false);
+bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline, Stage stage,
+                              std::unique_ptr<PendingRequest> pending) {
+  if (stage == Stage::kChecks) {
+    const ParsedHead& head = parser_->head();
+    ex.method = head.method;
+    if (const auto* id = FindHeader(head.headers, "X-Call-Id"); id && !id->empty()) {
+      ex.call_id = *id;
     }
-    int status = target->path == "/_/health" ? s_.health->HealthStatus()
-                                             : s_.health->ReadyStatus();
-    return Respond(ex, Internal(status, status == 200 ? "OK" : StatusText(status)), false);
+    if (const auto* ua = FindHeader(head.headers, "User-Agent")) {
+      ex.kube_probe = ua->rfind("kube-probe/", 0) == 0;
+    }
+    // A request without a body is complete with its head.
+    if (!head.has_body) {
+      auto step = parser_->Feed(Unparsed());
+      offset_ += step.consumed;
+      ex.message_complete = step.event == RequestParser::Event::kMessageEnd;
+    }
+
+    auto target = ParseRequestTarget(head.target);
+    if (target && IsReservedPath(target->path)) {
+      ex.log_path = target->path;
+      if (head.method != "GET") {
+        auto r = Internal(405, "Method Not Allowed\n");
+        r.headers.push_back({"Allow", "GET"});
+        return Respond(ex, std::move(r), false);
+      }
+      int status = target->path == "/_/health" ? s_.health->HealthStatus()
+                                               : s_.health->ReadyStatus();
+      return Respond(ex, Internal(status, status == 200 ? "OK" : StatusText(status)), false);
+    }
+    // The watchdog neither speaks WebSocket nor forwards upgrades: say so instead of serving
+    // the request as something else.
+    if (IsWebSocketUpgrade(head.headers)) {
+      ex.log_path = target ? target->path : std::string("-");
+      ex.message_complete = false;
+      return Respond(ex,
+                     Internal(501, "Not Implemented: WebSocket upgrades are not supported\n"),
+                     false);
+    }
+    if (!IsFunctionMethod(head.method)) {
+      ex.log_path = target ? target->path : std::string("-");
+      ex.message_complete = false;
+      return Respond(ex,
+                     Internal(501, fmt::format("Not Implemented: the {} method is not served\n",
+                                               head.method)),
+                     false);
+    }
+    stage = Stage::kBegin;
   }
-  // The watchdog neither speaks WebSocket nor forwards upgrades: say so instead of serving
-  // the request as something else.
-  if (IsWebSocketUpgrade(head.headers)) {
-    ex.log_path = target ? target->path : std::string("-");
-    ex.message_complete = false;
-    return Respond(ex, Internal(501, "Not Implemented: WebSocket upgrades are not supported\n"),
-                   false);
-  }
-  if (!IsFunctionMethod(head.method)) {
-    ex.log_path = target ? target->path : std::string("-");
-    ex.message_complete = false;
-    return Respond(ex,
-                   Internal(501, fmt::format("Not Implemented: the {} method is not served\n",
-                                             head.method)),
-                   false);
+  if (stage == Stage::kBegin) {
+    if (on_loop_ && !s_.pipeline->BeginsWithoutWaiting()) {
+      return Defer(ex, Stage::kBegin, nullptr);
+    }
+    const ParsedHead& head = parser_->head();
+    RequestHead request_head;
+    request_head.method = head.method;
+    request_head.target = head.target;
+    request_head.remote_addr = c_.remote_addr;
+    request_head.headers = head.headers;
+    request_head.has_body = head.has_body;
+    HeadResult began = s_.pipeline->Begin(std::move(request_head));
+    ex.log_path = began.log_path.empty() ? "-" : std::move(began.log_path);
+    if (began.rejection) {
+      ex.outcome = began.rejection->outcome;
+      ex.scheme = began.rejection->scheme;
+      return Respond(ex, FromRejection(std::move(*began.rejection)), false);
+    }
+    pending = std::move(began.request);
+    stage = Stage::kBody;
   }
 
-  RequestHead request_head;
-  request_head.method = head.method;
-  request_head.target = head.target;
-  request_head.remote_addr = c_.remote_addr;
-  request_head.headers = head.headers;
-  request_head.has_body = head.has_body;
-  HeadResult began = s_.pipeline->Begin(std::move(request_head));
-  ex.log_path = began.log_path.empty() ? "-" : std::move(began.log_path);
-  if (began.rejection) {
-    ex.outcome = began.rejection->outcome;
-    ex.scheme = began.rejection->scheme;
-    return Respond(ex, FromRejection(std::move(*began.rejection)), false);
-  }
-
+  const ParsedHead& head = parser_->head();
   BodyReader reader;
-  if (head.has_body) {
-    if (head.expect_continue && !Send({"HTTP/1.1 100 Continue\r\n\r\n"})) return false;
+  if (stage == Stage::kBody && head.has_body) {
     reader = [this, deadline, &ex](const RequestParser::BodySink& sink) {
       return ReadBody(sink, deadline, ex);
     };
   }
+  if (on_loop_) {
+    // The body must be here already, whole (an announced length, no 100 Continue to send):
+    // the loop reads nothing more. Then a forged request is answered without a worker.
+    const auto length = pending->content_length();
+    if (head.has_body && (head.chunked || head.expect_continue || !length ||
+                          Unparsed().size() < *length)) {
+      const bool small = !head.chunked && !head.expect_continue && length && *length <= kLoopBodyBytes;
+      if (small && !s_.stopping->load()) return Wait(ex, Stage::kBody, std::move(pending));
+      return Defer(ex, Stage::kBody, std::move(pending));
+    }
+    if (auto failed = s_.pipeline->ReadBody(*pending, reader)) {
+      return RespondResult(ex, std::move(*failed));
+    }
+    if (auto refused = s_.pipeline->RefuseNow(*pending)) {
+      return RespondResult(ex, std::move(*refused));
+    }
+    return Defer(ex, Stage::kDecide, std::move(pending));
+  }
+
+  if (reader && head.expect_continue && !Send({"HTTP/1.1 100 Continue\r\n\r\n"})) return false;
   PipelineResult result;
   try {
-    result = s_.pipeline->Handle(*began.request, reader);
+    result = s_.pipeline->Handle(*pending, reader);
   } catch (const std::exception& e) {
     log::Error(fmt::format("internal error while serving {} {}: {}", ex.method, ex.log_path,
                            e.what()));
     ex.message_complete = false;
     return Respond(ex, Internal(500, "Internal Server Error\n"), false);
   }
+  return RespondResult(ex, std::move(result));
+}
+
+bool Connection::RespondResult(Exchange& ex, PipelineResult&& result) {
   ex.outcome = result.outcome;
   ex.scheme = result.scheme;
   ex.function_call = result.function_called;
@@ -392,7 +590,7 @@ bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline) {
 }
 
 bool Connection::Respond(Exchange& ex, executor::FunctionResponse&& out, bool holds_slot) {
-  const ParsedHead& head = parser_.head();
+  const ParsedHead& head = parser_->head();
   const bool head_only = ex.method == "HEAD";
   const bool no_body = NoBodyStatus(out.status);
   const bool http10 = head.version_minor == 0 && !head.method.empty();
@@ -503,8 +701,13 @@ void Connection::AccessLog(const Exchange& ex, int status, std::size_t bytes,
 }  // namespace
 
 AfterServe ServeConnection(ClientConnection& connection, const ConnectionServices& services) {
-  Connection c(connection, services);
+  Connection c(connection, services, false);
   return c.Serve();
+}
+
+LoopServed ServeOnLoop(ClientConnection& connection, const ConnectionServices& services) {
+  Connection c(connection, services, true);
+  return c.ServeHere();
 }
 
 const char* StatusText(int status) {

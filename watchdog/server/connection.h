@@ -42,8 +42,22 @@ enum class AfterServe {
 };
 
 // Serves the requests on `connection` (its head is complete or over the limit): pipelined
-// ones from the buffer, and the next one if it arrives within a short linger. Never throws.
+// ones from the buffer, and the next one if it arrives within a short linger. First writes
+// and goes on with what the front loop left (ServeOnLoop). Never throws.
 AfterServe ServeConnection(ClientConnection& connection, const ConnectionServices& services);
+
+enum class LoopServed {
+  kKeep,      // every complete request buffered was answered: the loop holds the connection
+  kDispatch,  // a worker goes on: its unsent bytes, its closing, or a request in resume
+};
+
+// On the front loop's thread, waiting on nothing: answers the complete requests at the front
+// of `connection.buffered` that the watchdog answers itself without waiting (health, 501, a
+// refused head, a forged signature over a body that is here whole), so floods of forged
+// requests never occupy a worker. Stops at the first request that needs a worker (a matching
+// signature, a body still to come, auth_routes methods, a response the socket does not take
+// at once, a closing connection) and leaves its state in the connection. Never throws.
+LoopServed ServeOnLoop(ClientConnection& connection, const ConnectionServices& services);
 
 // The reason phrase of a status code ("Not Found"); "Unknown" for codes without one.
 const char* StatusText(int status);

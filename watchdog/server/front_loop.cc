@@ -49,7 +49,8 @@ bool HeadComplete(std::string_view bytes) {
 }
 
 Expected<std::unique_ptr<FrontLoop>> FrontLoop::Create(int listen_fd, Options options,
-                                                       Dispatch dispatch, Tick tick) {
+                                                       Dispatch dispatch, Tick tick,
+                                                       ServeHere serve_here) {
   int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd < 0) return Error{fmt::format("epoll_create1: {}", std::strerror(errno))};
   int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -66,13 +67,14 @@ Expected<std::unique_ptr<FrontLoop>> FrontLoop::Create(int listen_fd, Options op
   ev.data.fd = wake_fd;
   ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
   return std::unique_ptr<FrontLoop>(new FrontLoop(listen_fd, epoll_fd, wake_fd, options,
-                                                  std::move(dispatch), std::move(tick)));
+                                                  std::move(dispatch), std::move(tick),
+                                                  std::move(serve_here)));
 }
 
 FrontLoop::FrontLoop(int listen_fd, int epoll_fd, int wake_fd, Options options,
-                     Dispatch dispatch, Tick tick)
+                     Dispatch dispatch, Tick tick, ServeHere serve_here)
     : listen_fd_(listen_fd), epoll_fd_(epoll_fd), wake_fd_(wake_fd), options_(options),
-      dispatch_(std::move(dispatch)), tick_(std::move(tick)) {}
+      dispatch_(std::move(dispatch)), tick_(std::move(tick)), serve_here_(std::move(serve_here)) {}
 
 FrontLoop::~FrontLoop() {
   for (auto& [fd, held] : held_connections_) ::close(fd);
@@ -224,7 +226,20 @@ void FrontLoop::OnReadable(int fd) {
       held.deadline = Clock::now() + options_.read_timeout;
       held.connection.request_start = Clock::now();
     }
-    if (HeadComplete(buffer) || buffer.size() > options_.head_limit) {
+    if (HeadComplete(buffer) || buffer.size() > options_.head_limit || held.connection.resume) {
+      if (serve_here_ && serve_here_(held.connection) == Served::kKeep) {
+        // Answered here: wait for the next request, or the rest of one begun already, whose
+        // read_timeout counts from its first byte.
+        auto& c = held.connection;
+        held.head_started = !buffer.empty() || c.resume;
+        if (held.head_started) {
+          if (c.request_start == Clock::time_point{}) c.request_start = Clock::now();
+          held.deadline = c.request_start + options_.read_timeout;
+        } else {
+          held.deadline = Clock::now() + options_.keepalive_timeout;
+        }
+        continue;
+      }
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
       ClientConnection c = std::move(held.connection);
       held_connections_.erase(it);
@@ -246,15 +261,29 @@ void FrontLoop::Drop(int fd, bool cut) {
 void FrontLoop::ExpireDeadlines() {
   const auto now = Clock::now();
   std::vector<int> expired;
+  std::vector<int> begun;
   std::size_t cut = 0;
   for (const auto& [fd, held] : held_connections_) {
     if (now <= held.deadline) continue;
+    // A request begun here whose body did not arrive in time: a worker answers it (408).
+    if (held.connection.resume) {
+      begun.push_back(fd);
+      continue;
+    }
     expired.push_back(fd);
     // A head begun and not finished, or a new connection that never sent one: cut. An idle
     // keep-alive connection past keepalive_timeout: closed, as expected.
     if (held.head_started || !held.connection.served_before) ++cut;
   }
   for (int fd : expired) Drop(fd, true);
+  for (int fd : begun) {
+    auto it = held_connections_.find(fd);
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    ClientConnection c = std::move(it->second.connection);
+    held_connections_.erase(it);
+    held_.fetch_sub(1);
+    dispatch_(std::move(c));
+  }
   if (cut > 0) {
     log::Warn(fmt::format("{} connection(s) cut: no complete request head within read_timeout",
                           cut));

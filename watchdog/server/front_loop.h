@@ -23,6 +23,8 @@
 
 namespace hw::server {
 
+struct BegunRequest;  // connection.cc: a request the loop began and a worker goes on with
+
 // A client connection between requests, with what has been read of its next request.
 struct ClientConnection {
   int fd = -1;
@@ -34,6 +36,10 @@ struct ClientConnection {
   bool served_before = false;  // at least one request was answered on it
   // When the first byte of the buffered request arrived (read_timeout counts from it).
   std::chrono::steady_clock::time_point request_start{};
+  // Left by the loop's ServeHere for the worker that takes the connection over:
+  std::string unsent;        // response bytes the socket did not take at once
+  bool close_after = false;  // close once `unsent` is written
+  std::shared_ptr<BegunRequest> resume;  // a request begun on the loop
 };
 
 class FrontLoop {
@@ -48,11 +54,17 @@ class FrontLoop {
   using Dispatch = std::function<void(ClientConnection&&)>;
   // Called on the loop thread every ~100 ms (deadlines of connections held by workers).
   using Tick = std::function<void()>;
+  // Called on the loop thread, before Dispatch, with a connection whose head is complete (or
+  // over head_limit): answers what it can without waiting. kKeep: answered; the loop goes on
+  // holding the connection (`buffered` keeps what is left). kDispatch: give it to Dispatch.
+  enum class Served { kKeep, kDispatch };
+  using ServeHere = std::function<Served(ClientConnection&)>;
 
   // `listen_fd` listens already; the loop makes it non-blocking and owns it from Run() on.
-  // Fails with a message when epoll or eventfd cannot be created.
+  // Fails with a message when epoll or eventfd cannot be created. `serve_here` may be null.
   static Expected<std::unique_ptr<FrontLoop>> Create(int listen_fd, Options options,
-                                                     Dispatch dispatch, Tick tick);
+                                                     Dispatch dispatch, Tick tick,
+                                                     ServeHere serve_here = nullptr);
   ~FrontLoop();
   FrontLoop(const FrontLoop&) = delete;
   FrontLoop& operator=(const FrontLoop&) = delete;
@@ -78,7 +90,7 @@ class FrontLoop {
   };
 
   FrontLoop(int listen_fd, int epoll_fd, int wake_fd, Options options, Dispatch dispatch,
-            Tick tick);
+            Tick tick, ServeHere serve_here);
   void AcceptAll();
   void Adopt(ClientConnection&& connection);
   void OnReadable(int fd);
@@ -93,6 +105,7 @@ class FrontLoop {
   Options options_;
   Dispatch dispatch_;
   Tick tick_;
+  ServeHere serve_here_;
   std::unordered_map<int, Held> held_connections_;  // loop thread only
   std::mutex returned_mutex_;
   std::vector<ClientConnection> returned_;

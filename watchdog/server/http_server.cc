@@ -1,6 +1,7 @@
 // The function port: the front loop (front_loop.h) holds connections until a request head
-// has arrived, a worker serves the connection (connection.h) until it goes idle, then the
-// loop holds it again. Metrics are on their own port (metrics_endpoint.h).
+// has arrived and answers what needs no waiting (ServeOnLoop: health, forged signatures);
+// a worker serves the connection (connection.h) until it goes idle, then the loop holds it
+// again. Metrics are on their own port (metrics_endpoint.h).
 #include "server/http_server.h"
 
 #include <netinet/in.h>
@@ -164,7 +165,11 @@ Status HttpServer::Impl::Bind() {
   FrontLoop::Options options{cfg_.read_timeout, cfg_.keepalive_timeout,
                              cfg_.max_header_bytes + kMaxTargetBytes};
   auto loop = FrontLoop::Create(
-      *fd, options, [this](ClientConnection&& c) { Dispatch(std::move(c)); }, nullptr);
+      *fd, options, [this](ClientConnection&& c) { Dispatch(std::move(c)); }, nullptr,
+      [this](ClientConnection& c) {
+        return ServeOnLoop(c, services_) == LoopServed::kKeep ? FrontLoop::Served::kKeep
+                                                              : FrontLoop::Served::kDispatch;
+      });
   if (!loop) {
     ::close(*fd);
     return loop.error();

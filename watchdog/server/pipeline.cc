@@ -202,7 +202,11 @@ Pipeline::Pipeline(const config::ServerOptions& options, const signature::Verifi
                    executor::Executor& executor, metrics::Metrics& metrics, Health& health,
                    const auth::Gate* gate)
     : options_(options), verifier_(verifier), executor_(executor), metrics_(metrics),
-      health_(health), gate_(gate), budget_(options.max_unverified_bytes, metrics) {}
+      health_(health), gate_(gate),
+      begins_without_waiting_(gate == nullptr ||
+                              (!gate->policy().Uses(auth::Method::kPlugin) &&
+                               !gate->policy().Uses(auth::Method::kJwt))),
+      budget_(options.max_unverified_bytes, metrics) {}
 
 // The answer when the signature check refused the request: the signature's own 401 (413),
 // unless the route's other methods were tried with a credential the client did send and
@@ -315,11 +319,12 @@ HeadResult Pipeline::Begin(RequestHead head) const {
                                     *request->header_view_};
     request->check_ = verifier_.Begin(sig_head);
     if (!request->check_->NeedsBody()) {
-      request->early_ = request->check_->Finish();
-      const auto& d = *request->early_;
-      if (!signature::Admits(d.outcome) && !request->plugin_with_body_) {
-        // Decided by the headers alone (missing, malformed, expired, replayed): answered
-        // before the body is read.
+      // Refused by the headers alone (missing, malformed, expired): answered before the body
+      // is read. A header-only signature that matched claims its identity in Handle, so that
+      // Begin waits on nothing.
+      request->early_ = request->check_->Refusal();
+      if (request->early_ && !request->plugin_with_body_) {
+        const auto& d = *request->early_;
         std::string_view scheme = d.scheme.empty() ? std::string_view("-") : d.scheme;
         metrics_.Verification(scheme, signature::OutcomeName(d.outcome));
         out.rejection = HmacRejection(*request, d);
@@ -343,53 +348,79 @@ HeadResult Pipeline::Begin(RequestHead head) const {
   return out;
 }
 
+std::optional<PipelineResult> Pipeline::ReadBody(PendingRequest& request,
+                                                 const BodyReader& read_body) const {
+  auto& check = request.check_;
+  Body& body = request.body_.emplace(options_.body_memory_bytes, options_.tmpdir);
+  if (request.content_length_) body.Reserve(static_cast<std::size_t>(*request.content_length_));
+  if (!read_body) return std::nullopt;
+  // Fed to the check only while a signature is undecided; a chunked body whose
+  // authentication is undecided grows its reservation as it comes.
+  const bool feed = check && check->NeedsBody() && !request.early_;
+  const bool grow_lease = !request.content_length_ && (feed || request.plugin_with_body_);
+  std::optional<std::string> spool_error;
+  bool over_budget = false;
+  ReadResult result = read_body([&](std::string_view chunk) {
+    if (grow_lease && !request.lease_.Grow(chunk.size())) {
+      over_budget = true;
+      return false;
+    }
+    if (feed) check->Update(chunk);
+    if (auto s = body.Append(chunk); !s) {
+      spool_error = s.error().message;
+      return false;
+    }
+    return true;
+  });
+  if (over_budget) {
+    metrics_.UnverifiedBudgetRejected();
+    PipelineResult r = Reject(503, std::string(kBudgetBody));
+    r.response.headers.push_back({"Retry-After", "1"});
+    return r;
+  }
+  if (spool_error) {
+    log::Error(*spool_error);
+    return Reject(507, "Insufficient Storage: the request body could not be spooled\n");
+  }
+  switch (result) {
+    case ReadResult::kOk:
+      return std::nullopt;
+    case ReadResult::kTooLarge:
+      metrics_.Verification("-", "too_large");
+      return Reject(413, "Payload Too Large\n", "too_large");
+    case ReadResult::kTimedOut:
+      return Reject(408, "Request Timeout\n");
+    case ReadResult::kError:
+      break;
+  }
+  return Reject(400, "Bad Request: the request body could not be read\n");
+}
+
+PipelineResult Pipeline::Refuse(PendingRequest& request, const signature::Decision& d) const {
+  std::string_view scheme = d.scheme.empty() ? std::string_view("-") : d.scheme;
+  metrics_.Verification(scheme, signature::OutcomeName(d.outcome));
+  request.lease_.Done();
+  return FromRejection(HmacRejection(request, d));
+}
+
+std::optional<PipelineResult> Pipeline::RefuseNow(PendingRequest& request) const {
+  // Admitted by the head, or left to an auth plugin: not decided here.
+  if (request.auth_admitted_ || request.plugin_with_body_ || !request.check_) return std::nullopt;
+  std::optional<signature::Decision> refusal =
+      request.early_ ? request.early_ : request.check_->Refusal();
+  if (!refusal) return std::nullopt;
+  request.early_ = refusal;
+  return Refuse(request, *refusal);
+}
+
 PipelineResult Pipeline::Handle(PendingRequest& request, const BodyReader& read_body) const {
+  if (!request.body_read()) {
+    if (auto failed = ReadBody(request, read_body)) return std::move(*failed);
+  }
   auto& headers = request.headers_;
   auto& check = request.check_;
   const std::optional<signature::Decision>& early = request.early_;
-  Body body(options_.body_memory_bytes, options_.tmpdir);
-  if (request.content_length_) body.Reserve(static_cast<std::size_t>(*request.content_length_));
-  // A chunked body whose authentication is still undecided grows its reservation as it comes.
-  const bool grow_lease =
-      !request.content_length_ && ((check && !early) || request.plugin_with_body_);
-  if (read_body) {
-    const bool feed = check && !early.has_value();
-    std::optional<std::string> spool_error;
-    bool over_budget = false;
-    ReadResult result = read_body([&](std::string_view chunk) {
-      if (grow_lease && !request.lease_.Grow(chunk.size())) {
-        over_budget = true;
-        return false;
-      }
-      if (feed) check->Update(chunk);
-      if (auto s = body.Append(chunk); !s) {
-        spool_error = s.error().message;
-        return false;
-      }
-      return true;
-    });
-    if (over_budget) {
-      metrics_.UnverifiedBudgetRejected();
-      PipelineResult r = Reject(503, std::string(kBudgetBody));
-      r.response.headers.push_back({"Retry-After", "1"});
-      return r;
-    }
-    if (spool_error) {
-      log::Error(*spool_error);
-      return Reject(507, "Insufficient Storage: the request body could not be spooled\n");
-    }
-    switch (result) {
-      case ReadResult::kOk:
-        break;
-      case ReadResult::kTooLarge:
-        metrics_.Verification("-", "too_large");
-        return Reject(413, "Payload Too Large\n", "too_large");
-      case ReadResult::kTimedOut:
-        return Reject(408, "Request Timeout\n");
-      case ReadResult::kError:
-        return Reject(400, "Bad Request: the request body could not be read\n");
-    }
-  }
+  Body& body = *request.body_;
 
   std::string_view outcome = request.auth_outcome_;
   std::string_view scheme = request.auth_method_;

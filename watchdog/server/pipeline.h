@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/body.h"
 #include "config/config.h"
 #include "executor/executor.h"
 #include "signature/verifier.h"
@@ -102,6 +103,8 @@ class PendingRequest {
   const std::string& path() const { return path_; }  // decoded once (request_target.h)
   std::string_view query() const { return query_; }
   const std::vector<executor::Header>& headers() const { return headers_; }
+  std::optional<std::uint64_t> content_length() const { return content_length_; }
+  bool body_read() const { return body_.has_value(); }
 
  private:
   friend class Pipeline;
@@ -121,6 +124,7 @@ class PendingRequest {
   std::string_view auth_method_ = "-", auth_outcome_ = "-";
   UnverifiedBudget::Lease lease_;
   std::optional<std::uint64_t> content_length_;
+  std::optional<Body> body_;  // once read (Pipeline::ReadBody)
 };
 
 struct HeadResult {
@@ -149,14 +153,27 @@ class Pipeline {
            executor::Executor& executor, metrics::Metrics& metrics, Health& health,
            const auth::Gate* gate = nullptr);
 
-  // Everything the head decides. Thread-safe.
+  // Everything the head decides. Thread-safe. Waits on nothing when BeginsWithoutWaiting().
   HeadResult Begin(RequestHead head) const;
-  // Reads the body with `read_body` (null: no body), finishes verification and, if admitted,
-  // runs the executor. Thread-safe (one PendingRequest per call).
+  // False when auth_routes names plugin or jwt: deciding a head may then call out (the auth
+  // plugin, a fetch of the OIDC keys). hmac, basic and none decide from what is at hand.
+  bool BeginsWithoutWaiting() const { return begins_without_waiting_; }
+  // Reads the body with `read_body` (null: no body) into `request`, verifying it as it
+  // arrives. The answer when reading failed (413, 408, 400, 503, 507); nullopt when read.
+  std::optional<PipelineResult> ReadBody(PendingRequest& request,
+                                         const BodyReader& read_body) const;
+  // After ReadBody, waiting on nothing: the answer when what is known now refuses the
+  // request (no signature matched); nullopt when Handle must decide (a matching signature
+  // claims its identity in the replay store, an auth plugin may be asked). The front loop
+  // answers forged requests with it without a worker.
+  std::optional<PipelineResult> RefuseNow(PendingRequest& request) const;
+  // Reads the body unless ReadBody did, finishes the decision and, if admitted, runs the
+  // executor. Thread-safe (one PendingRequest per call).
   PipelineResult Handle(PendingRequest& request, const BodyReader& read_body) const;
 
  private:
   Rejection HmacRejection(PendingRequest& request, const signature::Decision& d) const;
+  PipelineResult Refuse(PendingRequest& request, const signature::Decision& d) const;
 
   const config::ServerOptions& options_;
   const signature::Verifier& verifier_;
@@ -164,6 +181,7 @@ class Pipeline {
   metrics::Metrics& metrics_;
   Health& health_;
   const auth::Gate* gate_;
+  bool begins_without_waiting_;
   mutable UnverifiedBudget budget_;
 };
 

@@ -132,14 +132,21 @@ class AnySchemeCheck final : public Check {
     }
   }
 
+  std::optional<Decision> Refusal() override {
+    if (!result_) {
+      FinishBodyChecks();
+      const bool matched = std::any_of(entries_.begin(), entries_.end(),
+                                       [](const Entry& e) { return e.outcome == Outcome::kValid; });
+      if (matched) return std::nullopt;
+      result_ = Decide();  // no valid entry: nothing is claimed
+    }
+    if (Admits(result_->outcome)) return std::nullopt;
+    return result_;
+  }
+
   Decision Finish() override {
     if (result_) return *result_;
-    for (Entry& e : entries_) {
-      if (e.check) {
-        e.outcome = e.check->Finish();
-        e.check.reset();
-      }
-    }
+    FinishBodyChecks();
     result_ = Decide();
     return *result_;
   }
@@ -152,6 +159,15 @@ class AnySchemeCheck final : public Check {
     std::string replay_key;
     bool keyed_on_signature = false;
   };
+
+  void FinishBodyChecks() {
+    for (Entry& e : entries_) {
+      if (e.check) {
+        e.outcome = e.check->Finish();
+        e.check.reset();
+      }
+    }
+  }
 
   Decision Decide() {
     for (const Entry& e : entries_) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,7 +45,11 @@ class Check {
   virtual ~Check() = default;
   virtual bool NeedsBody() const = 0;               // false when already decided from headers
   virtual void Update(std::string_view chunk) = 0;  // ignored when !NeedsBody()
-  virtual Decision Finish() = 0;                    // call once, after the whole body
+  // After the whole body, without waiting on anything: the decision when no signature
+  // matched (refusals claim nothing in the replay store); nullopt when one matched, and
+  // Finish must claim its identity (which may wait on the store). At most once, before Finish.
+  virtual std::optional<Decision> Refusal() = 0;
+  virtual Decision Finish() = 0;  // call once, after the whole body
 };
 
 class Verifier {

@@ -494,6 +494,50 @@ TEST_CASE("a forged request does not poison the replay store") {
   CHECK(RunSettled(*verifier, GithubRequest("s", "x", "id-1"), true) == Outcome::kValid);
 }
 
+// Refusal is what the front loop asks (README "Limits"): it must decide a forged
+// request without touching the replay store, and leave a matching one's claim to Finish.
+TEST_CASE("Refusal decides forged requests without a claim and leaves a matching one to Finish") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  config::SignatureOptions options = test::OptionsFor("github", dir);
+  options.replay_cache = 1;  // one claim fills it: a claim made by Refusal would show
+  auto verifier = Make(options);
+  auto begin = [&](const test::Sent& sent, HeaderList& headers) {
+    for (const auto& [name, value] : sent.headers) headers.Add(name, value);
+    auto check = verifier->Begin(RequestHead{sent.method, sent.path, sent.query, headers});
+    if (check->NeedsBody()) check->Update(sent.body);
+    return check;
+  };
+  for (int i = 0; i < 3; ++i) {
+    HeaderList headers;
+    auto forged = begin(GithubRequest("forger", "x", "id-" + std::to_string(i)), headers);
+    auto refusal = forged->Refusal();
+    REQUIRE(refusal.has_value());
+    CHECK(refusal->outcome == Outcome::kMismatch);
+    CHECK_FALSE(refusal->claim);
+    CHECK(forged->Finish().outcome == Outcome::kMismatch);  // Finish agrees
+  }
+  HeaderList missing_headers;
+  test::Sent unsigned_request;
+  unsigned_request.body = "x";
+  auto missing = begin(unsigned_request, missing_headers);
+  REQUIRE(missing->Refusal().has_value());
+  CHECK(missing->Finish().outcome == Outcome::kMissing);
+
+  HeaderList headers;
+  auto real = begin(GithubRequest("s", "x"), headers);
+  CHECK_FALSE(real->Refusal().has_value());  // matched: Finish claims
+  Decision first = real->Finish();
+  REQUIRE(first.outcome == Outcome::kValid);
+  REQUIRE(first.claim);  // the store had room: nothing was claimed before Finish
+  first.claim->Settle(true);
+  // The same delivery again: Refusal still does not claim or refuse it; Finish says duplicate.
+  HeaderList again_headers;
+  auto again = begin(GithubRequest("s", "x"), again_headers);
+  CHECK_FALSE(again->Refusal().has_value());
+  CHECK(again->Finish().outcome == Outcome::kDuplicate);
+}
+
 TEST_CASE("a full memory replay store refuses new deliveries with replay_full") {
   test::TempDir dir;
   dir.Write("webhook-secret", "s");

@@ -1,0 +1,275 @@
+// The front loop answers what needs no waiting itself (README "Limits", Connections): health
+// probes, refused heads and forged signatures over bodies that arrived whole. Requests that
+// need a worker (a matching signature, a body still to come) are handed over mid-way. These
+// tests check from outside that the hand-over loses, repeats and reorders nothing, and that
+// floods of forged requests do not occupy workers.
+#include <openssl/sha.h>
+
+#include <random>
+#include <regex>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "../openssl_signature.h"
+#include "harness.h"
+#include "raw_client.h"
+
+using namespace hw::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr char kSecret[] = "front-loop-secret";
+
+// A watchdog with the github scheme whose function echoes its body and counts its runs.
+struct Echo {
+  TempDir tmp;
+  std::string spawns;
+  std::unique_ptr<Watchdog> w;
+
+  explicit Echo(Env extra = {}) {
+    spawns = tmp.path() + "/spawns";
+    tmp.Write("secrets/webhook-secret", kSecret);
+    Env env = {{"fprocess",
+                ScriptPath("count-and-run.sh") + " " + spawns + " " + ProgramPath("fn") + " echo"},
+               {"mode", "serializing"},
+               {"hmac_scheme", "github"},
+               {"secrets_path", tmp.path() + "/secrets"},
+               {"metrics_port", std::to_string(FreePort())},
+               {"TMPDIR", tmp.path()}};
+    for (auto& [k, v] : extra) env[k] = v;
+    w = Watchdog::Start(env);
+  }
+  int SpawnCount() const {
+    std::string s = ReadFile(spawns);
+    return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+  }
+  long Threads() const { return ProcStatusKb(w->pid(), "Threads"); }
+  // hmac_verifications_total for github and `outcome` (0 when absent).
+  long Verifications(const std::string& outcome) const {
+    const std::string text = Get(w->metrics_port(), "/metrics").body;
+    std::smatch m;
+    const std::regex line("hmac_verifications_total\\{scheme=\"github\",outcome=\"" + outcome +
+                          "\"\\} ([0-9]+)");
+    return std::regex_search(text, m, line) ? std::stol(m[1]) : 0;
+  }
+};
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+std::string Forged(const std::string& body) {
+  return RawPost("/hook", {{"X-Hub-Signature-256", OpenSslGithubSignature("wrong", body)}}, body);
+}
+
+std::string Signed(const std::string& body, const Headers& extra = {}) {
+  Headers h = {{"X-Hub-Signature-256", OpenSslGithubSignature(kSecret, body)}};
+  for (const auto& e : extra) h.push_back(e);
+  return RawPost("/hook", h, body);
+}
+
+// Reads from `c` until `count` responses are in (or nothing arrives for `quiet`).
+std::vector<Response> ReadResponses(RawConnection& c, std::size_t count,
+                                    std::chrono::milliseconds quiet = 10s) {
+  std::string in;
+  std::vector<Response> got;
+  while (got.size() < count) {
+    std::string more = c.Read(quiet, 1);
+    if (more.empty()) break;
+    in += more;
+    got = ParseResponses(in);
+  }
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE("a flood of forged requests on many keep-alive connections takes no worker and runs nothing") {
+  Echo e;
+  const long threads_before = e.Threads();
+  REQUIRE(threads_before > 0);
+  constexpr int kConnections = 40;
+  constexpr int kPerConnection = 25;
+  const std::string body(1024, 'f');
+  std::string burst;
+  for (int i = 0; i < kPerConnection; ++i) burst += Forged(body);
+  std::vector<std::unique_ptr<RawConnection>> conns;
+  for (int i = 0; i < kConnections; ++i) {
+    conns.push_back(std::make_unique<RawConnection>(e.w->port()));
+    REQUIRE(conns.back()->fd() >= 0);
+  }
+  for (auto& c : conns) REQUIRE(c->Send(burst));
+  long threads_peak = e.Threads();
+  for (auto& c : conns) {
+    auto got = ReadResponses(*c, kPerConnection);
+    threads_peak = std::max(threads_peak, e.Threads());
+    REQUIRE(got.size() == static_cast<std::size_t>(kPerConnection));
+    for (const auto& r : got) {
+      CHECK(r.status == 401);
+      CHECK(r.Header("Connection").value_or("") != "close");  // the connection goes on
+    }
+    CHECK_FALSE(c->closed());
+  }
+  CHECK(e.SpawnCount() == 0);
+  CHECK(e.Verifications("mismatch") == kConnections * kPerConnection);
+  // Each connection served by a worker of its own would have grown the pool past its eight
+  // waiting workers; answered on the loop, no thread is added.
+  CHECK(threads_peak == threads_before);
+  // And the connections still serve a real delivery.
+  REQUIRE(conns[0]->Send(Signed("real")));
+  auto real = ReadResponses(*conns[0], 1);
+  REQUIRE(real.size() == 1);
+  CHECK(real[0].status == 200);
+  CHECK(real[0].body == "real");
+  CHECK(e.SpawnCount() == 1);
+  CHECK(e.Verifications("valid") == 1);
+}
+
+TEST_CASE("random mixes of signed, forged, large and health requests on one connection are answered in order, each exactly once") {
+  Echo e;
+  std::mt19937 rng(Catch::rngSeed() + 7);
+  for (int round = 0; round < 4; ++round) {
+    RawConnection c(e.w->port());
+    REQUIRE(c.fd() >= 0);
+    struct Expect {
+      int status;
+      std::string sha;  // of the echoed body, for signed requests
+    };
+    std::vector<Expect> expected;
+    std::string wire;
+    int signed_count = 0;
+    const int spawns_before = e.SpawnCount();
+    const int n = 12;
+    for (int i = 0; i < n; ++i) {
+      // Bodies from empty to 200 KiB: the large ones are not here whole when the loop sees
+      // the head, so a worker reads them.
+      const std::size_t size = rng() % 4 == 0 ? 64 * 1024 + rng() % (136 * 1024) : rng() % 2048;
+      std::string body(size, '\0');
+      for (auto& ch : body) ch = static_cast<char>(rng());
+      switch (rng() % 4) {
+        case 0:
+        case 1:
+          wire += Signed(body, {{"X-Call-Id", std::to_string(i)}});
+          expected.push_back({200, Sha256Hex(body)});
+          ++signed_count;
+          break;
+        case 2:
+          wire += Forged(body);
+          expected.push_back({401, ""});
+          break;
+        default:
+          wire += "GET /_/health HTTP/1.1\r\nHost: x\r\n\r\n";
+          expected.push_back({200, Sha256Hex("OK")});
+          break;
+      }
+    }
+    // Sent in pieces of random sizes, so heads and bodies are split anywhere.
+    std::thread sender([&] {
+      std::size_t at = 0;
+      std::mt19937 split(static_cast<unsigned>(round));
+      while (at < wire.size()) {
+        const std::size_t len = std::min<std::size_t>(wire.size() - at, 1 + split() % 70000);
+        if (!c.Send(wire.substr(at, len))) return;
+        at += len;
+      }
+    });
+    auto got = ReadResponses(c, expected.size());
+    sender.join();
+    REQUIRE(got.size() == expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      INFO("round " << round << ", request " << i);
+      CHECK(got[i].status == expected[i].status);
+      if (!expected[i].sha.empty()) CHECK(Sha256Hex(got[i].body) == expected[i].sha);
+    }
+    CHECK(e.SpawnCount() - spawns_before == signed_count);
+  }
+}
+
+TEST_CASE("a client that sends forged requests without reading gets every answer, in order, and stalls no one else") {
+  Echo e(Env{{"write_timeout", "20s"}});
+  constexpr int kRequests = 20000;
+  std::string wire;
+  std::vector<int> expected;
+  for (int i = 0; i < kRequests; ++i) {
+    if (i % 97 == 0) {
+      wire += "GET /_/health HTTP/1.1\r\nHost: x\r\n\r\n";
+      expected.push_back(200);
+    } else {
+      wire += Forged("x" + std::to_string(i));
+      expected.push_back(401);
+    }
+  }
+  RawConnection c(e.w->port());
+  REQUIRE(c.fd() >= 0);
+  // Megabytes of requests, not read for a second: the answers fill the socket, and the rest
+  // waits to be written.
+  std::thread sender([&] { c.Send(wire); });
+  std::this_thread::sleep_for(1s);
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto health = Get(e.w->port(), "/_/health");
+    CHECK(health.status == 200);
+    CHECK(std::chrono::steady_clock::now() - start < 2s);
+  }
+  auto got = ReadResponses(c, expected.size());
+  sender.join();
+  REQUIRE(got.size() == expected.size());
+  std::size_t mismatched = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    if (got[i].status != expected[i]) ++mismatched;
+  }
+  CHECK(mismatched == 0);
+  CHECK(e.SpawnCount() == 0);
+}
+
+TEST_CASE("requests the loop cannot finish go to a worker intact: 100-continue, chunked, and a body cut at the head") {
+  Echo e;
+  const std::string body = "chunked and continued";
+  RawConnection c(e.w->port());
+  REQUIRE(c.fd() >= 0);
+  // Chunked: the loop never reads a chunked body; a worker does.
+  const std::string chunked = "POST /hook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "X-Hub-Signature-256: " + OpenSslGithubSignature(kSecret, body) + "\r\n\r\n" +
+      "7\r\nchunked\r\ne\r\n and continued\r\n0\r\n\r\n";
+  REQUIRE(c.Send(chunked));
+  auto one = ReadResponses(c, 1);
+  REQUIRE(one.size() == 1);
+  CHECK(one[0].status == 200);
+  CHECK(one[0].body == body);
+
+  // Expect: 100-continue: the head alone first; the body only after the interim answer.
+  RawConnection d(e.w->port());
+  REQUIRE(d.Send("POST /hook HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\nX-Hub-Signature-256: " +
+                 OpenSslGithubSignature(kSecret, body) + "\r\n\r\n"));
+  std::string interim = d.Read(5s, 25);
+  CHECK(interim.rfind("HTTP/1.1 100 Continue\r\n\r\n", 0) == 0);
+  REQUIRE(d.Send(body));
+  auto two = ParseResponses(interim.substr(interim.find("\r\n\r\n") + 4) + d.Read(5s));
+  REQUIRE(two.size() == 1);
+  CHECK(two[0].status == 200);
+  CHECK(two[0].body == body);
+
+  // A head whose body is still on its way (sent 300 ms later).
+  RawConnection f(e.w->port());
+  const std::string later(5000, 'L');
+  const std::string whole = Signed(later);
+  REQUIRE(f.Send(whole.substr(0, whole.size() - 1000)));
+  std::this_thread::sleep_for(300ms);
+  REQUIRE(f.Send(whole.substr(whole.size() - 1000)));
+  auto three = ReadResponses(f, 1);
+  REQUIRE(three.size() == 1);
+  CHECK(three[0].status == 200);
+  CHECK(three[0].body == later);
+  CHECK(e.SpawnCount() == 3);
+}
