@@ -238,7 +238,9 @@ void FrontLoop::OnReadable(int fd) {
         } else {
           held.deadline = Clock::now() + options_.keepalive_timeout;
         }
-        continue;
+        // One read's worth per turn: a client that keeps sending must not keep the loop from
+        // its other connections (epoll reports this one again while bytes wait).
+        break;
       }
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
       ClientConnection c = std::move(held.connection);
