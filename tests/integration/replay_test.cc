@@ -9,11 +9,13 @@
 #include <atomic>
 #include <barrier>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include <catch2/catch.hpp>
 
 #include "harness.h"
+#include "replay/redis_store.h"
 
 using namespace hw::test;
 using namespace std::chrono_literals;
@@ -217,7 +219,15 @@ TEST_CASE("redis keys are namespaced, hashed and all expire") {
   CHECK(keys.find("delivery-id-123") == std::string::npos);
   for (const auto& [name, value] : h) CHECK(keys.find(value.substr(7)) == std::string::npos);
   const std::string key = keys.substr(0, keys.size() - 1);
-  CHECK(redis.Cli("GET " + key) == "done\n");
+  // The value says until when it is done (so a replica that sees it remembers it until then).
+  const std::string done = redis.Cli("GET " + key);
+  REQUIRE(std::regex_match(done, std::regex("done:[0-9]{13}\n")));
+  const long long until =
+      std::stoll(done.substr(5)) - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count();
+  CHECK(until > 3'500'000);
+  CHECK(until <= 3'600'000);
   const long ttl = std::stol(redis.Cli("PTTL " + key));
   CHECK(ttl > 3'500'000);
   CHECK(ttl <= 3'600'000);
@@ -358,11 +368,220 @@ TEST_CASE("memory store: a github body resent with a new X-GitHub-Delivery is a 
 
 TEST_CASE("an unknown replay store URL is a startup error naming hmac_replay_store (exit 2)") {
   Function fn;
-  for (const char* url : {"memcached://x", "redis://h:0/1"}) {
+  for (const char* url :
+       {"memcached://x", "redis://h:0/1", "redis://h/16", "REDIS://h", "redis+unix://relative.sock",
+        "redis://user:hunter2@h:6379/0", "redis://:hunter2@h", "rediss://:hunter2@h:6380"}) {
+    INFO(url);
     Env env = fn.Base();
     env["hmac_replay_store"] = url;
     auto w = Watchdog::Start(env, {}, false);
     CHECK(w->WaitExit() == 2);
     CHECK(w->Log().find("hmac_replay_store") != std::string::npos);
+    // A password put in the URL by mistake is never printed.
+    CHECK(w->Log().find("hunter2") == std::string::npos);
+  }
+}
+
+TEST_CASE("a delivery whose first attempt is still running gets 409 with Retry-After") {
+  Redis redis;
+  Function fn(1500);
+  for (const std::string store : {"memory", "redis"}) {
+    INFO(store);
+    Env env = fn.Base();
+    env["exec_timeout"] = "10s";
+    if (store == "memory") {
+      env["hmac_replay_cache"] = "10";
+    } else {
+      env["hmac_replay_store"] = redis.Url();
+    }
+    auto w = Watchdog::Start(env);
+    const std::string body = "slow " + store;
+    const Headers h = fn.SignGithub(body);
+    const int before = fn.Runs();
+    Response first;
+    std::thread t([&] { first = Post(*w, h, body); });
+    REQUIRE(Eventually([&] { return fn.Runs() == before + 1; }));
+    if (store == "redis") {
+      // While it runs the claim holds a random token (no id, no signature) and lives
+      // exec_timeout + 30 s.
+      const std::string keys = redis.Cli("--scan");
+      REQUIRE(std::regex_match(keys, std::regex("hw:replay:function:github:[0-9a-f]{64}\n")));
+      const std::string key = keys.substr(0, keys.size() - 1);
+      CHECK(std::regex_match(redis.Cli("GET " + key), std::regex("running:[0-9a-f]{32}\n")));
+      const long ttl = std::stol(redis.Cli("PTTL " + key));
+      CHECK(ttl > 30'000);
+      CHECK(ttl <= 40'000);
+    }
+    Response second = Post(*w, fn.SignGithub(body, "another-delivery-id"), body);
+    CHECK(second.status == 409);
+    REQUIRE(second.Header("Retry-After"));
+    CHECK(std::regex_match(*second.Header("Retry-After"), std::regex("[1-9][0-9]*")));
+    t.join();
+    CHECK(first.status == 200);
+    CHECK(IsDuplicate(Post(*w, h, body)));
+    CHECK(fn.Runs() == before + 1);
+    CHECK_THAT(
+        Metrics(*w),
+        Catch::Contains("hmac_verifications_total{scheme=\"github\",outcome=\"in_flight\"}"));
+  }
+}
+
+TEST_CASE("redis holds no raw signed id either, and every key of a busy store expires") {
+  Redis redis;
+  Function fn;
+  fn.tmp.Write("secrets/webhook-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+  Env env = fn.Base("standard-webhooks");
+  env["hmac_replay_store"] = redis.Url();
+  auto w = Watchdog::Start(env);
+  std::vector<Headers> sent;
+  for (int i = 0; i < 20; ++i) {
+    const std::string body = "event " + std::to_string(i);
+    sent.push_back(Sign("standard-webhooks", fn.secrets + "/webhook-secret", body,
+                        {"--id", "msg_SECRETID" + std::to_string(i)}));
+    if (i % 4 == 0) fn.tmp.Write("fail", "");  // some fail (released), the rest are kept
+    Post(*w, sent.back(), body);
+    std::remove(fn.fail.c_str());
+  }
+  const std::string keys = redis.Cli("--scan");
+  CHECK(keys.find("SECRETID") == std::string::npos);
+  std::istringstream lines(keys);
+  int n = 0;
+  for (std::string key; std::getline(lines, key); ++n) {
+    INFO(key);
+    CHECK(std::regex_match(key, std::regex("hw:replay:function:standard-webhooks:[0-9a-f]{64}")));
+    CHECK(std::regex_match(redis.Cli("GET " + key), std::regex("done:[0-9]+\n")));
+    CHECK(std::stol(redis.Cli("PTTL " + key)) > 0);
+  }
+  CHECK(n == 15);
+  for (const Headers& h : sent) {
+    for (const auto& [name, value] : h) {
+      if (value.size() > 8) CHECK(keys.find(value.substr(value.size() - 8)) == std::string::npos);
+    }
+  }
+}
+
+namespace {
+// How many calls of COMMAND Redis counted ("cmdstat_evalsha:calls=4,...").
+long Calls(const Redis& redis, const std::string& command) {
+  std::smatch m;
+  const std::string stats = redis.Cli("INFO commandstats");
+  if (!std::regex_search(stats, m, std::regex("cmdstat_" + command + ":calls=([0-9]+)"))) return 0;
+  return std::stol(m[1]);
+}
+}  // namespace
+
+TEST_CASE("keep and release are one EVALSHA each; a redis that lost its scripts still records") {
+  Redis redis;
+  Function fn;
+  Env env = fn.Base();
+  env["hmac_replay_store"] = redis.Url();
+  auto w = Watchdog::Start(env);
+  for (int i = 0; i < 4; ++i) {
+    const std::string body = "kept " + std::to_string(i);
+    CHECK(Post(*w, fn.SignGithub(body), body).status == 200);
+  }
+  fn.tmp.Write("fail", "");
+  CHECK(Post(*w, fn.SignGithub("released"), "released").status == 500);
+  std::remove(fn.fail.c_str());
+  CHECK(Calls(redis, "evalsha") == 5);
+  CHECK(Calls(redis, "eval") == 0);
+  CHECK(redis.Cli("INFO commandstats").find("failed_calls=1") == std::string::npos);
+  CHECK(Post(*w, fn.SignGithub("released"), "released").status == 200);  // the retry ran
+
+  redis.Cli("SCRIPT FLUSH");
+  CHECK(Post(*w, fn.SignGithub("after flush"), "after flush").status == 200);
+  CHECK(IsDuplicate(Post(*w, fn.SignGithub("after flush"), "after flush")));
+  CHECK(Calls(redis, "eval") == 1);
+  CHECK(fn.Runs() == 7);
+  CHECK(Clean(*w));
+}
+
+TEST_CASE("a replica answers repeats of a done delivery itself, until the window ends") {
+  Redis redis;
+  Function fn;
+  Env env = fn.Base();
+  env["hmac_replay_store"] = redis.Url();
+  env["hmac_dedupe_window"] = "2s";
+  auto replicas = Replicas(2, env);
+  const Headers h = fn.SignGithub("once");
+  REQUIRE(Post(*replicas[0], h, "once").status == 200);
+  const long sets = Calls(redis, "set");
+  for (int i = 0; i < 5; ++i) CHECK(IsDuplicate(Post(*replicas[0], h, "once")));
+  CHECK(Calls(redis, "set") == sets);  // the replica that kept it knows
+  CHECK(IsDuplicate(Post(*replicas[1], h, "once")));
+  CHECK(Calls(redis, "set") == sets + 1);  // the other asked Redis once ...
+  CHECK(IsDuplicate(Post(*replicas[1], h, "once")));
+  CHECK(Calls(redis, "set") == sets + 1);  // ... and knows too
+  CHECK(fn.Runs() == 1);
+  // Once the window has ended the delivery runs again, whichever replica gets it.
+  std::this_thread::sleep_for(2100ms);
+  CHECK(Post(*replicas[1], h, "once").status == 200);
+  CHECK(fn.Runs() == 2);
+  CHECK(IsDuplicate(Post(*replicas[0], h, "once")));
+  CHECK(fn.Runs() == 2);
+}
+
+TEST_CASE("a key kept by an older watchdog (\"done\") is a duplicate too") {
+  Redis redis;
+  auto endpoint = hw::replay::ParseRedisUrl(redis.Url());
+  REQUIRE(endpoint);
+  hw::replay::RedisStore store(*endpoint, "", 5s, 1, std::make_shared<hw::SystemClock>());
+  redis.Cli("SET old done PX 60000");
+  CHECK(store.Claim("old", "t", 10s) == hw::replay::ClaimResult::kDone);
+  CHECK(store.Claim("old", "t", 10s) == hw::replay::ClaimResult::kDone);
+  redis.Cli("SET garbled done:x PX 60000");
+  CHECK(store.Claim("garbled", "t", 10s) == hw::replay::ClaimResult::kDone);
+  redis.Cli("SET running running:abc PX 60000");
+  CHECK(store.Claim("running", "t", 10s) == hw::replay::ClaimResult::kInFlight);
+}
+
+TEST_CASE("threads sharing one or two redis connections each get their own answer") {
+  Redis redis;
+  auto endpoint = hw::replay::ParseRedisUrl(redis.Url());
+  REQUIRE(endpoint);
+  for (std::size_t connections : {1, 2}) {
+    INFO(connections << " connections");
+    hw::replay::RedisStore store(*endpoint, "", 5s, connections,
+                                 std::make_shared<hw::SystemClock>());
+    constexpr int kThreads = 24;
+    constexpr int kRounds = 30;
+    std::array<std::atomic<int>, kRounds> winners{};
+    std::atomic<int> wrong{0};
+    std::barrier sync(kThreads);
+    std::vector<std::thread> threads;
+    using hw::replay::ClaimResult;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int r = 0; r < kRounds; ++r) {
+          const std::string prefix = std::to_string(connections) + ":" + std::to_string(r);
+          const std::string own = "own:" + prefix + ":" + std::to_string(t);
+          const std::string token = hw::replay::NewToken();
+          sync.arrive_and_wait();
+          if (store.Claim(own, token, 10s) != ClaimResult::kClaimed) ++wrong;
+          const ClaimResult shared = store.Claim("shared:" + prefix, token, 10s);
+          if (shared == ClaimResult::kClaimed) {
+            ++winners[static_cast<std::size_t>(r)];
+          } else if (shared != ClaimResult::kInFlight) {
+            ++wrong;
+          }
+          if (t % 2 == 0) {
+            store.Keep(own, "not the owner", 10s);  // no effect
+            store.Keep(own, token, 10s);
+          } else {
+            store.Release(own, token);
+          }
+          const ClaimResult again = store.Claim(own, hw::replay::NewToken(), 10s);
+          if (again != (t % 2 == 0 ? ClaimResult::kDone : ClaimResult::kClaimed)) ++wrong;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    CHECK(wrong == 0);
+    for (auto& w : winners) CHECK(w == 1);
+    CHECK(store.stats().errors == 0);
+    std::smatch m;
+    const std::string clients = redis.Cli("INFO clients");
+    REQUIRE(std::regex_search(clients, m, std::regex("connected_clients:([0-9]+)")));
+    CHECK(std::stoul(m[1]) <= connections + 1);  // + redis-cli itself
   }
 }

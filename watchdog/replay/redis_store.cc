@@ -2,8 +2,11 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
+#include <semaphore>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -14,12 +17,13 @@ namespace {
 
 constexpr std::string_view kKeepScript =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-    "return redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2]) else return 0 end";
+    "return redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2]) else return 0 end";
 constexpr std::string_view kReleaseScript =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "return redis.call('DEL', KEYS[1]) else return 0 end";
 constexpr std::chrono::milliseconds kMaxBackoff{2000};
 constexpr std::chrono::milliseconds kFirstBackoff{50};
+constexpr int kBatchesPerSender = 4;
 
 timeval ToTimeval(std::chrono::milliseconds d) {
   timeval tv{};
@@ -65,29 +69,73 @@ struct RedisStore::Connection {
     void operator()(redisContext* c) const { redisFree(c); }
   };
   std::unique_ptr<redisContext, ContextDeleter> context;
-
-  // One command; null (and a message in `error`) when the connection failed or Redis
-  // answered with an error.
-  Reply Command(const std::vector<std::string>& args, std::string& error) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lengths;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lengths.push_back(a.size());
-    }
-    Reply reply(static_cast<redisReply*>(redisCommandArgv(
-        context.get(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
-    if (!reply) {
-      error = context->errstr[0] != '\0' ? context->errstr : "no reply";
-      return nullptr;
-    }
-    if (reply->type == REDIS_REPLY_ERROR) {
-      error = std::string(reply->str, reply->len);
-      return nullptr;
-    }
-    return reply;
-  }
 };
+
+struct RedisStore::Command {
+  enum class Status { kPending, kReply, kErrorReply, kFailed, kBackingOff };
+  static constexpr int kMaxArgs = 8;
+
+  Command& Arg(std::string_view a) {
+    argv[argc] = a.data();
+    lengths[argc] = a.size();
+    ++argc;
+    return *this;
+  }
+
+  // The arguments point into strings the caller keeps alive until Run returns.
+  const char* argv[kMaxArgs] = {};
+  std::size_t lengths[kMaxArgs] = {};
+  int argc = 0;
+  std::string_view script;  // EVALSHA's script, sent with EVAL if Redis does not have it
+
+  Status status = Status::kPending;
+  Reply reply;        // kReply
+  std::string error;  // kErrorReply: Redis's answer; kFailed: what broke the connection
+  // Written by the sender before it releases `wake`: answered, or the lane is yours now.
+  bool done = false;
+  bool lead = false;
+  std::binary_semaphore wake{0};
+};
+
+namespace {
+
+using Command = RedisStore::Command;
+
+// Writes every command in one go and reads their answers in order. False (with `error`) when
+// the connection failed: the commands not answered are then kFailed, and the connection is
+// unusable (hiredis keeps its error).
+bool Exchange(redisContext* context, const std::vector<Command*>& commands, std::string& error) {
+  for (Command* c : commands) {
+    if (redisAppendCommandArgv(context, c->argc, c->argv, c->lengths) != REDIS_OK) {
+      error = "out of memory";
+      for (Command* f : commands) f->status = Command::Status::kFailed;
+      return false;
+    }
+  }
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(context, &raw) != REDIS_OK || raw == nullptr) {
+      error = context->errstr[0] != '\0' ? context->errstr : "no reply";
+      for (std::size_t j = i; j < commands.size(); ++j) {
+        commands[j]->status = Command::Status::kFailed;
+        commands[j]->error = error;
+      }
+      return false;
+    }
+    Command& c = *commands[i];
+    c.reply.reset(static_cast<redisReply*>(raw));
+    if (c.reply->type == REDIS_REPLY_ERROR) {
+      c.status = Command::Status::kErrorReply;
+      c.error.assign(c.reply->str, c.reply->len);
+      c.reply.reset();
+    } else {
+      c.status = Command::Status::kReply;
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 Expected<RedisEndpoint> ParseRedisUrl(std::string_view url) {
   RedisEndpoint e;
@@ -135,54 +183,85 @@ Expected<RedisEndpoint> ParseRedisUrl(std::string_view url) {
   return e;
 }
 
+const std::string_view kKeepScriptSha = "c141603e367d339acfeb20b27cb49382c918b1ad";
+const std::string_view kReleaseScriptSha = "d02e481a9c91ceec59c5822a58a49d5d5d7ac80b";
+
 RedisStore::RedisStore(RedisEndpoint endpoint, std::string password,
-                       std::chrono::milliseconds timeout, std::size_t connections)
+                       std::chrono::milliseconds timeout, std::size_t connections,
+                       std::shared_ptr<const Clock> clock)
     : endpoint_(std::move(endpoint)),
       password_(std::move(password)),
       timeout_(timeout),
-      max_connections_(connections == 0 ? 1 : connections) {}
+      clock_(std::move(clock)) {
+  for (std::size_t i = 0; i < std::max<std::size_t>(connections, 1); ++i) {
+    lanes_.push_back(std::make_unique<Lane>());
+  }
+}
 
 RedisStore::~RedisStore() = default;
 
 void RedisStore::NoteFailure(const std::string& why) {
-  std::lock_guard lock(mutex_);
-  stats_.errors.fetch_add(1, std::memory_order_relaxed);
-  // The idle connections are most likely broken too (Redis restarted or gone).
-  open_ -= idle_.size();
-  idle_.clear();
+  std::lock_guard lock(backoff_mutex_);
+  failure_generation_.fetch_add(1, std::memory_order_relaxed);
   backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
   next_attempt_ = std::chrono::steady_clock::now() + backoff_;
-  if (!down_) {
-    down_ = true;
+  if (!down_.exchange(true)) {
     log::Error(fmt::format("replay store {} unreachable: {}", endpoint_.display, why));
   }
 }
 
 void RedisStore::NoteSuccess() {
-  std::lock_guard lock(mutex_);
+  if (!down_.load(std::memory_order_relaxed)) return;
+  std::lock_guard lock(backoff_mutex_);
   backoff_ = std::chrono::milliseconds(0);
-  if (down_) {
-    down_ = false;
+  if (down_.exchange(false)) {
     log::Info(fmt::format("replay store {} reachable again", endpoint_.display));
   }
 }
 
-std::unique_ptr<RedisStore::Connection> RedisStore::Borrow() {
+bool RedisStore::KnownDone(const std::string& key, std::int64_t now_ms) {
+  const std::size_t h = std::hash<std::string>{}(key);
+  std::lock_guard lock(done_mutex_);
+  auto it = done_.find(h);
+  if (it == done_.end()) return false;
+  if (it->second > now_ms) return true;
+  done_.erase(it);
+  return false;
+}
+
+void RedisStore::RememberDone(const std::string& key, std::int64_t expires_ms) {
+  const std::size_t h = std::hash<std::string>{}(key);
+  std::lock_guard lock(done_mutex_);
+  if (done_.size() >= kDoneEntries) done_.clear();  // a cache: forgetting costs a round trip
+  done_[h] = expires_ms;
+}
+
+RedisStore::Lane& RedisStore::PickLane() {
+  const std::size_t n = lanes_.size();
+  if (n == 1) return *lanes_[0];
+  // A lane nobody is sending on (the command goes out at once), else the shortest queue.
+  const std::size_t start = next_lane_.fetch_add(1, std::memory_order_relaxed);
+  Lane* best = nullptr;
+  std::size_t best_waiting = SIZE_MAX;
+  for (std::size_t i = 0; i < n; ++i) {
+    Lane& lane = *lanes_[(start + i) % n];
+    if (!lane.busy.load(std::memory_order_relaxed)) return lane;
+    const std::size_t waiting = lane.waiting.load(std::memory_order_relaxed);
+    if (waiting < best_waiting) {
+      best = &lane;
+      best_waiting = waiting;
+    }
+  }
+  return *best;
+}
+
+bool RedisStore::EnsureConnected(Lane& lane, std::string& error) {
+  const std::uint64_t generation = failure_generation_.load(std::memory_order_relaxed);
+  if (lane.connection && lane.generation == generation) return true;
+  lane.connection.reset();
   {
-    std::unique_lock lock(mutex_);
-    const auto deadline = std::chrono::steady_clock::now() + timeout_;
-    while (idle_.empty() && open_ >= max_connections_) {
-      if (returned_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty()) {
-        return nullptr;
-      }
-    }
-    if (!idle_.empty()) {
-      auto c = std::move(idle_.back());
-      idle_.pop_back();
-      return c;
-    }
-    if (std::chrono::steady_clock::now() < next_attempt_) return nullptr;  // backing off
-    ++open_;
+    std::lock_guard lock(backoff_mutex_);
+    if (std::chrono::steady_clock::now() < next_attempt_) return false;  // error stays empty
   }
   auto connection = std::make_unique<Connection>();
   const timeval tv = ToTimeval(timeout_);
@@ -190,103 +269,212 @@ std::unique_ptr<RedisStore::Connection> RedisStore::Borrow() {
                           ? redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, tv)
                           : redisConnectUnixWithTimeout(endpoint_.socket_path.c_str(), tv);
   connection->context.reset(raw);
-  std::string error;
   if (raw == nullptr) {
     error = "out of memory";
-  } else if (raw->err != 0) {
+    return false;
+  }
+  if (raw->err != 0) {
     error = raw->errstr;
-  } else if (redisSetTimeout(raw, tv) != REDIS_OK) {
+    return false;
+  }
+  if (redisSetTimeout(raw, tv) != REDIS_OK) {
     error = "cannot set the command timeout";
-  } else if (!password_.empty() && !connection->Command({"AUTH", password_}, error)) {
-    error = "AUTH: " + error;
-  } else if (endpoint_.db != 0 &&
-             !connection->Command({"SELECT", std::to_string(endpoint_.db)}, error)) {
-    error = "SELECT: " + error;
+    return false;
   }
-  if (!error.empty()) {
-    {
-      std::lock_guard lock(mutex_);
-      --open_;
+  // AUTH, SELECT and loading the scripts (so EVALSHA finds them) in one round trip.
+  Command setup[4];
+  std::vector<Command*> sent;
+  const std::string db = std::to_string(endpoint_.db);
+  if (!password_.empty()) sent.push_back(&setup[0].Arg("AUTH").Arg(password_));
+  if (endpoint_.db != 0) sent.push_back(&setup[1].Arg("SELECT").Arg(db));
+  sent.push_back(&setup[2].Arg("SCRIPT").Arg("LOAD").Arg(kKeepScript));
+  sent.push_back(&setup[3].Arg("SCRIPT").Arg("LOAD").Arg(kReleaseScript));
+  if (!Exchange(raw, sent, error)) return false;
+  const char* names[] = {"AUTH", "SELECT", "SCRIPT LOAD", "SCRIPT LOAD"};
+  for (std::size_t i = 0; i < std::size(setup); ++i) {
+    if (setup[i].status == Command::Status::kErrorReply) {
+      error = fmt::format("{}: {}", names[i], setup[i].error);  // Redis's words: no password
+      return false;
     }
-    returned_.notify_one();
-    NoteFailure(error);
-    return nullptr;
   }
-  return connection;
+  for (auto [i, sha] : {std::pair{2, kKeepScriptSha}, std::pair{3, kReleaseScriptSha}}) {
+    const redisReply* r = setup[static_cast<std::size_t>(i)].reply.get();
+    if (r->type != REDIS_REPLY_STRING || std::string_view(r->str, r->len) != sha) {
+      // Only a changed script can cause this; EVAL still works (one more round trip).
+      log::Error(
+          fmt::format("replay store: a script's SHA-1 is not {} (update redis_store.cc)", sha));
+    }
+  }
+  lane.connection = std::move(connection);
+  lane.generation = generation;
+  return true;
 }
 
-void RedisStore::Return(std::unique_ptr<Connection> connection, bool healthy) {
+void RedisStore::Run(Command& command) {
+  Lane& lane = PickLane();
   {
-    std::lock_guard lock(mutex_);
-    if (healthy) {
-      idle_.push_back(std::move(connection));
-    } else {
-      --open_;
+    std::lock_guard lock(lane.mutex);
+    lane.queued.push_back(&command);
+    lane.waiting.store(lane.queued.size(), std::memory_order_relaxed);
+    if (!lane.busy.load(std::memory_order_relaxed)) {
+      lane.busy.store(true, std::memory_order_relaxed);
+      command.lead = true;
     }
   }
-  returned_.notify_one();
+  if (!command.lead) {
+    command.wake.acquire();  // a sender answered it, or handed the lane over
+    if (command.done) return;
+  }
+  SendBatches(lane, command);
+}
+
+void RedisStore::SendBatches(Lane& lane, Command& own) {
+  for (int batch = 1;; ++batch) {
+    {
+      std::lock_guard lock(lane.mutex);
+      lane.sending.swap(lane.queued);  // the first time, `own` is among them
+      lane.waiting.store(0, std::memory_order_relaxed);
+    }
+    SendBatch(lane);
+    for (Command* c : lane.sending) {
+      if (c == &own) continue;
+      c->done = true;
+      c->wake.release();  // `c` may be gone from here on
+    }
+    lane.sending.clear();
+    Command* next = nullptr;
+    {
+      std::lock_guard lock(lane.mutex);
+      if (lane.queued.empty()) {
+        lane.busy.store(false, std::memory_order_relaxed);
+        return;
+      }
+      // Sending the next batch too costs less than waking a waiting thread to do it (on a
+      // busy machine the lane would sit idle until the scheduler runs that thread), but the
+      // sender's own request waits meanwhile: a few batches, then hand over.
+      if (batch < kBatchesPerSender) continue;
+      next = lane.queued.front();
+      next->lead = true;
+    }
+    next->wake.release();
+    return;
+  }
+}
+
+void RedisStore::SendBatch(Lane& lane) {
+  std::string error;
+  if (!EnsureConnected(lane, error)) {
+    for (Command* c : lane.sending) {
+      c->status = error.empty() ? Command::Status::kBackingOff : Command::Status::kFailed;
+      c->error = error;
+    }
+    if (!error.empty()) NoteFailure(error);
+    return;
+  }
+  if (!Exchange(lane.connection->context.get(), lane.sending, error)) {
+    lane.connection.reset();
+    NoteFailure(error);
+    return;
+  }
+  // A Redis restarted (or SCRIPT FLUSH) lost the scripts: EVAL sends them again.
+  std::vector<Command*> again;
+  for (Command* c : lane.sending) {
+    if (c->status == Command::Status::kErrorReply && c->error.starts_with("NOSCRIPT")) {
+      c->argv[0] = "EVAL";
+      c->lengths[0] = 4;
+      c->argv[1] = c->script.data();
+      c->lengths[1] = c->script.size();
+      c->error.clear();
+      again.push_back(c);
+    }
+  }
+  if (!again.empty() && !Exchange(lane.connection->context.get(), again, error)) {
+    lane.connection.reset();
+    NoteFailure(error);
+    return;
+  }
+  NoteSuccess();
+}
+
+bool RedisStore::Answered(Command& c, std::string_view what) {
+  switch (c.status) {
+    case Command::Status::kReply:
+      return true;
+    case Command::Status::kErrorReply:
+      stats_.errors.fetch_add(1, std::memory_order_relaxed);
+      NoteFailure(fmt::format("{}: {}", what, c.error));
+      return false;
+    case Command::Status::kFailed:  // the sender noted the failure once for its batch
+      stats_.errors.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    case Command::Status::kPending:
+    case Command::Status::kBackingOff:
+      return false;
+  }
+  return false;
 }
 
 ClaimResult RedisStore::Claim(const std::string& key, const std::string& token,
                               std::chrono::milliseconds ttl) {
   const auto start = std::chrono::steady_clock::now();
+  const std::int64_t now_ms = clock_->NowUnixMillis();
+  if (KnownDone(key, now_ms)) {
+    stats_.claims[static_cast<std::size_t>(ClaimResult::kDone)].fetch_add(
+        1, std::memory_order_relaxed);
+    stats_.Observe(std::chrono::steady_clock::now() - start);
+    return ClaimResult::kDone;
+  }
+  const std::string running = "running:" + token;
+  const std::string px = std::to_string(ttl.count());
+  // What was there: "done:<expiry>" (remembered until then), "done" (written by an older
+  // watchdog), else a running claim.
+  auto done_or_in_flight = [&](const redisReply& r) {
+    const std::string_view value =
+        r.type == REDIS_REPLY_STRING ? std::string_view(r.str, r.len) : std::string_view();
+    if (!value.starts_with("done")) return ClaimResult::kInFlight;
+    std::int64_t expires_ms = 0;
+    if (value.starts_with("done:")) {
+      auto [end, ec] = std::from_chars(value.data() + 5, value.data() + value.size(), expires_ms);
+      if (ec == std::errc() && end == value.data() + value.size() && expires_ms > now_ms) {
+        RememberDone(key, expires_ms);
+      }
+    }
+    return ClaimResult::kDone;
+  };
   ClaimResult result = ClaimResult::kUnavailable;
-  if (auto c = Borrow()) {
-    std::string error;
-    const std::string running = "running:" + token;
-    bool healthy = true;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      // Redis 7: SET NX GET answers what was there in the same round trip (nil: claimed).
-      if (set_get_.load(std::memory_order_relaxed)) {
-        Reply set = c->Command(
-            {"SET", key, running, "NX", "PX", std::to_string(ttl.count()), "GET"}, error);
-        if (set) {
-          if (set->type == REDIS_REPLY_NIL) {
-            result = ClaimResult::kClaimed;
-          } else {
-            result =
-                set->type == REDIS_REPLY_STRING && std::string_view(set->str, set->len) == "done"
-                    ? ClaimResult::kDone
-                    : ClaimResult::kInFlight;
-          }
-          break;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    // Redis >= 7.0: SET NX GET answers what was there in the same round trip (nil: claimed).
+    if (set_get_.load(std::memory_order_relaxed)) {
+      Command set;
+      set.Arg("SET").Arg(key).Arg(running).Arg("NX").Arg("PX").Arg(px).Arg("GET");
+      Run(set);
+      if (set.status == Command::Status::kErrorReply && set.error.starts_with("ERR syntax")) {
+        set_get_.store(false, std::memory_order_relaxed);  // before 7.0: SET, then GET
+      } else {
+        if (Answered(set, "claim")) {
+          result = set.reply->type == REDIS_REPLY_NIL ? ClaimResult::kClaimed
+                                                      : done_or_in_flight(*set.reply);
         }
-        if (c->context->err != 0) {
-          healthy = false;
-          break;
-        }
-        set_get_.store(false, std::memory_order_relaxed);  // before 7.0: SET then GET
-        error.clear();
-      }
-      Reply set = c->Command({"SET", key, running, "NX", "PX", std::to_string(ttl.count())}, error);
-      if (!set) {
-        healthy = false;
         break;
       }
-      if (set->type == REDIS_REPLY_STATUS) {
-        result = ClaimResult::kClaimed;
-        break;
-      }
-      Reply get = c->Command({"GET", key}, error);
-      if (!get) {
-        healthy = false;
-        break;
-      }
-      if (get->type == REDIS_REPLY_STRING) {
-        result = std::string_view(get->str, get->len) == "done" ? ClaimResult::kDone
-                                                                : ClaimResult::kInFlight;
-        break;
-      }
-      result = ClaimResult::kInFlight;  // released or expired in between: try once more
     }
-    const bool broken = !healthy && c->context->err != 0;
-    Return(std::move(c), !broken);
-    if (healthy) {
-      NoteSuccess();
-    } else {
-      result = ClaimResult::kUnavailable;
-      NoteFailure(error);
+    Command set;
+    set.Arg("SET").Arg(key).Arg(running).Arg("NX").Arg("PX").Arg(px);
+    Run(set);
+    if (!Answered(set, "claim")) break;
+    if (set.reply->type == REDIS_REPLY_STATUS) {
+      result = ClaimResult::kClaimed;
+      break;
     }
+    Command get;
+    get.Arg("GET").Arg(key);
+    Run(get);
+    if (!Answered(get, "claim")) break;
+    if (get.reply->type == REDIS_REPLY_STRING) {
+      result = done_or_in_flight(*get.reply);
+      break;
+    }
+    result = ClaimResult::kInFlight;  // released or expired in between: try once more
   }
   stats_.claims[static_cast<std::size_t>(result)].fetch_add(1, std::memory_order_relaxed);
   stats_.Observe(std::chrono::steady_clock::now() - start);
@@ -296,37 +484,36 @@ ClaimResult RedisStore::Claim(const std::string& key, const std::string& token,
 void RedisStore::Keep(const std::string& key, const std::string& token,
                       std::chrono::milliseconds ttl) {
   const auto start = std::chrono::steady_clock::now();
-  auto c = Borrow();
-  if (!c) {
+  const std::string running = "running:" + token;
+  const std::string px = std::to_string(ttl.count());
+  const std::int64_t expires_ms = clock_->NowUnixMillis() + ttl.count();
+  const std::string done = "done:" + std::to_string(expires_ms);
+  Command keep;
+  keep.Arg("EVALSHA").Arg(kKeepScriptSha).Arg("1").Arg(key).Arg(running).Arg(px).Arg(done);
+  keep.script = kKeepScript;
+  Run(keep);
+  if (!Answered(keep, "keep")) {
     log::Warn(
         "replay store: a success could not be recorded (Redis unreachable); the claim "
         "expires by itself");
-    return;
+  } else if (keep.reply->type == REDIS_REPLY_STATUS) {  // OK: it was ours, now done
+    RememberDone(key, expires_ms);
   }
-  std::string error;
-  Reply r = c->Command(
-      {"EVAL", std::string(kKeepScript), "1", key, "running:" + token, std::to_string(ttl.count())},
-      error);
-  const bool broken = !r && c->context->err != 0;
-  Return(std::move(c), !broken);
-  if (!r) NoteFailure("keep: " + error);
   stats_.Observe(std::chrono::steady_clock::now() - start);
 }
 
 void RedisStore::Release(const std::string& key, const std::string& token) {
   const auto start = std::chrono::steady_clock::now();
-  auto c = Borrow();
-  if (!c) {
+  const std::string running = "running:" + token;
+  Command release;
+  release.Arg("EVALSHA").Arg(kReleaseScriptSha).Arg("1").Arg(key).Arg(running);
+  release.script = kReleaseScript;
+  Run(release);
+  if (!Answered(release, "release")) {
     log::Warn(
         "replay store: a failed delivery could not be released (Redis unreachable); "
         "retries get 409 until its claim expires");
-    return;
   }
-  std::string error;
-  Reply r = c->Command({"EVAL", std::string(kReleaseScript), "1", key, "running:" + token}, error);
-  const bool broken = !r && c->context->err != 0;
-  Return(std::move(c), !broken);
-  if (!r) NoteFailure("release: " + error);
   stats_.Observe(std::chrono::steady_clock::now() - start);
 }
 

@@ -1,17 +1,25 @@
 // The Redis replay store (hmac_replay_store=redis://host:port/db or
 // redis+unix:///path/to.sock?db=N): claims shared by every replica. A claim is one
-// `SET key running:<token> NX PX ttl`; keep and release are small Lua scripts that act only
-// while the caller's token owns the key. A small pool of connections (hiredis, the only
-// file that includes it) keeps concurrent requests from queueing behind one socket; a
-// broken connection is reopened with backoff. Every key has an expiry.
+// `SET key running:<token> NX PX ttl GET`; keep and release are small Lua scripts (EVALSHA)
+// that act only while the caller's token owns the key. Every key has an expiry.
+//
+// A kept key holds "done:<expiry, Unix ms>" and stays so until it expires (release only
+// removes a running claim), so a replica that saw it done remembers that until the expiry and
+// answers repeats without asking Redis (a bounded cache: forgetting only costs a round trip).
+//
+// A few connections (hiredis, the only file that includes it) carry every thread's commands:
+// a thread whose connection is busy queues its command, and the next thread to send on that
+// connection sends everything queued in one write and reads all the answers (pipelining), so
+// Redis and the kernel handle one batch instead of one round trip per request. A broken
+// connection is reopened with backoff.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "replay/store.h"
@@ -31,10 +39,17 @@ struct RedisEndpoint {
 // hmac_replay_store_password_secret).
 Expected<RedisEndpoint> ParseRedisUrl(std::string_view url);
 
+// The SHA-1 of the keep and release scripts, as EVALSHA names them (checked against Redis's
+// SCRIPT LOAD answer when a connection opens).
+extern const std::string_view kKeepScriptSha;
+extern const std::string_view kReleaseScriptSha;
+
 class RedisStore final : public Store {
  public:
+  // `connections` (>= 1) connections, opened on first use; `timeout` bounds connecting and
+  // each batch of commands; `clock` dates the done entries.
   RedisStore(RedisEndpoint endpoint, std::string password, std::chrono::milliseconds timeout,
-             std::size_t connections);
+             std::size_t connections, std::shared_ptr<const Clock> clock);
   ~RedisStore() override;
 
   ClaimResult Claim(const std::string& key, const std::string& token,
@@ -44,30 +59,65 @@ class RedisStore final : public Store {
   void Release(const std::string& key, const std::string& token) override;
   std::string Describe() const override { return endpoint_.display; }
 
-  struct Connection;  // defined in redis_store.cc
+  struct Connection;  // a hiredis context (redis_store.cc)
+  struct Command;     // one command waiting for its batch (redis_store.cc)
 
  private:
-  // Borrows a connected connection (connecting one if none is), or null when Redis is
-  // unreachable or in backoff.
-  std::unique_ptr<Connection> Borrow();
-  void Return(std::unique_ptr<Connection> connection, bool healthy);
+  // One connection and the commands queued for it. Only the thread sending a batch (the
+  // "sender") touches `connection` and `sending`.
+  struct Lane {
+    std::mutex mutex;
+    std::vector<Command*> queued;         // waiting for the next batch, oldest first
+    std::atomic<bool> busy{false};        // a sender is at work (written under `mutex`)
+    std::atomic<std::size_t> waiting{0};  // queued.size(), read without the lock to pick a lane
+    std::vector<Command*> sending;        // the sender's batch
+    std::unique_ptr<Connection> connection;
+    std::uint64_t generation = 0;  // failure_generation_ when `connection` was opened
+  };
+
+  // Sends `command` and waits for its answer (command.reply or command.error).
+  void Run(Command& command);
+  Lane& PickLane();
+  // As the lane's sender: sends everything queued (including the caller's own command) and
+  // answers it; then the same for what was queued meanwhile, a few times, then hands the lane
+  // to the oldest command still queued, if any.
+  void SendBatches(Lane& lane, Command& own);
+  // Sends lane.sending in one write and reads the answers into the commands.
+  void SendBatch(Lane& lane);
+  // Opens lane.connection if it has none (or an old one from before the last failure);
+  // false (with `error`) when Redis cannot be reached or the store is backing off.
+  bool EnsureConnected(Lane& lane, std::string& error);
+  // True when `command` got an answer; otherwise counts the error (and notes a failure for
+  // an error answer: `what` names the operation in the log).
+  bool Answered(Command& command, std::string_view what);
+  // A failed connection or an error answer: starts or extends the backoff, drops every
+  // connection opened before it, logs once per episode.
   void NoteFailure(const std::string& why);
   void NoteSuccess();
+  bool KnownDone(const std::string& key, std::int64_t now_ms);
+  void RememberDone(const std::string& key, std::int64_t expires_ms);
 
   const RedisEndpoint endpoint_;
   const std::string password_;
   const std::chrono::milliseconds timeout_;
-  const std::size_t max_connections_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  std::atomic<std::size_t> next_lane_{0};
 
-  std::mutex mutex_;
-  std::condition_variable returned_;
-  std::vector<std::unique_ptr<Connection>> idle_;
-  std::size_t open_ = 0;  // idle + borrowed
-  // Backoff after a failed connect: no new attempt before next_attempt_.
+  // Backoff after a failure: no new connection before next_attempt_ (under backoff_mutex_).
+  std::mutex backoff_mutex_;
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::milliseconds backoff_{0};
-  bool down_ = false;                // inside a failure episode (logged once)
+  std::atomic<bool> down_{false};  // inside a failure episode (logged once)
+  // Bumped by every failure: connections opened before it are dropped (most likely broken
+  // too: Redis restarted, gone or stopped), so each fails fast instead of at its timeout.
+  std::atomic<std::uint64_t> failure_generation_{0};
   std::atomic<bool> set_get_{true};  // the server takes SET ... NX GET (Redis >= 7.0)
+
+  // Keys known to be done: std::hash of the key -> expiry (Unix ms). Cleared when full.
+  static constexpr std::size_t kDoneEntries = 16384;
+  const std::shared_ptr<const Clock> clock_;
+  std::mutex done_mutex_;
+  std::unordered_map<std::size_t, std::int64_t> done_;
 };
 
 }  // namespace hw::replay

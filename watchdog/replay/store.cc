@@ -54,8 +54,9 @@ Expected<std::unique_ptr<Store>> OpenStore(const StoreOptions& options,
   }
   Expected<RedisEndpoint> endpoint = ParseRedisUrl(options.url);
   if (!endpoint) return endpoint.error();
-  return std::unique_ptr<Store>(std::make_unique<RedisStore>(
-      std::move(endpoint).value(), options.password, options.timeout, options.connections));
+  return std::unique_ptr<Store>(
+      std::make_unique<RedisStore>(std::move(endpoint).value(), options.password, options.timeout,
+                                   options.connections, std::move(clock)));
 }
 
 }  // namespace hw::replay

@@ -40,7 +40,7 @@ TEST_CASE("an unreachable redis store answers unavailable within its timeout, th
   e.host = "127.0.0.1";
   e.port = 1;  // nothing listens there
   e.display = "redis://127.0.0.1:1";
-  RedisStore store(e, "", std::chrono::milliseconds(200), 2);
+  RedisStore store(e, "", std::chrono::milliseconds(200), 2, std::make_shared<SystemClock>());
   const auto start = std::chrono::steady_clock::now();
   CHECK(store.Claim("k", "t", std::chrono::milliseconds(1000)) == ClaimResult::kUnavailable);
   CHECK(store.Claim("k", "t", std::chrono::milliseconds(1000)) == ClaimResult::kUnavailable);
