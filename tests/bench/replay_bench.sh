@@ -126,6 +126,9 @@ run() {  # KIND STORE ROUND -> a line of figures in $WORK/figures
   else curl -s -o /dev/null -X POST -H "X-Hub-Signature-256: $SIG" --data-binary @"$WORK/body" "http://127.0.0.1:$port/" || true
   fi
   local w0 r0 w1 r1 out
+  for p in "$pid" "$RPID"; do
+    kill -0 "$p" 2>/dev/null || { echo "replay_bench: process $p ($name or redis-server) is gone" >&2; tail -5 "$WORK/$name.log" "$WORK/redis/log" >&2; exit 1; }
+  done
   w0=$(cpu_ticks "$pid"); r0=$(cpu_ticks "$RPID")
   out=$(wrk -t2 -c16 -d"${SECS}s" --timeout 5s -s "$lua" "http://127.0.0.1:$port/" | grep '^RESULT')
   w1=$(cpu_ticks "$pid"); r1=$(cpu_ticks "$RPID")

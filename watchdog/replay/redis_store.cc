@@ -91,9 +91,9 @@ struct RedisStore::Command {
   Status status = Status::kPending;
   Reply reply;        // kReply
   std::string error;  // kErrorReply: Redis's answer; kFailed: what broke the connection
-  // Written by the sender before it releases `wake`: answered, or the lane is yours now.
+  // Written by the sender before it releases `wake`: true, answered; false, the lane is
+  // yours now (send the batch it holds, this command first).
   bool done = false;
-  bool lead = false;
   std::binary_semaphore wake{0};
 };
 
@@ -312,16 +312,17 @@ bool RedisStore::EnsureConnected(Lane& lane, std::string& error) {
 
 void RedisStore::Run(Command& command) {
   Lane& lane = PickLane();
+  bool send = false;  // this thread sends the batch (else it waits to be answered or handed it)
   {
     std::lock_guard lock(lane.mutex);
     lane.queued.push_back(&command);
     lane.waiting.store(lane.queued.size(), std::memory_order_relaxed);
     if (!lane.busy.load(std::memory_order_relaxed)) {
       lane.busy.store(true, std::memory_order_relaxed);
-      command.lead = true;
+      send = true;
     }
   }
-  if (!command.lead) {
+  if (!send) {
     command.wake.acquire();  // a sender answered it, or handed the lane over
     if (command.done) return;
   }
@@ -354,7 +355,6 @@ void RedisStore::SendBatches(Lane& lane, Command& own) {
       // sender's own request waits meanwhile: a few batches, then hand over.
       if (batch < kBatchesPerSender) continue;
       next = lane.queued.front();
-      next->lead = true;
     }
     next->wake.release();
     return;
