@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Replay store benchmark (issue 16): requests/s, p50 and CPU per request of a watchdog with
 # the memory store against the same watchdog with the Redis store (a redis-server of its own,
-# over loopback TCP and over a Unix socket), wrk with 16 connections, the stores alternating
-# in every round, medians over the rounds. Not a test: never fails on speed.
+# over loopback TCP and over a Unix socket), wrk with 16 connections (the rate) and with 1
+# (the added p50: one request at a time, no queueing), the stores alternating in every round,
+# medians over the rounds. Not a test: never fails on speed.
 #
 # Two kinds of traffic:
 #   duplicate  the same signed delivery over and over (serializing mode, cat): after the first
@@ -16,7 +17,8 @@
 #
 # Usage: tests/bench/replay_bench.sh [BUILD_DIR (default build/release)] [SECONDS (5)] [ROUNDS (5)]
 # Environment: CONNS (hmac_replay_store_connections, default: the watchdog's default),
-#   KINDS (default "duplicate fresh"), STORES (default "memory redis redis-unix").
+#   KINDS (default "duplicate fresh"), STORES (default "memory redis redis-unix"),
+#   CLIENTS (wrk connections, default "16 1").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build/release}
@@ -24,6 +26,7 @@ SECS=${2:-5}
 ROUNDS=${3:-5}
 KINDS=${KINDS:-duplicate fresh}
 STORES=${STORES:-memory redis redis-unix}
+CLIENTS=${CLIENTS:-16 1}
 BIN=$BUILD/hmac-watchdog
 for tool in wrk redis-server redis-cli redis-benchmark python3 g++; do
   command -v $tool >/dev/null || { echo "replay_bench: $tool is missing (apt-get install wrk redis-server python3 g++)" >&2; exit 1; }
@@ -119,8 +122,9 @@ LUA
 sed -n '/^done = function/,$p' tests/bench/signed_post.lua >> "$WORK/fresh.lua"
 
 export BENCH_BODY_FILE=$WORK/body BENCH_SIG_HEADER=X-Hub-Signature-256 BENCH_SIG_VALUE=$SIG BENCH_FRESH_FILE=$WORK/fresh
-run() {  # KIND STORE ROUND -> a line of figures in $WORK/figures
-  local kind=$1 store=$2 round=$3 name="$1-$2"
+run() {  # KIND STORE ROUND CONNECTIONS -> a line of figures in $WORK/figures
+  local kind=$1 store=$2 round=$3 c=$4 name="$1-$2" t=2
+  [ "$c" -ge 2 ] || t=1
   local port=${PORT[$name]} pid=${PID[$name]} lua=tests/bench/signed_post.lua
   if [ "$kind" = fresh ]; then fresh_file "$name-$round" $(( SECS * 30000 )); lua=$WORK/fresh.lua
   else curl -s -o /dev/null -X POST -H "X-Hub-Signature-256: $SIG" --data-binary @"$WORK/body" "http://127.0.0.1:$port/" || true
@@ -130,22 +134,25 @@ run() {  # KIND STORE ROUND -> a line of figures in $WORK/figures
     kill -0 "$p" 2>/dev/null || { echo "replay_bench: process $p ($name or redis-server) is gone" >&2; tail -5 "$WORK/$name.log" "$WORK/redis/log" >&2; exit 1; }
   done
   w0=$(cpu_ticks "$pid"); r0=$(cpu_ticks "$RPID")
-  out=$(wrk -t2 -c16 -d"${SECS}s" --timeout 5s -s "$lua" "http://127.0.0.1:$port/" | grep '^RESULT')
+  out=$(wrk -t$t -c"$c" -d"${SECS}s" --timeout 5s -s "$lua" "http://127.0.0.1:$port/" | grep '^RESULT')
   w1=$(cpu_ticks "$pid"); r1=$(cpu_ticks "$RPID")
   # RESULT requests N seconds S rps R p50_us P p99_us P errors E non2xx N
   set -- $out
   local cpu_w cpu_r
   cpu_w=$(python3 -c "print(round(($w1 - $w0) * 1e6 / $CLK_TCK / max($3, 1), 1))")
   cpu_r=$(python3 -c "print(round(($r1 - $r0) * 1e6 / $CLK_TCK / max($3, 1), 1))")
-  printf '%-9s %-10s %5s %9s %7s %7s %10s %9s %7s\n' "$kind" "$store" "$round" "$7" "$9" "${11}" "$cpu_w" "$cpu_r" "$(( ${13} + ${15} ))"
-  echo "$kind $store $round $7 $9 ${11} $cpu_w $cpu_r" >> "$WORK/figures"
+  printf '%-9s %-10s %3s %5s %9s %7s %7s %10s %9s %7s\n' "$kind" "$store" "$c" "$round" "$7" "$9" "${11}" "$cpu_w" "$cpu_r" "$(( ${13} + ${15} ))"
+  echo "$kind $store $round $7 $9 ${11} $cpu_w $cpu_r $c" >> "$WORK/figures"
 }
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; ${SECS}s runs, $ROUNDS rounds, wrk -t2 -c16"
-printf '%-9s %-10s %5s %9s %7s %7s %10s %9s %7s\n' kind store round req/s p50_us p99_us wd_cpu_us redis_us errors
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; ${SECS}s runs, $ROUNDS rounds, wrk connections: $CLIENTS"
+printf '%-9s %-10s %3s %5s %9s %7s %7s %10s %9s %7s\n' kind store c round req/s p50_us p99_us wd_cpu_us redis_us errors
 for r in $(seq 1 "$ROUNDS"); do
-  for kind in $KINDS; do
-    for store in $STORES; do run "$kind" "$store" "$r"; done
+  for c in $CLIENTS; do
+    for kind in $KINDS; do
+      for store in $STORES; do run "$kind" "$store" "$r" "$c"; done
+    done
   done
+  echo "# round $r done, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 done
 
 echo
@@ -153,21 +160,20 @@ echo "medians over $ROUNDS rounds (CPU: microseconds of CPU per request, watchdo
 python3 - "$WORK/figures" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-med = {}
-for kind, store in dict.fromkeys((r[0], r[1]) for r in rows):
-    sel = [r for r in rows if r[0] == kind and r[1] == store]
-    med[kind, store] = [statistics.median(float(r[i]) for r in sel) for i in range(3, 8)]
-    # the per-round ratio against memory of the same round, then its median
-    mem = {r[2]: float(r[3]) for r in rows if r[0] == kind and r[1] == "memory"}
-    ratios = [float(r[3]) / mem[r[2]] for r in sel if r[2] in mem]
-    rps, p50, p99, cw, cr = med[kind, store]
-    m = med.get((kind, "memory"))
+for kind, c, store in dict.fromkeys((r[0], r[8], r[1]) for r in rows):
+    sel = [r for r in rows if r[0] == kind and r[1] == store and r[8] == c]
+    mem = {r[2]: r for r in rows if r[0] == kind and r[1] == "memory" and r[8] == c}
+    rps, p50, p99, cw, cr = [statistics.median(float(r[i]) for r in sel) for i in range(3, 8)]
     extra = ""
-    if m and store != "memory":
-        extra = "  = %.2fx memory's rate (per-round ratios %s), p50 %+.3f ms" % (
-            statistics.median(ratios), " ".join("%.2f" % x for x in ratios), (p50 - m[1]) / 1000)
-    print("%-9s %-10s %8.0f req/s  p50 %5.0f us  p99 %6.0f us  CPU %6.1f / %5.1f us%s" % (
-        kind, store, rps, p50, p99, cw, cr, extra))
+    if store != "memory" and mem:
+        # per-round figures against memory's of the same round, then their median
+        ratios = [float(r[3]) / float(mem[r[2]][3]) for r in sel if r[2] in mem]
+        added = [(float(r[4]) - float(mem[r[2]][4])) / 1000 for r in sel if r[2] in mem]
+        extra = "  = %.2fx memory's rate (rounds %s), p50 %+.3f ms (rounds %s)" % (
+            statistics.median(ratios), " ".join("%.2f" % x for x in ratios),
+            statistics.median(added), " ".join("%+.2f" % x for x in added))
+    print("%-9s c=%-3s %-10s %8.0f req/s  p50 %5.0f us  p99 %6.0f us  CPU %6.1f / %5.1f us%s" % (
+        kind, c, store, rps, p50, p99, cw, cr, extra))
 PY
 
 echo

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <optional>
 #include <semaphore>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "crypto/sha256.h"
 #include "logging/log.h"
 
 namespace hw::replay {
@@ -108,7 +110,10 @@ bool Exchange(redisContext* context, const std::vector<Command*>& commands, std:
   for (Command* c : commands) {
     if (redisAppendCommandArgv(context, c->argc, c->argv, c->lengths) != REDIS_OK) {
       error = "out of memory";
-      for (Command* f : commands) f->status = Command::Status::kFailed;
+      for (Command* f : commands) {
+        f->status = Command::Status::kFailed;
+        f->error = error;
+      }
       return false;
     }
   }
@@ -203,8 +208,13 @@ RedisStore::~RedisStore() = default;
 void RedisStore::NoteFailure(const std::string& why) {
   std::lock_guard lock(backoff_mutex_);
   failure_generation_.fetch_add(1, std::memory_order_relaxed);
-  backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
-  next_attempt_ = std::chrono::steady_clock::now() + backoff_;
+  // Every lane and every command of a batch may report the same outage: only a failure
+  // after the backoff ran out (a new attempt failed) doubles it.
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= next_attempt_) {
+    backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
+    next_attempt_ = now + backoff_;
+  }
   if (!down_.exchange(true)) {
     log::Error(fmt::format("replay store {} unreachable: {}", endpoint_.display, why));
   }
@@ -219,21 +229,32 @@ void RedisStore::NoteSuccess() {
   }
 }
 
-bool RedisStore::KnownDone(const std::string& key, std::int64_t now_ms) {
-  const std::size_t h = std::hash<std::string>{}(key);
+std::size_t RedisStore::DigestHash::operator()(const Digest& d) const noexcept {
+  std::size_t h = 0;  // the digest is uniform: its first bytes are a good bucket hash
+  std::memcpy(&h, d.data(), sizeof h);
+  return h;
+}
+
+RedisStore::Digest RedisStore::DigestOf(const std::string& key) {
+  const crypto::Bytes sha = crypto::Sha256(key);
+  Digest d{};
+  std::copy_n(sha.begin(), d.size(), d.begin());
+  return d;
+}
+
+bool RedisStore::KnownDone(const Digest& key, std::int64_t now_ms) {
   std::lock_guard lock(done_mutex_);
-  auto it = done_.find(h);
+  auto it = done_.find(key);
   if (it == done_.end()) return false;
   if (it->second > now_ms) return true;
   done_.erase(it);
   return false;
 }
 
-void RedisStore::RememberDone(const std::string& key, std::int64_t expires_ms) {
-  const std::size_t h = std::hash<std::string>{}(key);
+void RedisStore::RememberDone(const Digest& key, std::int64_t expires_ms) {
   std::lock_guard lock(done_mutex_);
   if (done_.size() >= kDoneEntries) done_.clear();  // a cache: forgetting costs a round trip
-  done_[h] = expires_ms;
+  done_[key] = expires_ms;
 }
 
 RedisStore::Lane& RedisStore::PickLane() {
@@ -336,7 +357,18 @@ void RedisStore::SendBatches(Lane& lane, Command& own) {
       lane.sending.swap(lane.queued);  // the first time, `own` is among them
       lane.waiting.store(0, std::memory_order_relaxed);
     }
-    SendBatch(lane);
+    try {
+      SendBatch(lane);
+    } catch (...) {
+      // Out of memory (a log line, a vector): fail what is not answered, and drop the
+      // connection, which may hold answers nobody will read.
+      lane.connection.reset();
+      for (Command* c : lane.sending) {
+        if (c->status == Command::Status::kPending) c->status = Command::Status::kFailed;
+      }
+    }
+    // Every command of the batch is woken exactly once, answered or failed: none is left
+    // waiting (the sender's own returns with it).
     for (Command* c : lane.sending) {
       if (c == &own) continue;
       c->done = true;
@@ -418,7 +450,8 @@ ClaimResult RedisStore::Claim(const std::string& key, const std::string& token,
                               std::chrono::milliseconds ttl) {
   const auto start = std::chrono::steady_clock::now();
   const std::int64_t now_ms = clock_->NowUnixMillis();
-  if (KnownDone(key, now_ms)) {
+  const Digest digest = DigestOf(key);
+  if (KnownDone(digest, now_ms)) {
     stats_.claims[static_cast<std::size_t>(ClaimResult::kDone)].fetch_add(
         1, std::memory_order_relaxed);
     stats_.Observe(std::chrono::steady_clock::now() - start);
@@ -435,8 +468,11 @@ ClaimResult RedisStore::Claim(const std::string& key, const std::string& token,
     std::int64_t expires_ms = 0;
     if (value.starts_with("done:")) {
       auto [end, ec] = std::from_chars(value.data() + 5, value.data() + value.size(), expires_ms);
+      // Dated by the replica that kept it, on its clock: remembered no longer than this
+      // claim's own ttl (at most the window), so a skewed clock cannot stretch the window.
+      expires_ms = std::min(expires_ms, now_ms + ttl.count());
       if (ec == std::errc() && end == value.data() + value.size() && expires_ms > now_ms) {
-        RememberDone(key, expires_ms);
+        RememberDone(digest, expires_ms);
       }
     }
     return ClaimResult::kDone;
@@ -497,7 +533,7 @@ void RedisStore::Keep(const std::string& key, const std::string& token,
         "replay store: a success could not be recorded (Redis unreachable); the claim "
         "expires by itself");
   } else if (keep.reply->type == REDIS_REPLY_STATUS) {  // OK: it was ours, now done
-    RememberDone(key, expires_ms);
+    RememberDone(DigestOf(key), expires_ms);
   }
   stats_.Observe(std::chrono::steady_clock::now() - start);
 }

@@ -12,8 +12,15 @@
 // connection sends everything queued in one write and reads all the answers (pipelining), so
 // Redis and the kernel handle one batch instead of one round trip per request. A broken
 // connection is reopened with backoff.
+//
+// Time bound: a command waits for the batch in flight when it was queued (if any), then for
+// its own; each batch is bounded by the timeout per connect and per blocking read or write,
+// and a batch after a failed one fails at once (backoff). The store must outlive every call
+// (the verifier and each claim hold it by shared_ptr), so it is never destroyed with
+// commands queued.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -63,18 +70,26 @@ class RedisStore final : public Store {
   struct Command;     // one command waiting for its batch (redis_store.cc)
 
  private:
-  // One connection and the commands queued for it. Only the thread sending a batch (the
-  // "sender") touches `connection` and `sending`.
+  // One connection and the commands queued for it. Who may touch what:
+  // - `queued`, and `busy`'s writes: under `mutex` only. A command is in `queued` from its
+  //   Run until a sender moves it into `sending` (under `mutex`) or hands it the lane.
+  // - `sending`, `connection`, `generation`: only the lane's sender, i.e. the one thread that
+  //   set `busy` (under `mutex`) or was handed the lane by the previous sender through its
+  //   command's semaphore (release/acquire: everything the previous sender wrote is visible).
+  //   There is at most one sender per lane at any time: `busy` stays true from the first
+  //   sender to the last one, which clears it under `mutex` only when `queued` is empty.
+  // - `busy` and `waiting` are atomics only so PickLane can read them without the lock; what
+  //   it reads is a hint (a stale value sends a command to a busier lane, nothing more).
+  //   Whether a thread becomes the sender is decided under `mutex` alone.
   struct Lane {
     std::mutex mutex;
     std::vector<Command*> queued;         // waiting for the next batch, oldest first
     std::atomic<bool> busy{false};        // a sender is at work (written under `mutex`)
-    std::atomic<std::size_t> waiting{0};  // queued.size(), read without the lock to pick a lane
+    std::atomic<std::size_t> waiting{0};  // queued.size() (written under `mutex`), a hint
     std::vector<Command*> sending;        // the sender's batch
     std::unique_ptr<Connection> connection;
     std::uint64_t generation = 0;  // failure_generation_ when `connection` was opened
   };
-
   // Sends `command` and waits for its answer (command.reply or command.error).
   void Run(Command& command);
   Lane& PickLane();
@@ -94,8 +109,6 @@ class RedisStore final : public Store {
   // connection opened before it, logs once per episode.
   void NoteFailure(const std::string& why);
   void NoteSuccess();
-  bool KnownDone(const std::string& key, std::int64_t now_ms);
-  void RememberDone(const std::string& key, std::int64_t expires_ms);
 
   const RedisEndpoint endpoint_;
   const std::string password_;
@@ -103,21 +116,34 @@ class RedisStore final : public Store {
   std::vector<std::unique_ptr<Lane>> lanes_;
   std::atomic<std::size_t> next_lane_{0};
 
-  // Backoff after a failure: no new connection before next_attempt_ (under backoff_mutex_).
+  // Backoff after a failure: no new connection before next_attempt_. backoff_ and
+  // next_attempt_ under backoff_mutex_; down_ is written under it too (an atomic so
+  // NoteSuccess can skip the lock when nothing is down: a stale false only delays the
+  // "reachable again" line to the next success).
   std::mutex backoff_mutex_;
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::milliseconds backoff_{0};
   std::atomic<bool> down_{false};  // inside a failure episode (logged once)
-  // Bumped by every failure: connections opened before it are dropped (most likely broken
-  // too: Redis restarted, gone or stopped), so each fails fast instead of at its timeout.
+  // Bumped (under backoff_mutex_) by every failure: connections opened before it are dropped
+  // (most likely broken too: Redis restarted, gone or stopped), so each fails fast instead
+  // of at its timeout. Read relaxed by senders: a stale value keeps an old connection for
+  // one more batch, which then fails or works on its own merits.
   std::atomic<std::uint64_t> failure_generation_{0};
   std::atomic<bool> set_get_{true};  // the server takes SET ... NX GET (Redis >= 7.0)
 
-  // Keys known to be done: std::hash of the key -> expiry (Unix ms). Cleared when full.
+  // Keys known to be done: SHA-256 of the key (collision-free: a new delivery is never
+  // taken for a done one) -> expiry (Unix ms). Cleared when full. Under done_mutex_.
+  using Digest = std::array<std::uint8_t, 32>;
+  struct DigestHash {
+    std::size_t operator()(const Digest& d) const noexcept;
+  };
+  static Digest DigestOf(const std::string& key);
+  bool KnownDone(const Digest& key, std::int64_t now_ms);
+  void RememberDone(const Digest& key, std::int64_t expires_ms);
   static constexpr std::size_t kDoneEntries = 16384;
   const std::shared_ptr<const Clock> clock_;
   std::mutex done_mutex_;
-  std::unordered_map<std::size_t, std::int64_t> done_;
+  std::unordered_map<Digest, std::int64_t, DigestHash> done_;
 };
 
 }  // namespace hw::replay
