@@ -88,6 +88,8 @@ class Redis {
     return Shell("redis-cli -p " + std::to_string(port_) + " " + args + " 2>&1");
   }
   std::string Url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
+  // What redis-server logged (warnings only): why a start failed.
+  std::string Log() const { return ReadFile(dir_.path() + "/redis.log"); }
   std::string UnixUrl() const { return "redis+unix://" + socket_ + "?db=1"; }
 
  private:
@@ -635,6 +637,7 @@ TEST_CASE("the redis store hammered by many threads while redis is killed and re
   std::atomic<bool> killer_done{false};
   std::string first_wrong;
   std::mutex first_wrong_mutex;
+  std::string restart_log;  // redis-server's log when a restart did not answer (killer only)
   int phases = 0;  // three a round
   bool go_on = true;
   // Runs when every thread arrived at a barrier: rounds go on until the killer is done, and
@@ -669,7 +672,10 @@ TEST_CASE("the redis store hammered by many threads while redis is killed and re
       redis.Kill();
       ++kills;
       std::this_thread::sleep_for(100ms);
-      if (!redis.StartQuietly()) ++restart_failures;
+      if (!redis.StartQuietly()) {
+        ++restart_failures;
+        if (restart_log.empty()) restart_log = redis.Log();
+      }
     }
     killer_done = true;
   });
@@ -736,6 +742,7 @@ TEST_CASE("the redis store hammered by many threads while redis is killed and re
   const int rounds = phases / 3;
   WARN(rounds << " rounds, " << calls << " calls, slowest " << slowest_ms << " ms, "
               << store.stats().errors << " errors; first wrong: " << first_wrong);
+  INFO("redis-server's log when a restart failed: " << restart_log);
   CHECK(restart_failures == 0);
   CHECK(kills == kKills);
   CHECK(wrong == 0);
