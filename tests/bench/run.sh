@@ -98,9 +98,12 @@ if [ "${HW_BENCH_IN_NETNS:-0}" != 1 ]; then
     fi
   done
   if [ ! -x "$TOOLS/verify_bench" ] || [ tests/bench/verify_bench.cc -nt "$TOOLS/verify_bench" ] \
-     || [ "$BUILD/libwatchdog_core.a" -nt "$TOOLS/verify_bench" ]; then
+     || [ "$BUILD/watchdog/libhw_signature.a" -nt "$TOOLS/verify_bench" ]; then
+    # One library per folder of watchdog/ (watchdog/CMakeLists.txt): grouped, so their order
+    # on the command line does not matter.
     g++ "${CXXFLAGS[@]}" -Iwatchdog -DFMT_HEADER_ONLY tests/bench/verify_bench.cc \
-      "$BUILD/libwatchdog_core.a" -lcrypto -lhiredis -lpthread -o "$TOOLS/verify_bench"
+      -Wl,--start-group "$BUILD"/watchdog/libhw_*.a -Wl,--end-group \
+      -lcrypto -lhiredis -lpthread -o "$TOOLS/verify_bench"
   fi
 
   # --- A network namespace of its own (root), so no peer port is seen outside ----------------
@@ -261,6 +264,7 @@ run_wrk() {
         --timeout 5s -s "$LUA" "$url" | grep '^RESULT') || { echo "run.sh: wrk failed on $url" >&2; exit 1; }
   # shellcheck disable=SC2086
   [ -n "$pids" ] && after=$(cpu_ticks $pids)
+  # shellcheck disable=SC2086 # split on purpose: wrk's RESULT line into its fields
   set -- $out
   R_REQ=$3; R_RPS=$7; R_P50=$9; R_P99=${11}; R_ERR=${13}; R_NON2XX=${15}
   R_CPU_US=nan
@@ -424,7 +428,8 @@ for r in $(seq "$ROUNDS"); do
   log "round $r: 16 conns direct $(last d16_rps), hmac-watchdog $(last w16_rps), nginx $(last n16_rps), of-watchdog $(last ofw16_rps) req/s"
 done
 PEAK_RSS_P1=$(status_kib VmHWM "$HTTP_PID")
-[ $HAVE_NGINX = 1 ] && { NGINX_PEAK=$(status_kib VmHWM $NGINX_WORKERS); stop_pid "$NGINX_PID"; }
+# shellcheck disable=SC2086 # NGINX_WORKERS is a list of pids, one argument each
+[ "$HAVE_NGINX" = 1 ] && { NGINX_PEAK=$(status_kib VmHWM $NGINX_WORKERS); stop_pid "$NGINX_PID"; }
 
 # P4's second half: forged requests in http mode never reach the upstream.
 up_stats() { curl -s --max-time 5 "http://127.0.0.1:$UP_PORT/__bench/stats"; }
