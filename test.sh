@@ -27,6 +27,10 @@ if [ "$quick" = 1 ]; then .ci/deps; else .ci/deps --fuzz; fi
 .ci/fetch-httplib "$root/build/deps/httplib"
 
 failed=()
+# clang-format (.clang-format) and shellcheck: lists what differs; `.ci/lint --format` applies.
+step "style: clang-format and shellcheck"
+.ci/lint || failed+=("style (.ci/lint)")
+
 run_suite() {  # name build-dir ctest-label-exclusion cmake-args...
   local name=$1 dir=$2 exclude=$3; shift 3
   step "$name: configure and build"
@@ -62,8 +66,9 @@ if [ "$quick" = 0 ]; then
     run_suite "tsan" build/tsan soak -DCMAKE_BUILD_TYPE=Debug -DHW_SANITIZE=thread
 
   step "fuzz: build (clang, libFuzzer)"
+  # -DHW_WERROR=ON: the fuzz build goes through the warnings of every other build, as errors.
   CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHW_FUZZ=ON \
-    -DHW_TESTS=ON >build/fuzz.configure.log 2>&1 || { cat build/fuzz.configure.log; exit 1; }
+    -DHW_TESTS=ON -DHW_WERROR=ON >build/fuzz.configure.log 2>&1 || { cat build/fuzz.configure.log; exit 1; }
   targets=$(cd build/fuzz && cmake --build . --target help | sed -n 's/^\.\.\. \(fuzz_[a-z0-9_]*\).*/\1/p')
   # shellcheck disable=SC2086
   cmake --build build/fuzz -j"$jobs" --target $targets
@@ -72,7 +77,7 @@ if [ "$quick" = 0 ]; then
     step "fuzz: $name for ${fuzz_seconds}s"
     work=build/fuzz/corpus-$name
     mkdir -p "$work"
-    if ! build/fuzz/tests/$t -max_total_time="$fuzz_seconds" -print_final_stats=1 -artifact_prefix=build/fuzz/ \
+    if ! "build/fuzz/tests/$t" -max_total_time="$fuzz_seconds" -print_final_stats=1 -artifact_prefix=build/fuzz/ \
          "$work" "tests/fuzz/corpus/$name" >"build/fuzz/$name.log" 2>&1; then
       tail -n 40 "build/fuzz/$name.log"
       failed+=("fuzz $name")

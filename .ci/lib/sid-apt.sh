@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by .ci/fetch-httplib and .ci/fetch-llhttp: a private apt configuration that reads
 # Debian sid's index into DIR, leaving the system's apt settings and sources untouched.
 #   sid_apt_setup DIR KIND   (KIND: deb-src for source packages, deb for binary ones)

@@ -71,7 +71,7 @@ load() {  # load SECONDS: wrk at 16 connections; prints the request count
 }
 load 1 >/dev/null  # warm-up
 : >"$WORK/wd.log"
-THREADS=$(ls /proc/$WD_PID/task | wc -l)
+THREADS=$(find "/proc/$WD_PID/task" -mindepth 1 -maxdepth 1 | wc -l)
 
 # 1. perf stat
 perf stat -e task-clock,context-switches,cpu-migrations,page-faults -x, -o "$OUT/stat.csv" -p "$WD_PID" &
