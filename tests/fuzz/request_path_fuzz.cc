@@ -5,7 +5,7 @@
 // of its body, or for an exact allow-list match on the path it receives; it never sees a
 // header name with '_' nor an X-Webhook-Verified the watchdog did not set; a correctly
 // signed, well-formed request does run.
-#include "../openssl_signature.h"
+#include "support/openssl_signature.h"
 #include <strings.h>
 #include <unistd.h>
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "../unit/signature/test_support.h"
+#include "support/signature_support.h"
 #include "crypto/bytes.h"
 #include "crypto/encoding.h"
 #include "signature/verifier.h"
@@ -66,7 +66,7 @@ struct Fixture {
     dir.Write("whsec", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
     dir.Write("public", "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
     hw::config::SignatureOptions options;
-    options.secrets_path = dir.path().string();
+    options.secrets_path = dir.path();
     options.secret_names = {"webhook-secret"};
     options.scheme_secret_names["standard_webhooks"] = {"whsec"};
     options.scheme_secret_names["svix"] = {"whsec"};

@@ -17,7 +17,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "../openssl_signature.h"
+#include "support/openssl_signature.h"
 #include "harness.h"
 
 using namespace hw::test;
@@ -393,7 +393,7 @@ TEST_CASE("the watchdog is not ready until the issuer's keys are in, and turns r
              false);
   REQUIRE(f.w->WaitForPort());
   CHECK(Eventually([&] { return Request(f.w->port(), "GET", "/_/health").status == 503; }, 5s));
-  std::this_thread::sleep_for(1500ms);
+  std::this_thread::sleep_for(1500ms);  // time passes: retries (1 s apart) keep failing
   CHECK(Request(f.w->port(), "GET", "/_/health").status == 503);
   Oidc oidc(port, "k1");
   CHECK(Eventually([&] { return Request(f.w->port(), "GET", "/_/health").status == 200; }, 10s));
@@ -661,7 +661,7 @@ TEST_CASE("auth_proxy_cache: an admission is remembered for the same credentials
   CHECK(f.Call("/", mallory).status == 403);
   CHECK(count() == 8);
   // After the TTL the plugin is asked again.
-  std::this_thread::sleep_for(1600ms);
+  std::this_thread::sleep_for(1600ms);  // time passes: the cache TTL runs out
   CHECK(f.Call("/", alice).status == 200);
   CHECK(count() == 9);
   auto metrics = Request(metrics_port, "GET", "/metrics").body;

@@ -199,7 +199,8 @@ TEST_CASE("requests in flight when SIGTERM arrives all complete") {
       return Request(w->port(), "POST", "/", {}, "request " + std::to_string(i));
     }));
   }
-  std::this_thread::sleep_for(300ms);  // let the four requests reach the function
+  // The four requests reached the function.
+  REQUIRE(Eventually([&] { return MetricValue(*w, "http_requests_in_flight") == 4; }));
   w->Signal(SIGTERM);
   for (int i = 0; i < 4; ++i) {
     auto r = inflight[static_cast<std::size_t>(i)].get();

@@ -26,30 +26,6 @@ namespace hw::test {
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
 
-TempDir::TempDir() {
-  std::string tmpl = (fs::temp_directory_path() / "hw-test-XXXXXX").string();
-  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  // Make everything removable again (tests chmod files to 000).
-  for (auto it = fs::recursive_directory_iterator(path_, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
-  }
-  fs::remove_all(path_, ec);
-}
-
-std::string TempDir::Write(const std::string& name, const std::string& content) const {
-  std::string p = path_ + "/" + name;
-  fs::create_directories(fs::path(p).parent_path());
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << content;
-  return p;
-}
-
 std::string ProgramPath(const std::string& name) {
   return std::string(HW_PROGRAMS_DIR) + "/test_" + name;
 }
@@ -360,6 +336,19 @@ Response Request(int port, const std::string& method, const std::string& target,
 
 Response RawRequest(int port, const std::string& raw, std::chrono::milliseconds timeout) {
   return Exchange(port, raw, timeout);
+}
+
+std::optional<double> MetricValue(const Watchdog& w, const std::string& series) {
+  const Response r = Get(w.metrics_port(), "/metrics");
+  if (r.status != 200) return std::nullopt;
+  std::istringstream lines(r.body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+        line[series.size()] == ' ') {
+      return std::strtod(line.c_str() + series.size() + 1, nullptr);
+    }
+  }
+  return std::nullopt;
 }
 
 std::string ReadFile(const std::string& path) {

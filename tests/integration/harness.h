@@ -16,6 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "support/eventually.h"
+#include "support/temp_dir.h"
+
 namespace hw::test {
 
 // Sanitizer runtimes hold freed memory in quarantine and map shadow memory, so resident-memory
@@ -28,18 +31,6 @@ inline constexpr bool kMemoryFiguresMeaningful = true;
 
 using Env = std::map<std::string, std::string>;
 using Headers = std::vector<std::pair<std::string, std::string>>;
-
-// A folder under /tmp removed (recursively) on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-  std::string Write(const std::string& name, const std::string& content) const;
-
- private:
-  std::string path_;
-};
 
 // A loopback TCP port that was free a moment ago.
 int FreePort();
@@ -106,16 +97,9 @@ inline Response Get(int port, const std::string& target) { return Request(port, 
 Response RawRequest(int port, const std::string& raw,
                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-// Polls `fn` until it returns true or the deadline passes.
-template <typename F>
-bool Eventually(F fn, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (fn()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return fn();
-}
+// The value of one series of the watchdog's /metrics (its name and labels as exposed, e.g.
+// "http_requests_in_flight"); nullopt when the series is absent or the scrape failed.
+std::optional<double> MetricValue(const Watchdog& w, const std::string& series);
 
 std::string ReadFile(const std::string& path);
 bool FileExists(const std::string& path);

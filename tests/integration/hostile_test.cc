@@ -59,7 +59,7 @@ std::chrono::milliseconds Dribble(int port, const std::string& text, std::chrono
   while (std::chrono::steady_clock::now() - start < limit) {
     char c = text[i++ % text.size()];
     if (::send(fd, &c, 1, MSG_NOSIGNAL) != 1) break;
-    std::this_thread::sleep_for(gap);
+    std::this_thread::sleep_for(gap);  // time passes: one byte per gap is the attack
     char buf[256];
     ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n == 0) break;  // closed
@@ -154,7 +154,7 @@ TEST_CASE("a slowloris head is cut at read_timeout while other clients are serve
   auto slow = std::async(std::launch::async, [&] {
     return Dribble(f.w->port(), "POST / HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 200ms, 10s);
   });
-  std::this_thread::sleep_for(300ms);
+  std::this_thread::sleep_for(300ms);  // time passes: the slow head is under way
   for (int i = 0; i < 5; ++i) CHECK(Request(f.w->port(), "POST", "/", {}, "fine").status == 200);
   auto lasted = slow.get();
   CHECK(lasted < 4s);  // read_timeout is 1 s

@@ -146,7 +146,7 @@ TEST_CASE("http mode drains in-flight requests on SIGTERM before it signals the 
   for (int i = 0; i < 3; ++i) {
     inflight.push_back(std::async(std::launch::async, [&] { return Get(w->port(), "/slow?ms=1500"); }));
   }
-  std::this_thread::sleep_for(300ms);
+  REQUIRE(Eventually([&] { return MetricValue(*w, "http_requests_in_flight") == 3; }));
   w->Signal(SIGTERM);
   for (auto& f : inflight) CHECK(f.get().status == 200);
   CHECK(w->WaitExit(15s) == 0);

@@ -8,7 +8,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "../openssl_signature.h"
+#include "support/openssl_signature.h"
 #include "harness.h"
 #include "raw_client.h"
 
@@ -204,7 +204,8 @@ TEST_CASE("unverified bodies share one budget: past it 503 with Retry-After, bef
   RawConnection b(g.w->port());
   a.Send(head(1024 * 1024) + "partial");
   b.Send(head(1024 * 1024) + "partial");
-  std::this_thread::sleep_for(300ms);  // both heads read (nothing to wait on from outside)
+  // Both heads read: their two reservations are held.
+  REQUIRE(Eventually([&] { return MetricValue(*g.w, "hmac_unverified_body_bytes") == 2 << 20; }));
   RawConnection c(g.w->port());
   c.Send(head(1024 * 1024));
   auto got = ParseResponses(c.Read(5s, 12));
@@ -224,7 +225,7 @@ TEST_CASE("unverified bodies share one budget: past it 503 with Retry-After, bef
   RawConnection e(g.w->port());
   d.Send(head(1024 * 1024) + "x");
   e.Send(head(1024 * 1024) + "x");
-  std::this_thread::sleep_for(300ms);
+  REQUIRE(Eventually([&] { return MetricValue(*g.w, "hmac_unverified_body_bytes") == 2 << 20; }));
   RawConnection f(g.w->port());
   f.Send("POST /hook HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: " + forged +
          "\r\nTransfer-Encoding: chunked\r\n\r\n10000\r\n" + std::string(0x10000, 'f') + "\r\n");

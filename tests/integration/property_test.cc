@@ -16,7 +16,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "../openssl_signature.h"
+#include "support/openssl_signature.h"
 #include "harness.h"
 #include "raw_client.h"
 

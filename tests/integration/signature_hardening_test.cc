@@ -173,7 +173,7 @@ TEST_CASE("a secret file replaced by a FIFO: warning, old secret kept, SIGTERM s
   CHECK(s.w->WaitForLog("is readable again"));
   std::filesystem::remove(path);
   REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
-  std::this_thread::sleep_for(300ms);  // a few reload passes over the FIFO
+  std::this_thread::sleep_for(300ms);  // time passes: a few reload passes over the FIFO
 
   s.w->Signal(SIGTERM);
   const auto exited = s.w->WaitExit(5s);

@@ -154,7 +154,7 @@ TEST_CASE("a secret replaced on disk is used without a restart, with no failed r
       ++sent;
     }
   });
-  std::this_thread::sleep_for(300ms);
+  REQUIRE(Eventually([&] { return sent.load() >= 5; }));  // traffic flows before the swap
   // Kubernetes-style atomic swap: write the new file aside, rename over.
   s.tmp.Write("secrets/.tmp-secret", "second-secret");
   std::filesystem::rename(s.secrets + "/.tmp-secret", s.SecretFile());

@@ -5,7 +5,7 @@
 // requests (each one's output is checked), resident memory and descriptors stable between
 // the first and the last window, no zombies; then SIGTERM with requests in flight, all of
 // which complete. Hidden from the normal run ([.]); registered as its own ctest (label soak).
-#include "../openssl_signature.h"
+#include "support/openssl_signature.h"
 #include <signal.h>
 
 #include <algorithm>
@@ -153,7 +153,7 @@ TEST_CASE("soak: mixed valid, forged, oversized and slow traffic with a SIGTERM 
   std::vector<long> rss, fds;
   auto begin = std::chrono::steady_clock::now();
   while (std::chrono::steady_clock::now() - begin < std::chrono::seconds(seconds)) {
-    std::this_thread::sleep_for(1s);
+    std::this_thread::sleep_for(1s);  // time passes: one sample a second
     rss.push_back(w->VmRssKb());
     fds.push_back(w->OpenFds());
   }
@@ -168,7 +168,7 @@ TEST_CASE("soak: mixed valid, forged, oversized and slow traffic with a SIGTERM 
                      body);
     }));
   }
-  std::this_thread::sleep_for(500ms);
+  std::this_thread::sleep_for(500ms);  // time passes: the last four are under way mid-load
   stop = true;
   for (auto& f : workers) f.get();
   int zombies = ZombieChildren(w->pid());

@@ -1,5 +1,5 @@
-// Helpers the signature, secrets and command tests share: a temporary folder that removes
-// itself, secret files in it, a verifier over one scheme and one request run through a
+// Helpers the signature, secrets and command tests share: secret files in a TempDir
+// (support/temp_dir.h), a verifier over one scheme and one request run through a
 // Check (optionally in small chunks, as bodies arrive from the network).
 #pragma once
 
@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -20,41 +20,10 @@
 #include "config/config.h"
 #include "signature/header_list.h"
 #include "signature/verifier.h"
+#include "support/eventually.h"
+#include "support/temp_dir.h"
 
 namespace hw::test {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "hw_test_XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::string File(std::string_view name) const { return (path_ / name).string(); }
-  // Writes `content` to `name` by writing a temporary file and renaming it over the old one,
-  // so a reader never sees a half-written file.
-  std::string Write(std::string_view name, std::string_view content) const {
-    const std::string target = File(name);
-    const std::string temporary = target + ".tmp";
-    {
-      std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-      out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    }
-    std::filesystem::rename(temporary, target);
-    return target;
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Options for one scheme reading secrets `names` under `dir`.
 inline config::SignatureOptions OptionsFor(std::string scheme, const TempDir& dir,
@@ -62,7 +31,7 @@ inline config::SignatureOptions OptionsFor(std::string scheme, const TempDir& di
   config::SignatureOptions options;
   options.schemes = {std::move(scheme)};
   options.secret_names = std::move(names);
-  options.secrets_path = dir.path().string();
+  options.secrets_path = dir.path();
   options.reload_interval = std::chrono::hours(1);  // tests reload with ReloadNow
   return options;
 }
