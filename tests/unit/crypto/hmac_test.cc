@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "crypto/encoding.h"
-#include "smaps.h"
+#include "support/smaps.h"
 
 namespace hw::crypto {
 namespace {

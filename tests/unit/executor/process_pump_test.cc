@@ -166,12 +166,13 @@ TEST_CASE("a deadline that passes while the pump is paused is enforced when it r
   ChildProcess child = MustSpawn(Shell("echo start; exec sleep 30"));
   PumpOptions options;
   options.on_stdout = [](std::string_view) { return false; };
-  options.deadline = SteadyClock::now() + 200ms;
+  const auto deadline = SteadyClock::now() + 200ms;
+  options.deadline = deadline;
   ProcessPump pump(child, std::move(options));
   auto first = pump.Run();
   REQUIRE(first.ok());
   REQUIRE(first->outcome == PumpOutcome::kStopped);
-  std::this_thread::sleep_for(300ms);
+  REQUIRE(Eventually([&] { return SteadyClock::now() > deadline; }));  // passes while paused
   auto second = pump.Run();
   REQUIRE(second.ok());
   CHECK(second->outcome == PumpOutcome::kTimedOut);
@@ -204,7 +205,7 @@ TEST_CASE("a pause longer than drain_idle after the child exited loses no output
   REQUIRE(first.ok());
   REQUIRE(first->outcome == PumpOutcome::kStopped);
   CHECK(received < 300000);
-  std::this_thread::sleep_for(300ms);
+  std::this_thread::sleep_for(300ms);  // time passes: the pause outlasts drain_idle (100 ms)
   auto rest = pump.Run();
   REQUIRE(rest.ok());
   CHECK(rest->outcome == PumpOutcome::kCompleted);

@@ -24,6 +24,7 @@
 
 #include "executor/process.h"
 #include "executor/process_pump.h"
+#include "support/eventually.h"
 
 namespace hw::executor::testing {
 
@@ -125,16 +126,7 @@ inline std::string StatusField(pid_t pid, const std::string& name) {
 
 inline bool GroupExists(pid_t pgid) { return kill(-pgid, 0) == 0 || errno != ESRCH; }
 
-// Polls condition every 10 ms until it holds or timeout passes; returns its last value.
-inline bool Eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= end) return condition();
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
+using hw::test::Eventually;
 
 // Waits until the process with this pid is in one of `states` (e.g. "S" for sleeping).
 inline bool EventuallyInState(pid_t pid, const std::string& states) {

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "json_reader.h"
+#include "support/json_reader.h"
 
 namespace hw::log {
 namespace {

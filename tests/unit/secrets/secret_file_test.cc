@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../signature/test_support.h"
+#include "support/signature_support.h"
 
 namespace hw::secrets {
 namespace {
@@ -88,10 +88,10 @@ TEST_CASE("secret names with a slash or dot-dot, or empty ones, are refused") {
 TEST_CASE("the secrets folder falls back to the second folder only when the first is missing") {
   test::TempDir first;
   test::TempDir second;
-  CHECK(ResolveSecretsDirectory(first.path().string(), second.path().string()) ==
-        first.path().string());
+  CHECK(ResolveSecretsDirectory(first.path(), second.path()) ==
+        first.path());
   const std::string missing = first.File("missing");
-  CHECK(ResolveSecretsDirectory(missing, second.path().string()) == second.path().string());
+  CHECK(ResolveSecretsDirectory(missing, second.path()) == second.path());
   CHECK(ResolveSecretsDirectory(missing, first.File("also-missing")) == missing);
 }
 

@@ -6,7 +6,7 @@
 #include <ostream>
 #include <type_traits>
 
-#include "../crypto/smaps.h"
+#include "support/smaps.h"
 
 namespace hw::secrets {
 namespace {

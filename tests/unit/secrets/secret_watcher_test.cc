@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <mutex>
 
-#include "../signature/test_support.h"
+#include "support/signature_support.h"
 
 namespace hw::secrets {
 namespace {
@@ -182,12 +182,7 @@ TEST_CASE("the background thread picks up a change without being asked") {
   auto watcher = SecretWatcher::Start(r.Options({a}, true), r.Apply());
   REQUIRE(watcher.ok());
   dir.Write("a", "after");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (r.Applied() != std::vector<std::string>{"after"} &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  CHECK(r.Applied() == std::vector<std::string>{"after"});
+  CHECK(test::Eventually([&] { return r.Applied() == std::vector<std::string>{"after"}; }));
 }
 
 TEST_CASE("destroying the watcher stops its thread promptly even with a long interval") {

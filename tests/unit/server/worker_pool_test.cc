@@ -10,6 +10,8 @@
 #include <mutex>
 #include <thread>
 
+#include "support/eventually.h"
+
 using hw::server::WorkerPool;
 using namespace std::chrono_literals;
 
@@ -31,15 +33,7 @@ struct Gate {
   }
 };
 
-template <typename Pred>
-bool WaitUntil(Pred pred, std::chrono::milliseconds limit = 5000ms) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using hw::test::Eventually;
 
 }  // namespace
 
@@ -54,24 +48,26 @@ TEST_CASE("worker pool: runs every task, one thread per busy task up to the maxi
       ++done;
     }));
   }
-  REQUIRE(WaitUntil([&] { return started.load() == 4; }));
+  REQUIRE(Eventually([&] { return started.load() == 4; }));
   CHECK(pool.threads() == 4);  // the other six wait in the queue
-  std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(20ms);  // time passes: no fifth task may start meanwhile
   CHECK(started.load() == 4);
   gate.Open();
-  REQUIRE(WaitUntil([&] { return done.load() == 10; }));
+  REQUIRE(Eventually([&] { return done.load() == 10; }));
 }
 
 TEST_CASE("worker pool: a full queue refuses, and a shutdown runs what was queued") {
   WorkerPool pool({1, 1, 2, 10s});
   Gate gate;
   std::atomic<int> done{0};
+  std::atomic<bool> first_running{false};
   REQUIRE(pool.Submit([&] {
+    first_running = true;
     gate.Wait();
     ++done;
   }));
-  REQUIRE(WaitUntil([&] { return pool.threads() == 1; }));
-  std::this_thread::sleep_for(10ms);  // the first task leaves the queue for the thread
+  // The first task left the queue for the thread.
+  REQUIRE(Eventually([&] { return first_running.load() && pool.threads() == 1; }));
   CHECK(pool.Submit([&] { ++done; }));
   CHECK(pool.Submit([&] { ++done; }));
   CHECK_FALSE(pool.Submit([&] { ++done; }));  // two wait already
@@ -91,12 +87,12 @@ TEST_CASE("worker pool: idle threads leave down to the minimum") {
       gate.Wait();
     }));
   }
-  REQUIRE(WaitUntil([&] { return started.load() == 6; }));
+  REQUIRE(Eventually([&] { return started.load() == 6; }));
   CHECK(pool.threads() == 6);
   gate.Open();
-  CHECK(WaitUntil([&] { return pool.threads() == 1; }));
+  CHECK(Eventually([&] { return pool.threads() == 1; }));
   // And it grows again on demand.
   std::atomic<int> ran{0};
   for (int i = 0; i < 3; ++i) REQUIRE(pool.Submit([&] { ++ran; }));
-  CHECK(WaitUntil([&] { return ran.load() == 3; }));
+  CHECK(Eventually([&] { return ran.load() == 3; }));
 }

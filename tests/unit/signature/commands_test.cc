@@ -11,7 +11,7 @@
 #include "crypto/encoding.h"
 #include "crypto/sha256.h"
 #include "signature/verifier.h"
-#include "test_support.h"
+#include "support/signature_support.h"
 
 namespace hw::signature {
 namespace {

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "test_support.h"
+#include "support/signature_support.h"
 
 namespace hw::signature {
 namespace {

@@ -7,7 +7,7 @@
 #include <set>
 
 #include "config/config.h"
-#include "test_support.h"
+#include "support/signature_support.h"
 
 namespace hw::signature {
 namespace {

@@ -13,7 +13,7 @@
 #include "signature/header_values.h"
 #include "signature/registry.h"
 #include "signature/scheme.h"
-#include "test_support.h"
+#include "support/signature_support.h"
 
 namespace hw::signature {
 namespace {

@@ -10,7 +10,7 @@
 #include "crypto/encoding.h"
 #include "signature/commands.h"
 #include "signature/verifier.h"
-#include "test_support.h"
+#include "support/signature_support.h"
 
 namespace hw::signature {
 namespace {

@@ -25,9 +25,9 @@
 #include <set>
 #include <sstream>
 
-#include "../json_reader.h"
+#include "support/json_reader.h"
 #include "signature/registry.h"
-#include "test_support.h"
+#include "support/signature_support.h"
 
 namespace hw::signature {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "crypto/encoding.h"
 #include "crypto/hmac.h"
-#include "test_support.h"
+#include "support/signature_support.h"
 
 namespace hw::signature {
 namespace {
@@ -376,10 +376,7 @@ TEST_CASE("the reload thread picks up a changed secret within the reload interva
   options.reload_interval = std::chrono::milliseconds(20);
   auto verifier = Make(options);
   dir.Write("webhook-secret", "second");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (verifier->GetStats().reloads == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  CHECK(test::Eventually([&] { return verifier->GetStats().reloads > 0; }));
   CHECK(test::Run(*verifier, GithubRequest("second", "x")).outcome == Outcome::kValid);
 }
 
