@@ -67,8 +67,10 @@ class InProcess {
     executor_ = std::move(*made);
     REQUIRE(executor_->Start().ok());
     health_.SetFunctionReady();
+    // As main.cc: the server receives its own options only.
+    const config::ServerOptions& server_options = *config_;
     auto server = HttpServer::Create(
-        ServerDeps{config_.get(), verifier_.get(), executor_.get(), &metrics_, &health_});
+        ServerDeps{&server_options, verifier_.get(), executor_.get(), &metrics_, &health_});
     INFO((server.ok() ? std::string() : server.error().message));
     REQUIRE(server.ok());
     server_ = std::move(*server);
