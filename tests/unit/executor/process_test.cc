@@ -18,6 +18,7 @@
 #include "executor/child_reaper.h"
 #include "executor/process_pump.h"
 #include "process_test_support.h"
+#include "support/temp_dir.h"
 
 namespace hw::executor {
 namespace {
@@ -250,8 +251,13 @@ TEST_CASE("with kill_group_on_exit off a background grandchild survives the chil
 
 TEST_CASE("an orphaned grandchild is reaped and leaves no zombie") {
   REQUIRE(StartReaper().ok());
-  SpawnOptions options = Shell("sleep 1 > /dev/null 2>&1 &");
-  options.kill_group_on_exit = false;  // let the orphan live out its second
+  // The orphan lives until the test has seen it adopted (a fixed "sleep 1" could end before
+  // the first look on a loaded machine), then ends by itself.
+  hw::test::TempDir dir;
+  const std::string go = dir.File("go");
+  SpawnOptions options =
+      Shell("(while [ ! -e '" + go + "' ]; do sleep 0.01; done) > /dev/null 2>&1 &");
+  options.kill_group_on_exit = false;  // let the orphan live until it is told to end
   ChildProcess child = MustSpawn(options);
   CHECK(child.Wait().success());
   // The subreaper adopted it: a process whose parent is this test, but not our child.
@@ -263,6 +269,7 @@ TEST_CASE("an orphaned grandchild is reaped and leaves no zombie") {
   bool found = false;
   for (const auto& p : adopted) found = found || p.pgrp == child.pid();
   CHECK(found);
+  dir.Write("go", "");
   // After it ends, nothing of ours is left, in particular no zombie.
   CHECK(Eventually([&] {
     for (const auto& p : testing::ChildrenOf(getpid())) {
