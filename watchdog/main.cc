@@ -16,9 +16,9 @@
 #include <thread>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <openssl/opensslv.h>
+#include <CLI/CLI.hpp>
 
 #include "auth/gate.h"
 #include "auth/policy.h"
@@ -110,7 +110,8 @@ int Serve(const hw::config::Config& cfg) {
   auto verifier = signature::Verifier::Create(signature_options, std::make_shared<SystemClock>());
   if (!verifier) return Fail(kExitConfig, verifier.error().message);
   if ((*verifier)->Disabled() && uses_hmac) {
-    log::Warn("hmac_scheme=none: signature verification is OFF, every request reaches the function");
+    log::Warn(
+        "hmac_scheme=none: signature verification is OFF, every request reaches the function");
   }
 
   metrics::Metrics metrics;
@@ -191,8 +192,8 @@ int Serve(const hw::config::Config& cfg) {
   }
 
   if (exit_code == 0) {
-    log::Info(fmt::format("ready: {}", cfg.suppress_lock ? "lock file suppressed"
-                                                         : "lock file " + lock.path()));
+    log::Info(fmt::format("ready: {}",
+                          cfg.suppress_lock ? "lock file suppressed" : "lock file " + lock.path()));
     int sig = WaitForSignal(signals, std::nullopt);
     if (sig == SIGUSR1) {
       std::lock_guard guard(fatal_mutex);
@@ -255,10 +256,11 @@ int main(int argc, char** argv) {
   // (up to 8 per core), whose freed chunks stay resident. Two arenas keep the footprint flat
   // on the small machines functions run on, at no measurable cost on two cores.
   ::mallopt(M_ARENA_MAX, 2);
-  CLI::App app{"hmac-watchdog: an OpenFaaS watchdog that verifies webhook signatures before "
-               "it runs the function. Every option is also read from the environment variable "
-               "of the same name (lower case, '_' for '-'); flags win.",
-               "hmac-watchdog"};
+  CLI::App app{
+      "hmac-watchdog: an OpenFaaS watchdog that verifies webhook signatures before "
+      "it runs the function. Every option is also read from the environment variable "
+      "of the same name (lower case, '_' for '-'); flags win.",
+      "hmac-watchdog"};
   app.set_version_flag("--version", VersionText());
   bool run_healthcheck = false;
   app.add_flag("--run-healthcheck", run_healthcheck,
@@ -266,9 +268,9 @@ int main(int argc, char** argv) {
   std::map<std::string, std::string> flags;
   for (const auto& key : config::Keys()) {
     if (key.env.find('<') != std::string::npos) continue;
-    std::string help = fmt::format("{} (env {}{}; default {})", key.help, key.env,
-                                   key.alias.empty() ? "" : ", alias " + key.alias,
-                                   key.default_text);
+    std::string help =
+        fmt::format("{} (env {}{}; default {})", key.help, key.env,
+                    key.alias.empty() ? "" : ", alias " + key.alias, key.default_text);
     app.add_option_function<std::string>(
         "--" + key.flag, [&flags, flag = key.flag](const std::string& v) { flags[flag] = v; },
         help);
@@ -280,7 +282,8 @@ int main(int argc, char** argv) {
   signature::SignRequest sign;
   std::string sign_timestamp;
   auto* sign_cmd = app.add_subcommand(
-      "sign", "print the signature header(s) a sender of --scheme would send for the body on stdin");
+      "sign",
+      "print the signature header(s) a sender of --scheme would send for the body on stdin");
   sign_cmd->add_option("--scheme", sign.scheme, "scheme name")->required();
   sign_cmd->add_option("--secret-file", sign.secret_file, "file holding the secret")->required();
   sign_cmd->add_option("--timestamp", sign_timestamp, "Unix time to sign (default: now)");
@@ -296,7 +299,8 @@ int main(int argc, char** argv) {
   auto* verify_cmd = app.add_subcommand(
       "verify", "check a recorded request: body on stdin, headers with -H; exit 0 only if valid");
   verify_cmd->add_option("--scheme", verify.scheme, "scheme name")->required();
-  verify_cmd->add_option("--secret-file", verify.secret_file, "file holding the secret")->required();
+  verify_cmd->add_option("--secret-file", verify.secret_file, "file holding the secret")
+      ->required();
   verify_cmd->add_option("-H,--header", verify.headers, "a request header, 'Name: value'");
   verify_cmd->add_option("--now", verify_now, "Unix time to check timestamps against");
   verify_cmd->add_option("--method", verify.method, "request method (default POST)");

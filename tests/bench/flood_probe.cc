@@ -66,7 +66,8 @@ int ReadResponse(int fd, int timeout_ms) {
     if (head_end != std::string::npos) {
       std::size_t length = 0;
       auto cl = in.find("Content-Length: ");
-      if (cl != std::string::npos && cl < head_end) length = std::strtoul(in.c_str() + cl + 16, nullptr, 10);
+      if (cl != std::string::npos && cl < head_end)
+        length = std::strtoul(in.c_str() + cl + 16, nullptr, 10);
       if (in.size() >= head_end + 4 + length) return std::atoi(in.c_str() + 9);
     }
     int left = static_cast<int>(
@@ -117,7 +118,8 @@ double Percentile(std::vector<double> v, double p) {
 
 int main(int argc, char** argv) {
   if (argc != 8) {
-    std::fprintf(stderr, "usage: flood_probe PORT PID IDLE HALF SECONDS BODY_FILE SIGNATURE_HEADER_LINE\n");
+    std::fprintf(stderr,
+                 "usage: flood_probe PORT PID IDLE HALF SECONDS BODY_FILE SIGNATURE_HEADER_LINE\n");
     return 2;
   }
   const int port = std::atoi(argv[1]);

@@ -5,9 +5,9 @@
 // of its body, or for an exact allow-list match on the path it receives; it never sees a
 // header name with '_' nor an X-Webhook-Verified the watchdog did not set; a correctly
 // signed, well-formed request does run.
-#include "support/openssl_signature.h"
 #include <strings.h>
 #include <unistd.h>
+#include "support/openssl_signature.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -163,8 +163,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (executor.calls > 0 && executor.last_path != begun.request->path()) __builtin_trap();
   }
-  const bool well_formed_signed =
-      (flags & 1) && signature_headers == 1 && !begun.rejection;
+  const bool well_formed_signed = (flags & 1) && signature_headers == 1 && !begun.rejection;
   if (well_formed_signed && begun.request && executor.calls == 0) __builtin_trap();  // refused
   if (begun.rejection && executor.calls != 0) __builtin_trap();
   return 0;

@@ -8,10 +8,10 @@
 #include <string>
 #include <string_view>
 
-#include "support/signature_support.h"
 #include "crypto/bytes.h"
 #include "crypto/encoding.h"
 #include "signature/verifier.h"
+#include "support/signature_support.h"
 
 namespace {
 

@@ -3,8 +3,8 @@
 // client-credentials tokens, an auth plugin speaking the gateway's protocol
 // (tests/auth/plugin_server.py), basic auth from rotated secret files, and the mixed policy
 // of one function (hmac on /webhook, jwt on /admin, basic on /).
-#include <signal.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,8 +17,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "support/openssl_signature.h"
 #include "harness.h"
+#include "support/openssl_signature.h"
 
 using namespace hw::test;
 using namespace std::chrono_literals;
@@ -33,14 +33,16 @@ std::string B64(const std::string& in) {
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
     unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) | static_cast<unsigned char>(in[i + 2]);
+                 (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
     out += {k[(v >> 18) & 63], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
   }
   if (in.size() - i == 1) {
     unsigned v = static_cast<unsigned char>(in[i]) << 16;
     out += {k[(v >> 18) & 63], k[(v >> 12) & 63], '=', '='};
   } else if (in.size() - i == 2) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    unsigned v =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
     out += {k[(v >> 18) & 63], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
   }
   return out;
@@ -94,11 +96,13 @@ bool WaitHttp(int port, const std::string& path, std::chrono::milliseconds timeo
 std::string NodeUnavailable() {
   static const std::string reason = [] {
     // oidc-provider 9 needs Node.js 20 or later, and npm to install it.
-    if (std::system("node -e 'process.exit(Number(process.versions.node.split(\".\")[0]) >= 20 ? 0 : 1)' "
-                    ">/dev/null 2>&1") != 0) {
+    if (std::system(
+            "node -e 'process.exit(Number(process.versions.node.split(\".\")[0]) >= 20 ? 0 : 1)' "
+            ">/dev/null 2>&1") != 0) {
       return std::string("Node.js 20 or later is not installed");
     }
-    if (std::system("npm --version >/dev/null 2>&1") != 0) return std::string("npm is not installed");
+    if (std::system("npm --version >/dev/null 2>&1") != 0)
+      return std::string("npm is not installed");
     if (!std::filesystem::exists(kAuthDir + "/node_modules/oidc-provider")) {
       std::string cmd = "cd '" + kAuthDir + "' && npm ci --no-audit --no-fund >/dev/null 2>&1";
       if (std::system(cmd.c_str()) != 0) {
@@ -110,12 +114,12 @@ std::string NodeUnavailable() {
   return reason;
 }
 
-#define REQUIRE_NODE()                                                              \
-  do {                                                                              \
-    if (!NodeUnavailable().empty()) {                                               \
+#define REQUIRE_NODE()                                                                \
+  do {                                                                                \
+    if (!NodeUnavailable().empty()) {                                                 \
       WARN("SKIPPED: the OpenID Connect provider cannot run: " << NodeUnavailable()); \
-      return;                                                                       \
-    }                                                                               \
+      return;                                                                         \
+    }                                                                                 \
   } while (0)
 
 class Oidc {
@@ -128,7 +132,8 @@ class Oidc {
     Start(kid);
   }
   void Start(const std::string& kid) {
-    std::vector<std::string> argv{"node", kAuthDir + "/oidc_server.mjs", std::to_string(port_), kid};
+    std::vector<std::string> argv{"node", kAuthDir + "/oidc_server.mjs", std::to_string(port_),
+                                  kid};
     if (tls_port_ != 0) argv.insert(argv.end(), {std::to_string(tls_port_), cert_, key_});
     child_ = std::make_unique<Child>(argv);
     REQUIRE(WaitHttp(port_, "/.well-known/openid-configuration"));
@@ -170,8 +175,9 @@ class Oidc {
 std::string Claims(const std::string& iss, const std::string& aud, long exp_offset,
                    long nbf_offset = -10) {
   long now = static_cast<long>(std::time(nullptr));
-  return "{\"iss\":\"" + iss + "\",\"aud\":\"" + aud + "\",\"sub\":\"tester\",\"exp\":" +
-         std::to_string(now + exp_offset) + ",\"nbf\":" + std::to_string(now + nbf_offset) + "}";
+  return "{\"iss\":\"" + iss + "\",\"aud\":\"" + aud +
+         "\",\"sub\":\"tester\",\"exp\":" + std::to_string(now + exp_offset) +
+         ",\"nbf\":" + std::to_string(now + nbf_offset) + "}";
 }
 
 struct Function {
@@ -199,8 +205,7 @@ struct Function {
 
 }  // namespace
 
-TEST_CASE("basic auth admits the user of the secret files and refuses everything else",
-          "[auth]") {
+TEST_CASE("basic auth admits the user of the secret files and refuses everything else", "[auth]") {
   Function f(Env{{"auth_routes", "/=basic"}, {"basic_auth_max_failures", "0"}});
   auto ok = f.Call("/", [] {
     auto h = BasicHeader("admin", "pa55word");
@@ -212,11 +217,15 @@ TEST_CASE("basic auth admits the user of the secret files and refuses everything
   CHECK(ok.body.find("forged") == std::string::npos);
   CHECK(ok.body.find("Http_X_Auth_Method=basic") != std::string::npos);
 
-  for (const Headers& h : std::vector<Headers>{
-           {}, BasicHeader("admin", "wrong"), BasicHeader("root", "pa55word"),
-           BasicHeader("admin", "pa55word "), {{"Authorization", "Basic"}},
-           {{"Authorization", "Basic !!!"}}, {{"Authorization", "Basic " + B64("nocolon")}},
-           {{"Authorization", "Bearer x"}}, {{"Authorization", "Digest a=b"}}}) {
+  for (const Headers& h : std::vector<Headers>{{},
+                                               BasicHeader("admin", "wrong"),
+                                               BasicHeader("root", "pa55word"),
+                                               BasicHeader("admin", "pa55word "),
+                                               {{"Authorization", "Basic"}},
+                                               {{"Authorization", "Basic !!!"}},
+                                               {{"Authorization", "Basic " + B64("nocolon")}},
+                                               {{"Authorization", "Bearer x"}},
+                                               {{"Authorization", "Digest a=b"}}}) {
     auto r = f.Call("/", h);
     CHECK(r.status == 401);
     CHECK(r.Header("WWW-Authenticate").value_or("").rfind("Basic realm=", 0) == 0);
@@ -235,7 +244,8 @@ TEST_CASE("basic auth admits the user of the secret files and refuses everything
 TEST_CASE("a burst of wrong basic auth guesses from one address gets 429 with Retry-After",
           "[auth]") {
   Function f(Env{{"auth_routes", "/=basic"}, {"basic_auth_max_failures", "5"}});
-  for (int i = 0; i < 5; ++i) CHECK(f.Call("/", BasicHeader("admin", "guess" + std::to_string(i))).status == 401);
+  for (int i = 0; i < 5; ++i)
+    CHECK(f.Call("/", BasicHeader("admin", "guess" + std::to_string(i))).status == 401);
   auto r = f.Call("/", BasicHeader("admin", "pa55word"));
   CHECK(r.status == 429);
   auto retry = r.Header("Retry-After");
@@ -259,21 +269,28 @@ TEST_CASE("none admits, an unmatched path is refused, and auth_routes errors sto
   for (const auto& c : std::vector<Case>{
            {{{"auth_routes", "/a=jwt;admin=basic"}}, "rule \"admin=basic\""},
            {{{"auth_routes", "/=kerberos"}}, "unknown method \"kerberos\""},
-           {{{"auth_routes", "/=jwt"}, {"jwt_issuer", "http://127.0.0.1:1"}}, "jwt_audience is not set"},
+           {{{"auth_routes", "/=jwt"}, {"jwt_issuer", "http://127.0.0.1:1"}},
+            "jwt_audience is not set"},
            {{{"auth_routes", "/=jwt"}, {"jwt_audience", "fn"}}, "jwt_issuer is not set"},
            {{{"auth_routes", "/=plugin"}}, "auth_proxy_url is not set"},
            {{{"auth_routes", "/=plugin"}, {"auth_proxy_url", "ftp://x/"}},
             "invalid value for auth_proxy_url: \"ftp://x/\""},
-           {{{"auth_routes", "/=plugin"}, {"auth_proxy_url", "https://127.0.0.1:1/v"},
+           {{{"auth_routes", "/=plugin"},
+             {"auth_proxy_url", "https://127.0.0.1:1/v"},
              {"auth_tls_ca_file", "/nonexistent/ca.pem"}},
             "invalid value for auth_tls_ca_file: \"/nonexistent/ca.pem\": the file cannot be read"},
-           {{{"auth_routes", "/=plugin"}, {"auth_proxy_url", "http://127.0.0.1:1/v"},
-             {"auth_proxy_cache", "10s"}, {"auth_pass_body", "true"}},
+           {{{"auth_routes", "/=plugin"},
+             {"auth_proxy_url", "http://127.0.0.1:1/v"},
+             {"auth_proxy_cache", "10s"},
+             {"auth_pass_body", "true"}},
             "auth_proxy_cache is set with auth_pass_body=true"},
-           {{{"auth_routes", "/=plugin"}, {"auth_proxy_url", "http://127.0.0.1:1/v"},
-             {"auth_proxy_cache", "10s"}, {"auth_proxy_cache_headers", ""}},
+           {{{"auth_routes", "/=plugin"},
+             {"auth_proxy_url", "http://127.0.0.1:1/v"},
+             {"auth_proxy_cache", "10s"},
+             {"auth_proxy_cache_headers", ""}},
             "auth_proxy_cache_headers is empty"},
-           {{{"auth_routes", "/=plugin"}, {"auth_proxy_url", "http://127.0.0.1:1/v"},
+           {{{"auth_routes", "/=plugin"},
+             {"auth_proxy_url", "http://127.0.0.1:1/v"},
              {"auth_proxy_cache_entries", "0"}},
             "invalid value for auth_proxy_cache_entries"},
            {{{"auth_routes", "/=hmac"}}, "hmac_scheme is required"},
@@ -287,20 +304,23 @@ TEST_CASE("none admits, an unmatched path is refused, and auth_routes errors sto
   // hmac_scheme is not required when no rule uses hmac (the basic function above started).
 }
 
-TEST_CASE("the auth plugin gets the exact request, and its allow, deny, slowness and absence "
-          "decide",
-          "[auth]") {
+TEST_CASE(
+    "the auth plugin gets the exact request, and its allow, deny, slowness and absence "
+    "decide",
+    "[auth]") {
   const int plugin_port = FreePort();
   Child plugin({"python3", kAuthDir + "/plugin_server.py", std::to_string(plugin_port)});
   REQUIRE(WaitHttp(plugin_port, "/_last"));
-  Function f(Env{{"auth_routes", "/=plugin"},
-              {"auth_proxy_url", "http://127.0.0.1:" + std::to_string(plugin_port) + "/validate"},
-              {"auth_pass_body", "true"},
-              {"auth_proxy_timeout", "1s"}});
+  Function f(
+      Env{{"auth_routes", "/=plugin"},
+          {"auth_proxy_url", "http://127.0.0.1:" + std::to_string(plugin_port) + "/validate"},
+          {"auth_pass_body", "true"},
+          {"auth_proxy_timeout", "1s"}});
 
-  auto ok = f.Call("/fn/path?q=1", {{"X-Test-Plugin", "allow"}, {"X-Custom", "v1"},
-                                    {"Authorization", "Bearer opaque-token"}},
-                   "the body");
+  auto ok = f.Call(
+      "/fn/path?q=1",
+      {{"X-Test-Plugin", "allow"}, {"X-Custom", "v1"}, {"Authorization", "Bearer opaque-token"}},
+      "the body");
   CHECK(ok.status == 200);
   CHECK(ok.body.find("Http_X_Custom=v1") != std::string::npos);
   auto last = Request(plugin_port, "GET", "/_last");
@@ -327,17 +347,18 @@ TEST_CASE("the auth plugin gets the exact request, and its allow, deny, slowness
   CHECK(f.w->Log().find("auth plugin") != std::string::npos);
 }
 
-TEST_CASE("jwt admits real client-credentials tokens of an OpenID Connect provider and refuses "
-          "forged, stale and misdirected ones",
-          "[auth][oidc]") {
+TEST_CASE(
+    "jwt admits real client-credentials tokens of an OpenID Connect provider and refuses "
+    "forged, stale and misdirected ones",
+    "[auth][oidc]") {
   REQUIRE_NODE();
   const int port = FreePort();
   Oidc oidc(port, "k1");
   Function f(Env{{"auth_routes", "/=jwt"},
-              {"jwt_issuer", oidc.issuer()},
-              {"jwt_audience", "fn"},
-              {"jwt_required_scopes", "admin"},
-              {"jwt_forward_claims", "client_id"}});
+                 {"jwt_issuer", oidc.issuer()},
+                 {"jwt_audience", "fn"},
+                 {"jwt_required_scopes", "admin"},
+                 {"jwt_forward_claims", "client_id"}});
   REQUIRE(WaitHttp(f.w->port(), "/_/health"));
   const std::string token = oidc.Token();
   auto ok = f.Call("/", BearerHeader(token));
@@ -362,7 +383,8 @@ TEST_CASE("jwt admits real client-credentials tokens of an OpenID Connect provid
   const std::string input = B64Url("{\"alg\":\"HS256\",\"kid\":\"k1\"}") + "." + payload;
   std::string mac = OpenSslGithubSignature(jwks, input).substr(7);  // hex
   std::string raw;
-  for (std::size_t i = 0; i < mac.size(); i += 2) raw += static_cast<char>(std::stoi(mac.substr(i, 2), nullptr, 16));
+  for (std::size_t i = 0; i < mac.size(); i += 2)
+    raw += static_cast<char>(std::stoi(mac.substr(i, 2), nullptr, 16));
   CHECK(f.Call("/", BearerHeader(input + "." + B64Url(raw))).status == 401);
   // Unknown kid.
   std::string unknown = token;
@@ -388,8 +410,8 @@ TEST_CASE("the watchdog is not ready until the issuer's keys are in, and turns r
   REQUIRE_NODE();
   const int port = FreePort();
   Function f(Env{{"auth_routes", "/=jwt"},
-              {"jwt_issuer", "http://127.0.0.1:" + std::to_string(port)},
-              {"jwt_audience", "fn"}},
+                 {"jwt_issuer", "http://127.0.0.1:" + std::to_string(port)},
+                 {"jwt_audience", "fn"}},
              false);
   REQUIRE(f.w->WaitForPort());
   CHECK(Eventually([&] { return Request(f.w->port(), "GET", "/_/health").status == 503; }, 5s));
@@ -400,18 +422,19 @@ TEST_CASE("the watchdog is not ready until the issuer's keys are in, and turns r
   CHECK(f.Call("/", BearerHeader(oidc.Token())).status == 200);
 }
 
-TEST_CASE("one function: hmac on /webhook, jwt on /admin, basic on /, each refusing the others' "
-          "credentials",
-          "[auth][oidc]") {
+TEST_CASE(
+    "one function: hmac on /webhook, jwt on /admin, basic on /, each refusing the others' "
+    "credentials",
+    "[auth][oidc]") {
   REQUIRE_NODE();
   const int port = FreePort();
   Oidc oidc(port, "k1");
   const int metrics_port = FreePort();
   Function f(Env{{"auth_routes", "/webhook=hmac;/admin=jwt;/=basic"},
-              {"hmac_scheme", "github"},
-              {"jwt_issuer", oidc.issuer()},
-              {"jwt_audience", "fn"},
-              {"metrics_port", std::to_string(metrics_port)}});
+                 {"hmac_scheme", "github"},
+                 {"jwt_issuer", oidc.issuer()},
+                 {"jwt_audience", "fn"},
+                 {"metrics_port", std::to_string(metrics_port)}});
   REQUIRE(WaitHttp(f.w->port(), "/_/health"));
   const std::string body = "{\"action\":\"opened\"}";
   const Headers hmac = {{"X-Hub-Signature-256", OpenSslGithubSignature("hook-s3cret", body)}};
@@ -431,10 +454,14 @@ TEST_CASE("one function: hmac on /webhook, jwt on /admin, basic on /, each refus
   CHECK(f.Call("/other", bearer, body).status == 401);
 
   auto metrics = Request(metrics_port, "GET", "/metrics").body;
-  CHECK(metrics.find("auth_decisions_total{method=\"hmac\",outcome=\"valid\"} 1") != std::string::npos);
-  CHECK(metrics.find("auth_decisions_total{method=\"jwt\",outcome=\"valid\"} 1") != std::string::npos);
-  CHECK(metrics.find("auth_decisions_total{method=\"basic\",outcome=\"valid\"} 1") != std::string::npos);
-  CHECK(metrics.find("auth_decisions_total{method=\"basic\",outcome=\"missing\"} 2") != std::string::npos);
+  CHECK(metrics.find("auth_decisions_total{method=\"hmac\",outcome=\"valid\"} 1") !=
+        std::string::npos);
+  CHECK(metrics.find("auth_decisions_total{method=\"jwt\",outcome=\"valid\"} 1") !=
+        std::string::npos);
+  CHECK(metrics.find("auth_decisions_total{method=\"basic\",outcome=\"valid\"} 1") !=
+        std::string::npos);
+  CHECK(metrics.find("auth_decisions_total{method=\"basic\",outcome=\"missing\"} 2") !=
+        std::string::npos);
 }
 
 namespace {
@@ -481,7 +508,8 @@ struct Certs {
 class TlsPlugin {
  public:
   TlsPlugin(const Certs& certs, const std::string& name)
-      : port_(FreePort()), tls_port_(FreePort()),
+      : port_(FreePort()),
+        tls_port_(FreePort()),
         child_({"python3", kAuthDir + "/plugin_server.py", std::to_string(port_),
                 std::to_string(tls_port_), certs.Cert(name), certs.Key(name)}) {
     REQUIRE(WaitHttp(port_, "/_last"));
@@ -499,9 +527,10 @@ class TlsPlugin {
 
 }  // namespace
 
-TEST_CASE("jwt over https: discovery and JWKS from an issuer whose certificate chains to "
-          "auth_tls_ca_file",
-          "[auth][oidc][tls]") {
+TEST_CASE(
+    "jwt over https: discovery and JWKS from an issuer whose certificate chains to "
+    "auth_tls_ca_file",
+    "[auth][oidc][tls]") {
   REQUIRE_NODE();
   Certs certs;
   Oidc oidc(FreePort(), "k1", FreePort(), certs.Cert("good"), certs.Key("good"));
@@ -519,9 +548,10 @@ TEST_CASE("jwt over https: discovery and JWKS from an issuer whose certificate c
   CHECK(f.w->Log().find(token) == std::string::npos);
 }
 
-TEST_CASE("an issuer whose TLS certificate cannot be trusted leaves the watchdog not ready, the "
-          "host and the reason logged",
-          "[auth][tls]") {
+TEST_CASE(
+    "an issuer whose TLS certificate cannot be trusted leaves the watchdog not ready, the "
+    "host and the reason logged",
+    "[auth][tls]") {
   Certs certs;
   struct Case {
     std::string cert;
@@ -555,15 +585,18 @@ TEST_CASE("an issuer whose TLS certificate cannot be trusted leaves the watchdog
   }
 }
 
-TEST_CASE("the auth plugin over https: allow and deny with a trusted certificate, 503 and a "
-          "logged reason with an untrusted one",
-          "[auth][tls]") {
+TEST_CASE(
+    "the auth plugin over https: allow and deny with a trusted certificate, 503 and a "
+    "logged reason with an untrusted one",
+    "[auth][tls]") {
   Certs certs;
   TlsPlugin good(certs, "good");
   TlsPlugin bad(certs, "untrusted");
   {
-    Function f(Env{{"auth_routes", "/=plugin"}, {"auth_proxy_url", good.url()},
-                   {"auth_tls_ca_file", certs.ca}, {"auth_proxy_timeout", "5s"}});
+    Function f(Env{{"auth_routes", "/=plugin"},
+                   {"auth_proxy_url", good.url()},
+                   {"auth_tls_ca_file", certs.ca},
+                   {"auth_proxy_timeout", "5s"}});
     auto ok = f.Call("/x", {{"X-Test-Plugin", "allow"}, {"Authorization", "Bearer tls-t0ken"}});
     CHECK(ok.status == 200);
     CHECK(ok.body.find("Http_X_Auth_Method=plugin") != std::string::npos);
@@ -593,7 +626,8 @@ TEST_CASE("the auth plugin over https: allow and deny with a trusted certificate
     CHECK(good.Count() == 62);
   }
   {
-    Function f(Env{{"auth_routes", "/=plugin"}, {"auth_proxy_url", bad.url()},
+    Function f(Env{{"auth_routes", "/=plugin"},
+                   {"auth_proxy_url", bad.url()},
                    {"auth_tls_ca_file", certs.ca}});
     auto r = f.Call("/x", {{"X-Test-Plugin", "allow"}, {"Authorization", "Bearer tls-t0ken"}});
     CHECK(r.status == 503);
@@ -608,13 +642,15 @@ TEST_CASE("the auth plugin over https: allow and deny with a trusted certificate
   }
   // The same untrusted plugin, trusted once its CA is the configured one.
   {
-    Function f(Env{{"auth_routes", "/=plugin"}, {"auth_proxy_url", bad.url()},
+    Function f(Env{{"auth_routes", "/=plugin"},
+                   {"auth_proxy_url", bad.url()},
                    {"auth_tls_ca_file", certs.other_ca}});
     CHECK(f.Call("/x", {{"X-Test-Plugin", "allow"}}).status == 200);
   }
   // A file without a certificate stops startup naming the key.
   {
-    Function f(Env{{"auth_routes", "/=plugin"}, {"auth_proxy_url", good.url()},
+    Function f(Env{{"auth_routes", "/=plugin"},
+                   {"auth_proxy_url", good.url()},
                    {"auth_tls_ca_file", certs.Key("good")}},
                false);
     auto code = f.w->WaitExit(10s);
@@ -625,18 +661,20 @@ TEST_CASE("the auth plugin over https: allow and deny with a trusted certificate
   }
 }
 
-TEST_CASE("auth_proxy_cache: an admission is remembered for the same credentials until its TTL, "
-          "a refusal never",
-          "[auth][cache]") {
+TEST_CASE(
+    "auth_proxy_cache: an admission is remembered for the same credentials until its TTL, "
+    "a refusal never",
+    "[auth][cache]") {
   const int plugin_port = FreePort();
   Child plugin({"python3", kAuthDir + "/plugin_server.py", std::to_string(plugin_port)});
   REQUIRE(WaitHttp(plugin_port, "/_last"));
   auto count = [&] { return std::stoi(Request(plugin_port, "GET", "/_count").body); };
   const int metrics_port = FreePort();
-  Function f(Env{{"auth_routes", "/=plugin"},
-                 {"auth_proxy_url", "http://127.0.0.1:" + std::to_string(plugin_port) + "/validate"},
-                 {"auth_proxy_cache", "1500ms"},
-                 {"metrics_port", std::to_string(metrics_port)}});
+  Function f(
+      Env{{"auth_routes", "/=plugin"},
+          {"auth_proxy_url", "http://127.0.0.1:" + std::to_string(plugin_port) + "/validate"},
+          {"auth_proxy_cache", "1500ms"},
+          {"metrics_port", std::to_string(metrics_port)}});
   const Headers alice = {{"Authorization", "Bearer alice"}};
   CHECK(f.Call("/", alice).status == 200);
   CHECK(count() == 1);

@@ -144,8 +144,9 @@ TEST_CASE("a chunked body that grows past max_body_bytes gets 413") {
   auto r = RawRequest(w->port(), raw);
   CHECK(r.status == 413);
   CHECK_FALSE(FileExists(tmp.path() + "/spawns"));
-  std::string small = "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
-                      "5\r\nhello\r\n0\r\n\r\n";
+  std::string small =
+      "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n";
   auto ok = RawRequest(w->port(), small);
   CHECK(ok.status == 200);
   CHECK(ok.body == "hello");
@@ -156,7 +157,8 @@ TEST_CASE("max_inflight answers 429 with of-watchdog's body when the limit is re
   auto env = Serializing(Fn("sleep 1500"), tmp);
   env["max_inflight"] = "1";
   auto w = Watchdog::Start(env);
-  auto slow = std::async(std::launch::async, [&] { return Request(w->port(), "POST", "/", {}, "a"); });
+  auto slow =
+      std::async(std::launch::async, [&] { return Request(w->port(), "POST", "/", {}, "a"); });
   REQUIRE(Eventually([&] { return Get(w->port(), "/_/ready").status == 429; }, 5s));
   auto r = Request(w->port(), "POST", "/", {}, "b");
   CHECK(r.status == 429);

@@ -19,9 +19,7 @@ Outcome Run(Env env, std::vector<std::string> args = {}) {
   return {code.value_or(-1), w->Log()};
 }
 
-Env Base() {
-  return {{"fprocess", "cat"}, {"mode", "serializing"}, {"hmac_scheme", "none"}};
-}
+Env Base() { return {{"fprocess", "cat"}, {"mode", "serializing"}, {"hmac_scheme", "none"}}; }
 
 }  // namespace
 

@@ -26,9 +26,9 @@ std::map<std::string, std::vector<std::string>> HttpVars(const std::string& prin
   return vars;
 }
 
-const Headers kShadowing = {{"Method", "DELETE"},           {"Path", "/admin"},
-                            {"Query", "action=delete"},     {"Content-Length-X", "1"},
-                            {"X-Twin", "first"},            {"x-twin", "second"},
+const Headers kShadowing = {{"Method", "DELETE"},       {"Path", "/admin"},
+                            {"Query", "action=delete"}, {"Content-Length-X", "1"},
+                            {"X-Twin", "first"},        {"x-twin", "second"},
                             {"PATH", "/tmp/evil"}};
 
 }  // namespace

@@ -94,7 +94,8 @@ std::vector<Response> ReadResponses(RawConnection& c, std::size_t count,
 
 }  // namespace
 
-TEST_CASE("a flood of forged requests on many keep-alive connections takes no worker and runs nothing") {
+TEST_CASE(
+    "a flood of forged requests on many keep-alive connections takes no worker and runs nothing") {
   Echo e;
   const long threads_before = e.Threads();
   REQUIRE(threads_before > 0);
@@ -135,7 +136,9 @@ TEST_CASE("a flood of forged requests on many keep-alive connections takes no wo
   CHECK(e.Verifications("valid") == 1);
 }
 
-TEST_CASE("random mixes of signed, forged, large and health requests on one connection are answered in order, each exactly once") {
+TEST_CASE(
+    "random mixes of signed, forged, large and health requests on one connection are answered in "
+    "order, each exactly once") {
   Echo e;
   std::mt19937 rng(Catch::rngSeed() + 7);
   for (int round = 0; round < 4; ++round) {
@@ -195,7 +198,9 @@ TEST_CASE("random mixes of signed, forged, large and health requests on one conn
   }
 }
 
-TEST_CASE("a client that sends forged requests without reading gets every answer, in order, and stalls no one else") {
+TEST_CASE(
+    "a client that sends forged requests without reading gets every answer, in order, and stalls "
+    "no one else") {
   Echo e(Env{{"write_timeout", "20s"}});
   constexpr int kRequests = 20000;
   std::string wire;
@@ -232,14 +237,18 @@ TEST_CASE("a client that sends forged requests without reading gets every answer
   CHECK(e.SpawnCount() == 0);
 }
 
-TEST_CASE("requests the loop cannot finish go to a worker intact: 100-continue, chunked, and a body cut at the head") {
+TEST_CASE(
+    "requests the loop cannot finish go to a worker intact: 100-continue, chunked, and a body cut "
+    "at the head") {
   Echo e;
   const std::string body = "chunked and continued";
   RawConnection c(e.w->port());
   REQUIRE(c.fd() >= 0);
   // Chunked: the loop never reads a chunked body; a worker does.
-  const std::string chunked = "POST /hook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-      "X-Hub-Signature-256: " + OpenSslGithubSignature(kSecret, body) + "\r\n\r\n" +
+  const std::string chunked =
+      "POST /hook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "X-Hub-Signature-256: " +
+      OpenSslGithubSignature(kSecret, body) + "\r\n\r\n" +
       "7\r\nchunked\r\ne\r\n and continued\r\n0\r\n\r\n";
   REQUIRE(c.Send(chunked));
   auto one = ReadResponses(c, 1);
@@ -250,8 +259,8 @@ TEST_CASE("requests the loop cannot finish go to a worker intact: 100-continue, 
   // Expect: 100-continue: the head alone first; the body only after the interim answer.
   RawConnection d(e.w->port());
   REQUIRE(d.Send("POST /hook HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " +
-                 std::to_string(body.size()) + "\r\nX-Hub-Signature-256: " +
-                 OpenSslGithubSignature(kSecret, body) + "\r\n\r\n"));
+                 std::to_string(body.size()) +
+                 "\r\nX-Hub-Signature-256: " + OpenSslGithubSignature(kSecret, body) + "\r\n\r\n"));
   std::string interim = d.Read(5s, 25);
   CHECK(interim.rfind("HTTP/1.1 100 Continue\r\n\r\n", 0) == 0);
   REQUIRE(d.Send(body));

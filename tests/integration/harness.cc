@@ -46,8 +46,8 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-std::unique_ptr<Watchdog> Watchdog::Start(Env env, std::vector<std::string> args,
-                                          bool wait_ready, const std::string& binary) {
+std::unique_ptr<Watchdog> Watchdog::Start(Env env, std::vector<std::string> args, bool wait_ready,
+                                          const std::string& binary) {
   if (!env.count("PATH")) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
   if (!env.count("port")) env["port"] = "0";
   if (!env.count("metrics_port")) env["metrics_port"] = std::to_string(FreePort());
@@ -59,9 +59,9 @@ std::unique_ptr<Watchdog> Watchdog::Start(Env env, std::vector<std::string> args
   // HW_TEST_BINARY runs the suite against another build (e.g. an older release, to show a
   // regression test failing before its fix).
   const char* override_binary = std::getenv("HW_TEST_BINARY");
-  std::string bin = !binary.empty()                                   ? binary
+  std::string bin = !binary.empty()                                  ? binary
                     : override_binary != nullptr && *override_binary ? std::string(override_binary)
-                                                                      : std::string(HW_BINARY);
+                                                                     : std::string(HW_BINARY);
   std::vector<std::string> argv_strings = {bin};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -292,7 +292,8 @@ Response Exchange(int port, const std::string& raw, std::chrono::milliseconds ti
   bool eof = false;
   char buf[65536];
   while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
     if (left.count() <= 0) break;
     pollfd p{fd, POLLIN, 0};
     int pr = ::poll(&p, 1, static_cast<int>(left.count()));
@@ -413,7 +414,8 @@ Headers Sign(const std::string& scheme, const std::string& secret_file, const st
   std::string line;
   while (std::getline(lines, line)) {
     auto colon = line.find(": ");
-    if (colon != std::string::npos) headers.emplace_back(line.substr(0, colon), line.substr(colon + 2));
+    if (colon != std::string::npos)
+      headers.emplace_back(line.substr(0, colon), line.substr(colon + 2));
   }
   return headers;
 }

@@ -44,8 +44,7 @@ class Watchdog {
   // and `args`. With wait_ready, waits (up to 10 s) for the "ready" log line and reads the
   // bound ports from the log.
   static std::unique_ptr<Watchdog> Start(Env env, std::vector<std::string> args = {},
-                                         bool wait_ready = true,
-                                         const std::string& binary = "");
+                                         bool wait_ready = true, const std::string& binary = "");
   ~Watchdog();
 
   int port() const { return port_; }

@@ -66,7 +66,8 @@ std::chrono::milliseconds Dribble(int port, const std::string& text, std::chrono
     if (n > 0) break;   // answered (e.g. 408)
   }
   ::close(fd);
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start);
 }
 
 }  // namespace
@@ -91,7 +92,8 @@ TEST_CASE("percent-encoded CR LF in a header value reaches the function verbatim
 
 TEST_CASE("raw control characters in a header are refused") {
   Fixture f;
-  static const char kRaw[] = "POST / HTTP/1.1\r\nHost: x\r\nX-Bad: a\0b\r\nContent-Length: 1\r\n\r\nx";
+  static const char kRaw[] =
+      "POST / HTTP/1.1\r\nHost: x\r\nX-Bad: a\0b\r\nContent-Length: 1\r\n\r\nx";
   auto r = RawRequest(f.w->port(), std::string(kRaw, sizeof kRaw - 1));
   CHECK(r.status == 400);
   CHECK(f.SpawnCount() == 0);
@@ -123,8 +125,9 @@ TEST_CASE("Content-Length with Transfer-Encoding, and two different Content-Leng
                          "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
                          "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
   CHECK(both.status == 400);
-  auto two = RawRequest(f.w->port(),
-                        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!");
+  auto two = RawRequest(
+      f.w->port(),
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!");
   CHECK(two.status == 400);
   CHECK(f.SpawnCount() == 0);
 }
@@ -143,7 +146,8 @@ TEST_CASE("a huge chunk size is refused before it is read") {
 TEST_CASE("a Content-Length longer than the body is cut at read_timeout") {
   Fixture f;
   auto start = std::chrono::steady_clock::now();
-  auto r = RawRequest(f.w->port(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nshort", 10s);
+  auto r = RawRequest(f.w->port(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nshort",
+                      10s);
   CHECK(std::chrono::steady_clock::now() - start < 5s);
   CHECK((r.status == 408 || r.status == 400 || r.status == 0));
   CHECK(f.SpawnCount() == 0);
@@ -152,7 +156,8 @@ TEST_CASE("a Content-Length longer than the body is cut at read_timeout") {
 TEST_CASE("a slowloris head is cut at read_timeout while other clients are served") {
   Fixture f;
   auto slow = std::async(std::launch::async, [&] {
-    return Dribble(f.w->port(), "POST / HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 200ms, 10s);
+    return Dribble(f.w->port(), "POST / HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                   200ms, 10s);
   });
   std::this_thread::sleep_for(300ms);  // time passes: the slow head is under way
   for (int i = 0; i < 5; ++i) CHECK(Request(f.w->port(), "POST", "/", {}, "fine").status == 200);
@@ -164,7 +169,8 @@ TEST_CASE("a body sent byte by byte is cut at read_timeout") {
   Fixture f;
   auto lasted = Dribble(f.w->port(),
                         "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
-                        "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                        "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+                        "bbbbbbbbbbbbbbbbbbbbbbbbbbbb",
                         200ms, 10s);
   CHECK(lasted < 4s);
   CHECK(f.SpawnCount() == 0);
@@ -189,20 +195,26 @@ TEST_CASE("gzip, multipart and large form bodies reach the function byte for byt
                             {"hmac_scheme", "none"},
                             {"content_type", "application/octet-stream"},
                             {"TMPDIR", tmp.path()}});
-  std::string gzip("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcb\x48\xcd\xc9\xc9\x07\x00\x86\xa6\x10\x36\x05\x00\x00\x00", 25);
-  auto g = Request(w->port(), "POST", "/", {{"Content-Encoding", "gzip"}, {"Content-Type", "application/json"}}, gzip);
+  std::string gzip(
+      "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcb\x48\xcd\xc9\xc9\x07\x00\x86\xa6\x10\x36\x05\x00"
+      "\x00\x00",
+      25);
+  auto g = Request(w->port(), "POST", "/",
+                   {{"Content-Encoding", "gzip"}, {"Content-Type", "application/json"}}, gzip);
   CHECK(g.status == 200);
   CHECK(g.body == gzip);
   std::string multipart =
       "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue a\r\n"
       "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f.txt\"\r\n"
       "Content-Type: text/plain\r\n\r\nfile body\r\n--XyZ--\r\n";
-  auto m = Request(w->port(), "POST", "/", {{"Content-Type", "multipart/form-data; boundary=XyZ"}}, multipart);
+  auto m = Request(w->port(), "POST", "/", {{"Content-Type", "multipart/form-data; boundary=XyZ"}},
+                   multipart);
   CHECK(m.status == 200);
   CHECK(m.body == multipart);
   std::string form;
   while (form.size() < 20 * 1024) form += "field" + std::to_string(form.size()) + "=value%20x&";
-  auto fr = Request(w->port(), "POST", "/", {{"Content-Type", "application/x-www-form-urlencoded"}}, form);
+  auto fr = Request(w->port(), "POST", "/", {{"Content-Type", "application/x-www-form-urlencoded"}},
+                    form);
   CHECK(fr.status == 200);
   CHECK(fr.body == form);
 }
@@ -213,7 +225,9 @@ TEST_CASE("the function sees the original Content-Encoding and Content-Type") {
                             {"mode", "serializing"},
                             {"hmac_scheme", "none"},
                             {"TMPDIR", tmp.path()}});
-  auto r = Request(w->port(), "POST", "/", {{"Content-Encoding", "gzip"}, {"Content-Type", "multipart/form-data; boundary=q"}}, "x");
+  auto r = Request(
+      w->port(), "POST", "/",
+      {{"Content-Encoding", "gzip"}, {"Content-Type", "multipart/form-data; boundary=q"}}, "x");
   CHECK_THAT(r.body, Catch::Contains("Http_Content_Encoding=gzip\n"));
   CHECK_THAT(r.body, Catch::Contains("Http_Content_Type=multipart/form-data; boundary=q\n"));
 }
@@ -236,10 +250,12 @@ TEST_CASE("paths with .., encoded slashes and very long paths are handled in eve
     env["TMPDIR"] = tmp.path();
     auto w = Watchdog::Start(env);
     long idle_kb = w->VmRssKb();
-    for (const std::string& path : std::vector<std::string>{"/../../etc/passwd", "/a/%2e%2e/%2e%2e/etc/passwd",
-                                   "/a%2fb%2f..%2f..%2fetc", "/%00", "/" + std::string(15000, 'p')}) {
+    for (const std::string& path : std::vector<std::string>{
+             "/../../etc/passwd", "/a/%2e%2e/%2e%2e/etc/passwd", "/a%2fb%2f..%2f..%2fetc", "/%00",
+             "/" + std::string(15000, 'p')}) {
       INFO(path.substr(0, 40));
-      auto r = RawRequest(w->port(), "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      auto r = RawRequest(w->port(),
+                          "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
       CHECK(r.status != 0);
       CHECK(r.status < 500);
       CHECK(r.body.find("root:") == std::string::npos);
@@ -253,14 +269,17 @@ TEST_CASE("paths with .., encoded slashes and very long paths are handled in eve
 
 TEST_CASE("a Content-Length shorter than the body: the rest is not taken as the body") {
   Fixture f;
-  auto r = RawRequest(f.w->port(),
-                      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGARBAGE-NOT-A-REQUEST\r\n\r\n");
+  auto r = RawRequest(
+      f.w->port(),
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGARBAGE-NOT-A-REQUEST\r\n\r\n");
   CHECK(r.status == 200);
   CHECK(r.body == "abc");
   CHECK(f.Healthy());
 }
 
-TEST_CASE("framing the parser refuses: raw non-ASCII target, bare LF, TE gzip, obs-fold, space before colon") {
+TEST_CASE(
+    "framing the parser refuses: raw non-ASCII target, bare LF, TE gzip, obs-fold, space before "
+    "colon") {
   Fixture f;
   const std::vector<std::string> refused = {
       "POST /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx",
@@ -268,7 +287,8 @@ TEST_CASE("framing the parser refuses: raw non-ASCII target, bare LF, TE gzip, o
       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nx",
       "POST / HTTP/1.1\r\nHost: x\r\nX-Fold: a\r\n b\r\nContent-Length: 1\r\n\r\nx",
       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length : 1\r\n\r\nx",
-      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
   };
   for (const auto& raw : refused) {
     INFO(raw);

@@ -57,8 +57,8 @@ TEST_CASE("http mode forwards method, target, headers and the exact body, and re
   TempDir tmp;
   Upstream up;
   auto w = Watchdog::Start(HttpEnv(tmp, up));
-  auto r = Request(w->port(), "POST", "/echo?x=1&y=%20", {{"X-Custom", "v1"}, {"Content-Type", "application/json"}},
-                   "{\"a\":1}");
+  auto r = Request(w->port(), "POST", "/echo?x=1&y=%20",
+                   {{"X-Custom", "v1"}, {"Content-Type", "application/json"}}, "{\"a\":1}");
   REQUIRE(r.status == 200);
   CHECK_THAT(r.body, Catch::Contains("method=POST\n"));
   CHECK_THAT(r.body, Catch::Contains("target=/echo?x=1&y=%20\n"));
@@ -144,7 +144,8 @@ TEST_CASE("http mode drains in-flight requests on SIGTERM before it signals the 
   auto w = Watchdog::Start(env);
   std::vector<std::future<Response>> inflight;
   for (int i = 0; i < 3; ++i) {
-    inflight.push_back(std::async(std::launch::async, [&] { return Get(w->port(), "/slow?ms=1500"); }));
+    inflight.push_back(
+        std::async(std::launch::async, [&] { return Get(w->port(), "/slow?ms=1500"); }));
   }
   REQUIRE(Eventually([&] { return MetricValue(*w, "http_requests_in_flight") == 3; }));
   w->Signal(SIGTERM);
@@ -201,7 +202,8 @@ TEST_CASE("http mode never sends a POST twice when the function closes a reused 
   // Pipelined on one client connection, so one worker serves both over one kept-alive
   // upstream connection (a later request could go to another worker).
   RawConnection c(w->port());
-  auto both = Exchange(c, RawPost("/echo", {}, "warm-up") + RawPost("/drop-second", {}, "pay 10 EUR"), 2);
+  auto both =
+      Exchange(c, RawPost("/echo", {}, "warm-up") + RawPost("/drop-second", {}, "pay 10 EUR"), 2);
   REQUIRE(both.size() == 2);
   REQUIRE(both[0].status == 200);
   const Response& r = both[1];
@@ -227,7 +229,8 @@ TEST_CASE("http mode sends a POST on a new connection when the function closed t
   Upstream up;
   auto w = Watchdog::Start(HttpEnv(tmp, up));
   RawConnection c(w->port());  // pipelined: one worker, hence its one upstream connection
-  auto both = Exchange(c, RawPost("/answer-then-close", {}, "one") + RawPost("/echo", {}, "two"), 2);
+  auto both =
+      Exchange(c, RawPost("/answer-then-close", {}, "one") + RawPost("/echo", {}, "two"), 2);
   REQUIRE(both.size() == 2);
   CHECK(both[0].status == 200);
   CHECK(both[0].body == "answered");

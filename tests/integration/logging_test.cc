@@ -14,7 +14,9 @@ using namespace std::chrono_literals;
 namespace {
 
 Env Serializing(const std::string& fprocess, const TempDir& tmp) {
-  return {{"fprocess", fprocess}, {"mode", "serializing"}, {"hmac_scheme", "none"},
+  return {{"fprocess", fprocess},
+          {"mode", "serializing"},
+          {"hmac_scheme", "none"},
           {"TMPDIR", tmp.path()}};
 }
 
@@ -26,9 +28,9 @@ TEST_CASE("every request gets one access log line with method, path, status and 
   Request(w->port(), "POST", "/logged/path", {{"X-Call-Id", "call-123"}}, "abc");
   REQUIRE(w->WaitForLog("call_id=call-123"));
   std::string log = w->Log();
-  CHECK(std::regex_search(log, std::regex(
-      "request method=POST path=/logged/path status=200 bytes=3 duration=[0-9.]+ "
-      "outcome=disabled scheme=- call_id=call-123")));
+  CHECK(std::regex_search(
+      log, std::regex("request method=POST path=/logged/path status=200 bytes=3 duration=[0-9.]+ "
+                      "outcome=disabled scheme=- call_id=call-123")));
 }
 
 TEST_CASE("requests from kube-probe are not logged") {
@@ -40,7 +42,8 @@ TEST_CASE("requests from kube-probe are not logged") {
   CHECK(w->Log().find("kube-probe") == std::string::npos);
   std::string log = w->Log();
   std::size_t health_lines = 0;
-  for (std::size_t p = log.find("path=/_/health"); p != std::string::npos; p = log.find("path=/_/health", p + 1)) {
+  for (std::size_t p = log.find("path=/_/health"); p != std::string::npos;
+       p = log.find("path=/_/health", p + 1)) {
     ++health_lines;
   }
   CHECK(health_lines == 1);

@@ -41,7 +41,9 @@ TEST_CASE("metrics are served on metrics_port in Prometheus text format and move
   CHECK_THAT(t, Catch::Contains("# TYPE http_requests_in_flight gauge"));
   CHECK(Sample(t, "http_requests_total{code=\"200\",method=\"post\"}") == 3);
   CHECK(Sample(t, "http_request_duration_seconds_count{code=\"200\",method=\"post\"}") == 3);
-  CHECK(Sample(t, "http_request_duration_seconds_bucket{code=\"200\",method=\"post\",le=\"+Inf\"}") == 3);
+  CHECK(
+      Sample(t, "http_request_duration_seconds_bucket{code=\"200\",method=\"post\",le=\"+Inf\"}") ==
+      3);
   CHECK(Sample(t, "http_requests_in_flight") == 0);
   CHECK(Sample(t, "hmac_function_spawns_total") == 3);
   CHECK(Sample(t, "process_resident_memory_bytes") > 0);

@@ -93,15 +93,13 @@ std::vector<EchoFunction> Functions() {
 // Sends `body` and returns "" when the whole body came back in a response that ended
 // properly, else what went wrong.
 std::string EchoMismatch(int port, const std::string& mode, const std::string& body) {
-  auto r = Request(port, "POST", "/", {{"Content-Type", "application/octet-stream"}}, body,
-                   120s);
+  auto r = Request(port, "POST", "/", {{"Content-Type", "application/octet-stream"}}, body, 120s);
   if (r.status != 200) return "status " + std::to_string(r.status) + " " + r.error;
   if (!r.complete) return "chunked body without its last chunk";
   // Output that started before the exit is streamed (chunked); none at all is a plain 200.
   if (mode == "streaming" && !body.empty() && !r.chunked) return "not streamed";
   if (r.body.size() != body.size()) {
-    return "got " + std::to_string(r.body.size()) + " of " + std::to_string(body.size()) +
-           " bytes";
+    return "got " + std::to_string(r.body.size()) + " of " + std::to_string(body.size()) + " bytes";
   }
   const auto diff = std::mismatch(r.body.begin(), r.body.end(), body.begin());
   if (diff.first != r.body.end()) {
@@ -149,8 +147,7 @@ void StressMode(const std::string& mode) {
 
 }  // namespace
 
-TEST_CASE("streaming mode returns every output byte of echo functions under CPU load",
-          "[stress]") {
+TEST_CASE("streaming mode returns every output byte of echo functions under CPU load", "[stress]") {
   StressMode("streaming");
 }
 

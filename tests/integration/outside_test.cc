@@ -8,9 +8,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "support/openssl_signature.h"
 #include "harness.h"
 #include "raw_client.h"
+#include "support/openssl_signature.h"
 
 using namespace hw::test;
 using namespace std::chrono_literals;
@@ -44,9 +44,7 @@ struct Guarded {
   }
 };
 
-std::string Signature(const std::string& body) {
-  return OpenSslGithubSignature(kSecret, body);
-}
+std::string Signature(const std::string& body) { return OpenSslGithubSignature(kSecret, body); }
 
 std::string WebSocketGet(const std::string& target) {
   return "GET " + target +
@@ -89,8 +87,10 @@ TEST_CASE("a WebSocket upgrade never turns the checked path into / (fork and htt
 TEST_CASE("client headers with '_' never reach the function and cannot pose as the watchdog's") {
   Guarded g(Env{{"hmac_allow_unsigned", "POST /open"}});
   auto r = Request(g.w->port(), "POST", "/open",
-                   {{"X_Webhook_Verified", "github"}, {"X-Webhook-Verified", "github"},
-                    {"Some_Header", "1"}, {"X-Fine", "kept"}},
+                   {{"X_Webhook_Verified", "github"},
+                    {"X-Webhook-Verified", "github"},
+                    {"Some_Header", "1"},
+                    {"X-Fine", "kept"}},
                    "x");
   REQUIRE(r.status == 200);
   CHECK_THAT(r.body, !Catch::Contains("Http_X_Webhook_Verified"));
@@ -117,9 +117,10 @@ TEST_CASE("the path is decoded once, strictly: %u forms and broken escapes get 4
 
 TEST_CASE("Content-Length: 0 with Transfer-Encoding: chunked gets 400") {
   Guarded g(Env{{"hmac_allow_unsigned", "POST /open"}});
-  auto r = RawRequest(g.w->port(),
-                      "POST /open HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
-                      "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  auto r =
+      RawRequest(g.w->port(),
+                 "POST /open HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                 "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
   CHECK(r.status == 400);
   CHECK(g.SpawnCount() == 0);
 }
@@ -169,8 +170,10 @@ TEST_CASE("Expect: 100-continue gets the final 401 or 413 instead of 100 Continu
   }
   {
     RawConnection c(g.w->port());
-    c.Send("POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999\r\n"
-           "X-Hub-Signature-256: " + Signature("x") + "\r\nExpect: 100-continue\r\n\r\n");
+    c.Send(
+        "POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999\r\n"
+        "X-Hub-Signature-256: " +
+        Signature("x") + "\r\nExpect: 100-continue\r\n\r\n");
     auto got = ParseResponses(c.Read(5s, 12));
     REQUIRE(!got.empty());
     CHECK(got[0].status == 413);
@@ -193,7 +196,8 @@ TEST_CASE("Expect: 100-continue gets the final 401 or 413 instead of 100 Continu
 }
 
 TEST_CASE("unverified bodies share one budget: past it 503 with Retry-After, before the body") {
-  Guarded g(Env{{"max_unverified_bytes", "2MiB"}, {"max_body_bytes", "1MiB"}, {"read_timeout", "5s"}});
+  Guarded g(
+      Env{{"max_unverified_bytes", "2MiB"}, {"max_body_bytes", "1MiB"}, {"read_timeout", "5s"}});
   const std::string forged = "sha256=" + std::string(64, '1');
   auto head = [&](std::size_t length) {
     return "POST /hook HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: " + forged +
@@ -237,7 +241,8 @@ TEST_CASE("unverified bodies share one budget: past it 503 with Retry-After, bef
 
 TEST_CASE("a second watchdog on a port in use stops with an error naming the port") {
   TempDir tmp;
-  auto first = Watchdog::Start({{"fprocess", "cat"}, {"hmac_scheme", "none"}, {"TMPDIR", tmp.path()}});
+  auto first =
+      Watchdog::Start({{"fprocess", "cat"}, {"hmac_scheme", "none"}, {"TMPDIR", tmp.path()}});
   TempDir tmp2;
   auto second = Watchdog::Start({{"fprocess", "cat"},
                                  {"hmac_scheme", "none"},
@@ -267,11 +272,13 @@ TEST_CASE("pipelined requests are each verified and answered in order") {
   CHECK(g.SpawnCount() == 2);
 }
 
-TEST_CASE("requests without Content-Length have no body: pipelined GETs and a bare POST are answered") {
+TEST_CASE(
+    "requests without Content-Length have no body: pipelined GETs and a bare POST are answered") {
   Guarded g(Env{{"hmac_allow_unsigned", "GET /public,POST /public"}}, "echo");
   RawConnection c(g.w->port());
-  c.Send("GET /public HTTP/1.1\r\nHost: x\r\n\r\nGET /public HTTP/1.1\r\nHost: x\r\n\r\n"
-         "POST /public HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.Send(
+      "GET /public HTTP/1.1\r\nHost: x\r\n\r\nGET /public HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /public HTTP/1.1\r\nHost: x\r\n\r\n");
   std::string in;
   std::vector<Response> got;
   for (int i = 0; i < 50 && got.size() < 3; ++i) {
@@ -304,7 +311,8 @@ TEST_CASE("SIGTERM while a streamed response is written lets it finish") {
   REQUIRE(all.size() == 1);
   CHECK(all[0].status == 200);
   CHECK(all[0].complete);
-  CHECK(all[0].body == "line 1\nline 2\nline 3\nline 4\nline 5\nline 6\nline 7\nline 8\nline 9\nline 10\n");
+  CHECK(all[0].body ==
+        "line 1\nline 2\nline 3\nline 4\nline 5\nline 6\nline 7\nline 8\nline 9\nline 10\n");
   CHECK(w->WaitExit() == 0);
   CHECK_THAT(w->Log(), Catch::Contains("stream=complete"));
 }
@@ -338,8 +346,8 @@ TEST_CASE("half-open and idle connections never starve health checks or signed r
   }
   const std::string body = "{\"during\":\"flood\"}";
   for (int i = 0; i < 5; ++i) {
-    auto r = Request(g.w->port(), "POST", "/hook", {{"X-Hub-Signature-256", Signature(body)}},
-                     body, 5s);
+    auto r =
+        Request(g.w->port(), "POST", "/hook", {{"X-Hub-Signature-256", Signature(body)}}, body, 5s);
     CHECK(r.status == 200);
     CHECK(r.body == body);
   }

@@ -16,9 +16,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "support/openssl_signature.h"
 #include "harness.h"
 #include "raw_client.h"
+#include "support/openssl_signature.h"
 
 using namespace hw::test;
 using namespace std::chrono_literals;
@@ -40,19 +40,48 @@ std::string Pick(std::mt19937& rng, const std::vector<std::string>& from) {
 }
 
 RandomRequest Generate(std::mt19937& rng) {
-  static const std::vector<std::string> methods = {"GET", "POST", "PUT", "OPTIONS", "DELETE", "GET"};
+  static const std::vector<std::string> methods = {"GET",     "POST",   "PUT",
+                                                   "OPTIONS", "DELETE", "GET"};
   static const std::vector<std::string> targets = {
-      "/public",   "/%70ublic",  "/%u0070ublic", "/public?x=1", "/hook",       "/public/",
-      "/PUBLIC",   "/public%2F", "/pub%zzlic",   "/",           "/a/../public", "/public%3Fx"};
-  static const std::vector<std::string> names = {
-      "X_Webhook_Verified", "X-Webhook-Verified", "Method",   "Path",         "Query",
-      "Connection",         "Upgrade",            "Expect",   "Http-Method",  "Content_Type",
-      "X-Hub-Signature-256", "X_Hub_Signature_256", "Host",   "Remote-Addr",  "Content-Type",
-      "X-Custom",           "x-custom",           "Accept",   "Transfer-Encoding", "Raw_Path"};
-  static const std::vector<std::string> values = {
-      "POST", "/hook", "action=delete", "close", "keep-alive", "websocket", "100-continue",
-      "%u0070", "X-Hub-Signature-256, X-Webhook-Verified, Host", "github", "Upgrade",
-      "sha256=" + std::string(64, 'a'), "gzip", "chunked", "a%0Db", "", " spaced "};
+      "/public", "/%70ublic",  "/%u0070ublic", "/public?x=1", "/hook",        "/public/",
+      "/PUBLIC", "/public%2F", "/pub%zzlic",   "/",           "/a/../public", "/public%3Fx"};
+  static const std::vector<std::string> names = {"X_Webhook_Verified",
+                                                 "X-Webhook-Verified",
+                                                 "Method",
+                                                 "Path",
+                                                 "Query",
+                                                 "Connection",
+                                                 "Upgrade",
+                                                 "Expect",
+                                                 "Http-Method",
+                                                 "Content_Type",
+                                                 "X-Hub-Signature-256",
+                                                 "X_Hub_Signature_256",
+                                                 "Host",
+                                                 "Remote-Addr",
+                                                 "Content-Type",
+                                                 "X-Custom",
+                                                 "x-custom",
+                                                 "Accept",
+                                                 "Transfer-Encoding",
+                                                 "Raw_Path"};
+  static const std::vector<std::string> values = {"POST",
+                                                  "/hook",
+                                                  "action=delete",
+                                                  "close",
+                                                  "keep-alive",
+                                                  "websocket",
+                                                  "100-continue",
+                                                  "%u0070",
+                                                  "X-Hub-Signature-256, X-Webhook-Verified, Host",
+                                                  "github",
+                                                  "Upgrade",
+                                                  "sha256=" + std::string(64, 'a'),
+                                                  "gzip",
+                                                  "chunked",
+                                                  "a%0Db",
+                                                  "",
+                                                  " spaced "};
   RandomRequest r;
   r.method = Pick(rng, methods);
   r.target = Pick(rng, targets);
@@ -92,8 +121,8 @@ std::string Wire(const RandomRequest& r) {
     }
     raw += k + ": " + v + "\r\n";
   }
-  raw += "Connection: close\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n\r\n" +
-         r.body;
+  raw +=
+      "Connection: close\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n\r\n" + r.body;
   return raw;
 }
 
@@ -125,7 +154,8 @@ std::string DecodedPath(const std::string& target) {
 }
 
 std::uint32_t Seed() {
-  if (const char* s = std::getenv("HW_PROPERTY_SEED")) return static_cast<std::uint32_t>(std::atol(s));
+  if (const char* s = std::getenv("HW_PROPERTY_SEED"))
+    return static_cast<std::uint32_t>(std::atol(s));
   return std::random_device{}();
 }
 

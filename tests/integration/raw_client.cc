@@ -86,17 +86,18 @@ std::vector<Response> ParseResponses(const std::string& raw, std::string* rest) 
     while (line_start != std::string::npos) {
       line_start += 2;
       auto line_end = head.find("\r\n", line_start);
-      std::string line = head.substr(line_start, line_end == std::string::npos
-                                                     ? std::string::npos
-                                                     : line_end - line_start);
+      std::string line = head.substr(
+          line_start, line_end == std::string::npos ? std::string::npos : line_end - line_start);
       auto colon = line.find(':');
       if (colon != std::string::npos) {
         std::string name = line.substr(0, colon);
         std::string value = line.substr(colon + 1);
         while (!value.empty() && value.front() == ' ') value.erase(0, 1);
         r.headers.emplace_back(name, value);
-        if (strcasecmp(name.c_str(), "Content-Length") == 0) content_length = std::atol(value.c_str());
-        if (strcasecmp(name.c_str(), "Transfer-Encoding") == 0 && value == "chunked") r.chunked = true;
+        if (strcasecmp(name.c_str(), "Content-Length") == 0)
+          content_length = std::atol(value.c_str());
+        if (strcasecmp(name.c_str(), "Transfer-Encoding") == 0 && value == "chunked")
+          r.chunked = true;
       }
       line_start = line_end;
     }

@@ -303,7 +303,7 @@ TEST_CASE(
   const int ok_at_stop = ok;
   REQUIRE(Eventually([&] { return unavailable > 5; }));
   const int runs_while_down = fn.Runs();
-  std::this_thread::sleep_for(300ms);  // time passes with Redis down: nothing new may run
+  std::this_thread::sleep_for(300ms);       // time passes with Redis down: nothing new may run
   CHECK(fn.Runs() - runs_while_down <= 4);  // only requests already past their claim
   redis.Start();
   // A bound on liveness, not speed: each request is signed by a `sign` process, about a

@@ -102,8 +102,10 @@ TEST_CASE("unsigned, tampered, wrong-secret and malformed requests get 401 and n
   CHECK(s.Post(good, body).status == 200);
   CHECK(s.SpawnCount() == 1);
   auto metrics = Get(s.w->metrics_port(), "/metrics").body;
-  CHECK_THAT(metrics, Catch::Contains("hmac_verifications_total{scheme=\"github\",outcome=\"mismatch\"}"));
-  CHECK_THAT(metrics, Catch::Contains("hmac_verifications_total{scheme=\"github\",outcome=\"valid\"} 1"));
+  CHECK_THAT(metrics,
+             Catch::Contains("hmac_verifications_total{scheme=\"github\",outcome=\"mismatch\"}"));
+  CHECK_THAT(metrics,
+             Catch::Contains("hmac_verifications_total{scheme=\"github\",outcome=\"valid\"} 1"));
   CHECK(s.w->WaitForLog("outcome=mismatch"));
   CHECK(s.w->WaitForLog("outcome=missing"));
   CHECK(s.w->Log().find("s3cret") == std::string::npos);
@@ -113,9 +115,14 @@ TEST_CASE("a stale or future Stripe timestamp is rejected; a fresh one passes") 
   Signed s("stripe", {{"hmac_tolerance", "5m"}}, "whsec_test_secret");
   std::string body = R"({"id":"evt_1"})";
   long now = static_cast<long>(std::time(nullptr));
-  CHECK(s.Post(Sign("stripe", s.SecretFile(), body, {"--timestamp", std::to_string(now)}), body).status == 200);
-  CHECK(s.Post(Sign("stripe", s.SecretFile(), body, {"--timestamp", std::to_string(now - 600)}), body).status == 401);
-  CHECK(s.Post(Sign("stripe", s.SecretFile(), body, {"--timestamp", std::to_string(now + 600)}), body).status == 401);
+  CHECK(s.Post(Sign("stripe", s.SecretFile(), body, {"--timestamp", std::to_string(now)}), body)
+            .status == 200);
+  CHECK(
+      s.Post(Sign("stripe", s.SecretFile(), body, {"--timestamp", std::to_string(now - 600)}), body)
+          .status == 401);
+  CHECK(
+      s.Post(Sign("stripe", s.SecretFile(), body, {"--timestamp", std::to_string(now + 600)}), body)
+          .status == 401);
   CHECK(s.SpawnCount() == 1);
   CHECK(s.w->WaitForLog("outcome=expired"));
 }
@@ -130,7 +137,8 @@ TEST_CASE("two secrets are both accepted; after one file is removed only the oth
   CHECK(s.Post(Sign("github", new_key, body), body).status == 200);
   CHECK(s.Post(Sign("github", old_key, body), body).status == 200);
   std::filesystem::remove(s.SecretFile("webhook-secret"));
-  REQUIRE(Eventually([&] { return s.Post(Sign("github", old_key, body), body).status == 401; }, 5s));
+  REQUIRE(
+      Eventually([&] { return s.Post(Sign("github", old_key, body), body).status == 401; }, 5s));
   CHECK(s.Post(Sign("github", new_key, body), body).status == 200);
 }
 
@@ -158,10 +166,12 @@ TEST_CASE("a secret replaced on disk is used without a restart, with no failed r
   // Kubernetes-style atomic swap: write the new file aside, rename over.
   s.tmp.Write("secrets/.tmp-secret", "second-secret");
   std::filesystem::rename(s.secrets + "/.tmp-secret", s.SecretFile());
-  bool switched = Eventually([&] {
-    std::string body = "probe";
-    return s.Post(Sign("github", second, body), body).status == 200;
-  }, 5s);
+  bool switched = Eventually(
+      [&] {
+        std::string body = "probe";
+        return s.Post(Sign("github", second, body), body).status == 200;
+      },
+      5s);
   Eventually([&] { return sent.load() >= 6; }, 20s);  // some requests after the switch too
   stop = true;
   client.get();
@@ -180,10 +190,13 @@ TEST_CASE("a failed reload keeps the last good secret and is counted") {
   std::string saved = keys.Write("saved", "s3cret\n");
   std::filesystem::remove(s.SecretFile());
   std::filesystem::create_directory(s.SecretFile());  // replaced by a directory
-  REQUIRE(Eventually([&] {
-    return Get(s.w->metrics_port(), "/metrics").body.find("hmac_secret_reloads_total{result=\"failed\"} 0") ==
-           std::string::npos;
-  }, 5s));
+  REQUIRE(Eventually(
+      [&] {
+        return Get(s.w->metrics_port(), "/metrics")
+                   .body.find("hmac_secret_reloads_total{result=\"failed\"} 0") ==
+               std::string::npos;
+      },
+      5s));
   CHECK(s.Post(headers, body).status == 200);
   CHECK(s.w->WaitForLog("webhook-secret"));
   CHECK(s.w->Log().find("s3cret") == std::string::npos);
@@ -193,7 +206,8 @@ TEST_CASE("a delivery already handled is a duplicate with hmac_replay_cache (not
   // Issue 16: a repeat after a success is answered 200 with X-Webhook-Duplicate (was 401).
   Signed s("github", {{"hmac_replay_cache", "1000"}});
   std::string body = "once";
-  auto headers = Sign("github", s.SecretFile(), body, {"--id", "72d3162e-cc78-11e3-81ab-4c9367dc0958"});
+  auto headers =
+      Sign("github", s.SecretFile(), body, {"--id", "72d3162e-cc78-11e3-81ab-4c9367dc0958"});
   CHECK(s.Post(headers, body).status == 200);
   auto again = s.Post(headers, body);
   CHECK(again.status == 200);
@@ -230,7 +244,10 @@ TEST_CASE("a large signed body spooled to disk verifies and reaches the function
 
 TEST_CASE("a gzip-encoded signed body verifies over the wire bytes") {
   Signed s("github", {}, "s3cret", "cat");
-  std::string gzip("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcb\x48\xcd\xc9\xc9\x07\x00\x86\xa6\x10\x36\x05\x00\x00\x00", 25);
+  std::string gzip(
+      "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcb\x48\xcd\xc9\xc9\x07\x00\x86\xa6\x10\x36\x05\x00"
+      "\x00\x00",
+      25);
   auto headers = Sign("github", s.SecretFile(), gzip);
   headers.emplace_back("Content-Encoding", "gzip");
   auto r = s.Post(headers, gzip);

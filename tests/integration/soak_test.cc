@@ -5,15 +5,15 @@
 // requests (each one's output is checked), resident memory and descriptors stable between
 // the first and the last window, no zombies; then SIGTERM with requests in flight, all of
 // which complete. Hidden from the normal run ([.]); registered as its own ctest (label soak).
-#include "support/openssl_signature.h"
 #include <signal.h>
+#include "support/openssl_signature.h"
 
+#include <dirent.h>
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <dirent.h>
 #include <future>
 #include <mutex>
 #include <sstream>
@@ -40,7 +40,8 @@ long Median(std::vector<long> v) {
 
 }  // namespace
 
-TEST_CASE("soak: mixed valid, forged, oversized and slow traffic with a SIGTERM at the end", "[.][soak]") {
+TEST_CASE("soak: mixed valid, forged, oversized and slow traffic with a SIGTERM at the end",
+          "[.][soak]") {
   const char* env_seconds = std::getenv("HW_SOAK_SECONDS");
   const int seconds = env_seconds ? std::max(20, std::atoi(env_seconds)) : 120;
   const std::string secret = "soak-secret";
@@ -163,9 +164,9 @@ TEST_CASE("soak: mixed valid, forged, oversized and slow traffic with a SIGTERM 
   for (int i = 0; i < 4; ++i) {
     inflight.push_back(std::async(std::launch::async, [&, i] {
       std::string body = "last " + std::to_string(i);
-      return Request(w->port(), "POST", "/hook",
-                     {{"X-Hub-Signature-256", GithubSignature(secret, body)}, {"X-Delay-Ms", "1500"}},
-                     body);
+      return Request(
+          w->port(), "POST", "/hook",
+          {{"X-Hub-Signature-256", GithubSignature(secret, body)}, {"X-Delay-Ms", "1500"}}, body);
     }));
   }
   std::this_thread::sleep_for(500ms);  // time passes: the last four are under way mid-load
@@ -177,7 +178,9 @@ TEST_CASE("soak: mixed valid, forged, oversized and slow traffic with a SIGTERM 
   for (int i = 0; i < 4; ++i) {
     auto r = inflight[static_cast<std::size_t>(i)].get();
     bool ok = r.status == 200 && r.body == "last " + std::to_string(i);
-    if (!ok) std::printf("soak: in-flight request %d got %d %s %s\n", i, r.status, r.body.c_str(), r.error.c_str());
+    if (!ok)
+      std::printf("soak: in-flight request %d got %d %s %s\n", i, r.status, r.body.c_str(),
+                  r.error.c_str());
     completed += ok ? 1 : 0;
   }
   auto code = w->WaitExit(30s);
@@ -192,9 +195,10 @@ TEST_CASE("soak: mixed valid, forged, oversized and slow traffic with a SIGTERM 
       "unexpected %ld, lost %ld; "
       "VmRSS first window %ld kB, last window %ld kB (%+.1f%%); fds %ld -> %ld; zombies %d; "
       "in flight at SIGTERM completed %d/4; exit %d\n",
-      seconds, valid.load(), large.load(), forged.load(), oversized.load(), slow.load(), unexpected.load(),
-      lost.load(), rss_first, rss_last, 100.0 * static_cast<double>(rss_last - rss_first) / static_cast<double>(rss_first),
-      fds_first, fds_last, zombies, completed, code.value_or(-1));
+      seconds, valid.load(), large.load(), forged.load(), oversized.load(), slow.load(),
+      unexpected.load(), lost.load(), rss_first, rss_last,
+      100.0 * static_cast<double>(rss_last - rss_first) / static_cast<double>(rss_first), fds_first,
+      fds_last, zombies, completed, code.value_or(-1));
   for (const auto& f : failures) std::printf("soak failure: %s\n", f.c_str());
   CHECK(unexpected.load() == 0);
   CHECK(lost.load() == 0);

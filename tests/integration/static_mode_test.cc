@@ -37,16 +37,18 @@ TEST_CASE("static mode refuses traversal, encoded traversal and symlinks out of 
   TempDir tmp;
   tmp.Write("public/index.html", "ok");
   tmp.Write("secret.txt", "do not serve");
-  REQUIRE(::symlink((tmp.path() + "/secret.txt").c_str(), (tmp.path() + "/public/link.txt").c_str()) == 0);
+  REQUIRE(::symlink((tmp.path() + "/secret.txt").c_str(),
+                    (tmp.path() + "/public/link.txt").c_str()) == 0);
   auto w = Watchdog::Start({{"mode", "static"},
                             {"static_path", tmp.path() + "/public"},
                             {"hmac_scheme", "none"},
                             {"TMPDIR", tmp.path()}});
-  for (const char* path : {"/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt",
-                           "/%2e%2e%2fsecret.txt", "/docs/../../secret.txt", "/link.txt",
-                           "/..\\secret.txt", "//../secret.txt"}) {
+  for (const char* path :
+       {"/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/%2e%2e%2fsecret.txt",
+        "/docs/../../secret.txt", "/link.txt", "/..\\secret.txt", "//../secret.txt"}) {
     INFO(path);
-    auto r = RawRequest(w->port(), std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    auto r = RawRequest(w->port(), std::string("GET ") + path +
+                                       " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     CHECK(r.status >= 400);
     CHECK(r.body.find("do not serve") == std::string::npos);
   }

@@ -90,7 +90,8 @@ TEST_CASE("streaming mode delivers the first bytes before the function finishes"
   CHECK(std::chrono::steady_clock::now() - start < 1900ms);
 }
 
-TEST_CASE("fork modes answer application/octet-stream whatever the request's type, as of-watchdog") {
+TEST_CASE(
+    "fork modes answer application/octet-stream whatever the request's type, as of-watchdog") {
   // of-watchdog 0.10.10 (run side by side): application/octet-stream in streaming and
   // serializing mode for a JSON request; content_type, when set, wins.
   TempDir tmp;

@@ -48,9 +48,8 @@ void FailureLimiter::Failed(std::string_view address) {
   ++it->second.failures;
   if (entries_.size() > kMaxAddresses) {
     // Drop every expired window; if all are live, drop the oldest one.
-    std::erase_if(entries_, [now](const auto& e) {
-      return now >= e.second.window_start + kWindowSeconds;
-    });
+    std::erase_if(entries_,
+                  [now](const auto& e) { return now >= e.second.window_start + kWindowSeconds; });
     if (entries_.size() > kMaxAddresses) {
       auto oldest = std::min_element(entries_.begin(), entries_.end(), [](auto& a, auto& b) {
         return a.second.window_start < b.second.window_start;
@@ -65,8 +64,7 @@ struct BasicAuthenticator::Pair {
   secrets::Secret password;
 };
 
-BasicAuthenticator::BasicAuthenticator(std::size_t max_failures,
-                                       std::shared_ptr<const Clock> clock)
+BasicAuthenticator::BasicAuthenticator(std::size_t max_failures, std::shared_ptr<const Clock> clock)
     : limiter_(max_failures, std::move(clock)) {}
 
 BasicAuthenticator::~BasicAuthenticator() { watcher_.reset(); }
@@ -118,8 +116,6 @@ BasicAuthenticator::Result BasicAuthenticator::Check(std::string_view user,
 }
 
 std::uint64_t BasicAuthenticator::reloads() const { return watcher_->GetStats().reloads; }
-std::uint64_t BasicAuthenticator::reload_failures() const {
-  return watcher_->GetStats().failures;
-}
+std::uint64_t BasicAuthenticator::reload_failures() const { return watcher_->GetStats().failures; }
 
 }  // namespace hw::auth

@@ -41,11 +41,17 @@ Denial FromPlugin(PluginAnswer a) {
   if (a.kind == PluginAnswer::Kind::kDeny) {
     return Denial{a.status, std::move(a.body), std::move(a.headers), "plugin", "denied", true};
   }
-  return Denial{503, "Service Unavailable: the authentication service did not answer\n",
-                {{"Retry-After", "1"}}, "plugin", "unavailable", true};
+  return Denial{503,
+                "Service Unavailable: the authentication service did not answer\n",
+                {{"Retry-After", "1"}},
+                "plugin",
+                "unavailable",
+                true};
 }
 
-std::string BasicChallenge() { return fmt::format("Basic realm=\"{}\", charset=\"UTF-8\"", kRealm); }
+std::string BasicChallenge() {
+  return fmt::format("Basic realm=\"{}\", charset=\"UTF-8\"", kRealm);
+}
 
 }  // namespace
 
@@ -81,17 +87,20 @@ Expected<std::unique_ptr<Gate>> Gate::Create(const config::AuthOptions& options,
   auto http = std::make_shared<const HttpClient>(std::move(*trust));
   if (policy.Uses(Method::kPlugin)) {
     if (a.proxy_url.empty()) {
-      return Error{"auth_proxy_url is not set: auth_routes uses plugin (e.g. "
-                   "auth_proxy_url=http://basic-auth-plugin:8080/validate)"};
+      return Error{
+          "auth_proxy_url is not set: auth_routes uses plugin (e.g. "
+          "auth_proxy_url=http://basic-auth-plugin:8080/validate)"};
     }
     if (auto s = CheckUrl("auth_proxy_url", a.proxy_url); !s) return s.error();
     if (a.proxy_cache.count() > 0 && a.pass_body) {
-      return Error{"auth_proxy_cache is set with auth_pass_body=true: the plugin may decide on "
-                   "the body, which the cache key does not cover (set auth_proxy_cache=0)"};
+      return Error{
+          "auth_proxy_cache is set with auth_pass_body=true: the plugin may decide on "
+          "the body, which the cache key does not cover (set auth_proxy_cache=0)"};
     }
     if (a.proxy_cache.count() > 0 && a.proxy_cache_headers.empty()) {
-      return Error{"auth_proxy_cache_headers is empty: auth_proxy_cache needs the headers that "
-                   "carry the credentials (default Authorization,Cookie)"};
+      return Error{
+          "auth_proxy_cache_headers is empty: auth_proxy_cache needs the headers that "
+          "carry the credentials (default Authorization,Cookie)"};
     }
     PluginOptions po;
     po.url = a.proxy_url;
@@ -105,12 +114,14 @@ Expected<std::unique_ptr<Gate>> Gate::Create(const config::AuthOptions& options,
   bool jwt = policy.Uses(Method::kJwt);
   if (jwt) {
     if (a.jwt_issuer.empty() && a.jwks_url.empty()) {
-      return Error{"jwt_issuer is not set: auth_routes uses jwt (set jwt_issuer to the OIDC "
-                   "issuer URL, or jwks_url)"};
+      return Error{
+          "jwt_issuer is not set: auth_routes uses jwt (set jwt_issuer to the OIDC "
+          "issuer URL, or jwks_url)"};
     }
     if (a.jwt_audience.empty()) {
-      return Error{"jwt_audience is not set: auth_routes uses jwt, and a token must be meant "
-                   "for this function (its aud)"};
+      return Error{
+          "jwt_audience is not set: auth_routes uses jwt, and a token must be meant "
+          "for this function (its aud)"};
     }
     if (!a.jwks_url.empty()) {
       if (auto s = CheckUrl("jwks_url", a.jwks_url); !s) return s.error();
@@ -179,8 +190,12 @@ HeadVerdict Gate::Decide(const Rule& rule, std::string_view remote_addr,
       case Method::kBasic: {
         const std::int64_t wait = basic_->RetryAfter(remote_addr);
         if (wait > 0) {
-          consider(Denial{429, "Too Many Requests: too many failed basic auth attempts\n",
-                          {{"Retry-After", std::to_string(wait)}}, "basic", "limited", true});
+          consider(Denial{429,
+                          "Too Many Requests: too many failed basic auth attempts\n",
+                          {{"Retry-After", std::to_string(wait)}},
+                          "basic",
+                          "limited",
+                          true});
           break;
         }
         std::optional<BasicCredentials> creds;
@@ -209,8 +224,12 @@ HeadVerdict Gate::Decide(const Rule& rule, std::string_view remote_addr,
           return v;
         }
         if (r == BasicAuthenticator::Result::kLimited) {
-          consider(Denial{429, "Too Many Requests: too many failed basic auth attempts\n",
-                          {{"Retry-After", std::to_string(retry)}}, "basic", "limited", true});
+          consider(Denial{429,
+                          "Too Many Requests: too many failed basic auth attempts\n",
+                          {{"Retry-After", std::to_string(retry)}},
+                          "basic",
+                          "limited",
+                          true});
         } else {
           consider(Unauthorized("basic", "mismatch", true, "Unauthorized\n", challenge));
         }
@@ -240,8 +259,12 @@ HeadVerdict Gate::Decide(const Rule& rule, std::string_view remote_addr,
         }
         auto keys = keys_->Keys();
         if (keys->empty()) {
-          consider(Denial{503, "Service Unavailable: the token issuer's keys are not loaded yet\n",
-                          {{"Retry-After", "1"}}, "jwt", "unavailable", true});
+          consider(Denial{503,
+                          "Service Unavailable: the token issuer's keys are not loaded yet\n",
+                          {{"Retry-After", "1"}},
+                          "jwt",
+                          "unavailable",
+                          true});
           break;
         }
         const std::int64_t now = clock_->NowUnixSeconds();
@@ -259,10 +282,14 @@ HeadVerdict Gate::Decide(const Rule& rule, std::string_view remote_addr,
           return v;
         }
         if (r.outcome == JwtOutcome::kInsufficientScope) {
-          consider(Denial{403, "Forbidden: the token lacks a required scope\n",
-                          {{"WWW-Authenticate",
-                            fmt::format("Bearer realm=\"{}\", error=\"insufficient_scope\"", kRealm)}},
-                          "jwt", "insufficient_scope", true});
+          consider(
+              Denial{403,
+                     "Forbidden: the token lacks a required scope\n",
+                     {{"WWW-Authenticate",
+                       fmt::format("Bearer realm=\"{}\", error=\"insufficient_scope\"", kRealm)}},
+                     "jwt",
+                     "insufficient_scope",
+                     true});
         } else {
           consider(Unauthorized("jwt", JwtOutcomeName(r.outcome), true, "Unauthorized\n",
                                 {{"WWW-Authenticate", invalid}}));

@@ -38,12 +38,12 @@ struct Denial {
 
 struct HeadVerdict {
   enum class Kind { kAdmit, kDeny, kContinue } kind = Kind::kDeny;
-  std::string_view method = "-";   // kAdmit: the method that admitted
-  std::string_view outcome = "-";  // kAdmit: "valid" (or "admitted" for none)
+  std::string_view method = "-";      // kAdmit: the method that admitted
+  std::string_view outcome = "-";     // kAdmit: "valid" (or "admitted" for none)
   std::vector<executor::Header> add;  // kAdmit: headers for the function (X-Auth-*)
   std::optional<Denial> denial;       // kDeny; kContinue: the answer if the rest fails
-  bool hmac = false;              // kContinue: the signature check decides
-  bool plugin_with_body = false;  // kContinue: the plugin, with the body, decides
+  bool hmac = false;                  // kContinue: the signature check decides
+  bool plugin_with_body = false;      // kContinue: the plugin, with the body, decides
 };
 
 class Gate {

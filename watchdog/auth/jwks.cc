@@ -9,7 +9,8 @@
 namespace hw::auth {
 
 KeyStore::KeyStore(Options options, Fetch fetch)
-    : options_(std::move(options)), fetch_(std::move(fetch)),
+    : options_(std::move(options)),
+      fetch_(std::move(fetch)),
       keys_(std::make_shared<const KeySet>()) {
   thread_ = std::thread([this] { Run(); });
 }
@@ -41,7 +42,8 @@ Status KeyStore::FetchNow() {
                                   ".well-known/openid-configuration";
     auto doc = fetch_(discovery);
     if (!doc) {
-      return Error{fmt::format("OIDC discovery {}: {}", LoggableUrl(discovery), doc.error().message)};
+      return Error{
+          fmt::format("OIDC discovery {}: {}", LoggableUrl(discovery), doc.error().message)};
     }
     auto json = nlohmann::json::parse(*doc, nullptr, false);
     if (json.is_discarded() || !json.is_object() || !json.contains("jwks_uri") ||
@@ -113,8 +115,10 @@ void KeyStore::Run() {
     // Not ready: retry each retry_interval. Ready but failing: a little slower. Else the
     // periodic refresh.
     auto interval = options_.refresh_interval;
-    if (!ready_) interval = options_.retry_interval;
-    else if (!s) interval = std::max(options_.retry_interval * 5, options_.min_refresh_gap);
+    if (!ready_)
+      interval = options_.retry_interval;
+    else if (!s)
+      interval = std::max(options_.retry_interval * 5, options_.min_refresh_gap);
     cv_.wait_for(lock, interval, [&] { return stop_ || refresh_requested_; });
   }
 }

@@ -48,24 +48,35 @@ std::string ClaimText(const Json& v) {
 }
 
 bool SafeHeaderValue(const std::string& s) {
-  return s.size() <= 1024 &&
-         std::none_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+  return s.size() <= 1024 && std::none_of(s.begin(), s.end(), [](char c) {
+           return c == '\r' || c == '\n' || c == '\0';
+         });
 }
 
 }  // namespace
 
 std::string_view JwtOutcomeName(JwtOutcome outcome) {
   switch (outcome) {
-    case JwtOutcome::kValid: return "valid";
-    case JwtOutcome::kMalformed: return "malformed";
-    case JwtOutcome::kBadAlg: return "bad_alg";
-    case JwtOutcome::kUnknownKey: return "unknown_key";
-    case JwtOutcome::kBadSignature: return "bad_signature";
-    case JwtOutcome::kExpired: return "expired";
-    case JwtOutcome::kNotYetValid: return "not_yet_valid";
-    case JwtOutcome::kWrongIssuer: return "wrong_issuer";
-    case JwtOutcome::kWrongAudience: return "wrong_audience";
-    case JwtOutcome::kInsufficientScope: return "insufficient_scope";
+    case JwtOutcome::kValid:
+      return "valid";
+    case JwtOutcome::kMalformed:
+      return "malformed";
+    case JwtOutcome::kBadAlg:
+      return "bad_alg";
+    case JwtOutcome::kUnknownKey:
+      return "unknown_key";
+    case JwtOutcome::kBadSignature:
+      return "bad_signature";
+    case JwtOutcome::kExpired:
+      return "expired";
+    case JwtOutcome::kNotYetValid:
+      return "not_yet_valid";
+    case JwtOutcome::kWrongIssuer:
+      return "wrong_issuer";
+    case JwtOutcome::kWrongAudience:
+      return "wrong_audience";
+    case JwtOutcome::kInsufficientScope:
+      return "insufficient_scope";
   }
   return "?";
 }
@@ -185,7 +196,8 @@ JwtResult VerifyJwt(std::string_view token, const KeySet& keys, const JwtOptions
     if (aud != claims.end()) {
       if (aud->is_string()) aud_ok = aud->get<std::string>() == options.audience;
       if (aud->is_array()) {
-        for (const auto& a : *aud) aud_ok = aud_ok || (a.is_string() && a.get<std::string>() == options.audience);
+        for (const auto& a : *aud)
+          aud_ok = aud_ok || (a.is_string() && a.get<std::string>() == options.audience);
       }
     }
     if (!aud_ok) {

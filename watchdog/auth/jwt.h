@@ -18,9 +18,9 @@
 namespace hw::auth {
 
 struct JwtOptions {
-  std::string issuer;                      // jwt_issuer; "" = not checked (jwks_url alone)
-  std::string audience;                    // jwt_audience: must be in aud
-  std::chrono::seconds leeway{30};         // jwt_leeway, for exp and nbf
+  std::string issuer;                        // jwt_issuer; "" = not checked (jwks_url alone)
+  std::string audience;                      // jwt_audience: must be in aud
+  std::chrono::seconds leeway{30};           // jwt_leeway, for exp and nbf
   std::vector<std::string> required_scopes;  // jwt_required_scopes: all of them in scope/scp
   std::vector<std::string> forward_claims;   // jwt_forward_claims: X-Auth-Claim-<name>
 };
@@ -56,8 +56,8 @@ std::string_view JwtOutcomeName(JwtOutcome outcome);
 
 struct JwtResult {
   JwtOutcome outcome = JwtOutcome::kMalformed;
-  std::string subject;                                        // sub, when valid
-  std::vector<std::pair<std::string, std::string>> claims;    // forward_claims present, as text
+  std::string subject;                                      // sub, when valid
+  std::vector<std::pair<std::string, std::string>> claims;  // forward_claims present, as text
 };
 
 inline constexpr std::size_t kMaxTokenBytes = 16 * 1024;

@@ -18,11 +18,16 @@ Error RuleError(std::string_view rule, std::string_view why) {
 
 std::string_view MethodName(Method method) {
   switch (method) {
-    case Method::kHmac: return "hmac";
-    case Method::kBasic: return "basic";
-    case Method::kJwt: return "jwt";
-    case Method::kPlugin: return "plugin";
-    case Method::kNone: return "none";
+    case Method::kHmac:
+      return "hmac";
+    case Method::kBasic:
+      return "basic";
+    case Method::kJwt:
+      return "jwt";
+    case Method::kPlugin:
+      return "plugin";
+    case Method::kNone:
+      return "none";
   }
   return "?";
 }
@@ -64,15 +69,22 @@ Expected<Policy> Policy::Parse(std::string_view text) {
         std::string name(Trim(methods.substr(0, plus)));
         for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         Method m;
-        if (name == "hmac") m = Method::kHmac;
-        else if (name == "basic") m = Method::kBasic;
-        else if (name == "jwt") m = Method::kJwt;
-        else if (name == "plugin") m = Method::kPlugin;
-        else if (name == "none") m = Method::kNone;
-        else if (name.empty()) return RuleError(rule, "a method is missing");
+        if (name == "hmac")
+          m = Method::kHmac;
+        else if (name == "basic")
+          m = Method::kBasic;
+        else if (name == "jwt")
+          m = Method::kJwt;
+        else if (name == "plugin")
+          m = Method::kPlugin;
+        else if (name == "none")
+          m = Method::kNone;
+        else if (name.empty())
+          return RuleError(rule, "a method is missing");
         else {
           return RuleError(rule, fmt::format("unknown method \"{}\": expected hmac, basic, jwt, "
-                                             "plugin or none", name));
+                                             "plugin or none",
+                                             name));
         }
         if (std::find(r.methods.begin(), r.methods.end(), m) != r.methods.end()) {
           return RuleError(rule, fmt::format("method \"{}\" is listed twice", name));
@@ -83,8 +95,9 @@ Expected<Policy> Policy::Parse(std::string_view text) {
       }
       if (r.methods.size() > 1 &&
           std::find(r.methods.begin(), r.methods.end(), Method::kNone) != r.methods.end()) {
-        return RuleError(rule, "none admits every request and cannot be combined with another "
-                               "method");
+        return RuleError(rule,
+                         "none admits every request and cannot be combined with another "
+                         "method");
       }
       for (const auto& other : p.rules_) {
         if (other.prefix == r.prefix) return RuleError(rule, "the prefix is given twice");
@@ -95,9 +108,10 @@ Expected<Policy> Policy::Parse(std::string_view text) {
     rest.remove_prefix(semi + 1);
   }
   if (p.rules_.empty()) {
-    return Error{fmt::format("invalid value for auth_routes: \"{}\": expected one or more "
-                             "PREFIX=METHOD rules separated by ';', e.g. /webhook=hmac;/=jwt",
-                             text)};
+    return Error{
+        fmt::format("invalid value for auth_routes: \"{}\": expected one or more "
+                    "PREFIX=METHOD rules separated by ';', e.g. /webhook=hmac;/=jwt",
+                    text)};
   }
   return p;
 }

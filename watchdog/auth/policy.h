@@ -17,9 +17,9 @@ enum class Method { kHmac, kBasic, kJwt, kPlugin, kNone };
 std::string_view MethodName(Method method);
 
 struct Rule {
-  std::string prefix;            // starts with '/'
-  std::vector<Method> methods;   // at least one; "none" only alone
-  std::string text;              // the rule as written, for errors and logs
+  std::string prefix;           // starts with '/'
+  std::vector<Method> methods;  // at least one; "none" only alone
+  std::string text;             // the rule as written, for errors and logs
 };
 
 class Policy {

@@ -26,8 +26,8 @@ Status Body::SpillToFile() {
     if (fd >= 0) ::unlink(path.c_str());
   }
   if (fd < 0) {
-    return Error{fmt::format("cannot spool request body to TMPDIR {}: {}", tmpdir_,
-                             std::strerror(errno))};
+    return Error{
+        fmt::format("cannot spool request body to TMPDIR {}: {}", tmpdir_, std::strerror(errno))};
   }
   fd_ = fd;
   std::string pending = std::move(memory_);
@@ -56,8 +56,8 @@ Status Body::Append(std::string_view chunk) {
     ssize_t n = ::pwrite(fd_, p, left, static_cast<off_t>(size_));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Error{fmt::format("cannot spool request body to TMPDIR {}: {}", tmpdir_,
-                               std::strerror(errno))};
+      return Error{
+          fmt::format("cannot spool request body to TMPDIR {}: {}", tmpdir_, std::strerror(errno))};
     }
     p += n;
     left -= static_cast<std::size_t>(n);

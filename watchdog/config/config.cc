@@ -114,8 +114,8 @@ const std::vector<KeyDef>& Defs() {
   static const std::vector<KeyDef> defs = [] {
     std::vector<KeyDef> d;
     Part part = Part::kServe;  // of the keys added next
-    auto add = [&d, &part](std::string env, std::string alias, std::string def,
-                           std::string help, Apply apply) {
+    auto add = [&d, &part](std::string env, std::string alias, std::string def, std::string help,
+                           Apply apply) {
       std::string flag = env;
       std::replace(flag.begin(), flag.end(), '_', '-');
       if (flag == "TMPDIR") flag = "tmpdir";
@@ -134,11 +134,16 @@ const std::vector<KeyDef>& Defs() {
     add("mode", "", "streaming", "streaming, serializing, http or static",
         [](Config& c, std::string_view key, std::string_view v) -> Status {
           auto m = Lower(v);
-          if (m == "streaming") c.mode = Mode::kStreaming;
-          else if (m == "serializing") c.mode = Mode::kSerializing;
-          else if (m == "http") c.mode = Mode::kHttp;
-          else if (m == "static") c.mode = Mode::kStatic;
-          else return Invalid(key, v, "one of streaming, serializing, http, static");
+          if (m == "streaming")
+            c.mode = Mode::kStreaming;
+          else if (m == "serializing")
+            c.mode = Mode::kSerializing;
+          else if (m == "http")
+            c.mode = Mode::kHttp;
+          else if (m == "static")
+            c.mode = Mode::kStatic;
+          else
+            return Invalid(key, v, "one of streaming, serializing, http, static");
           return Ok{};
         });
     add("upstream_url", "http_upstream_url", "(required in http mode)",
@@ -172,7 +177,8 @@ const std::vector<KeyDef>& Defs() {
         SetDuration(&Config::healthcheck_interval, true));
     add("keepalive_timeout", "", "5s", "idle keep-alive connections are closed after this",
         SetDuration(&Config::keepalive_timeout, false));
-    add("max_inflight", "", "0", "concurrent function requests above which 429 is answered (0 = no limit)",
+    add("max_inflight", "", "0",
+        "concurrent function requests above which 429 is answered (0 = no limit)",
         SetInt(&Config::max_inflight, 0, 1000000, "an integer >= 0"));
     add("max_connections", "", "256",
         "open client connections served at once; more wait in the listen queue",
@@ -209,16 +215,20 @@ const std::vector<KeyDef>& Defs() {
     add("TMPDIR", "", "/tmp", "where the lock file .lock and spooled bodies are written",
         SetString(&Config::tmpdir));
     // Logs
-    add("prefix_logs", "", "true", "prefix function output lines with a timestamp and stdout:/stderr:",
+    add("prefix_logs", "", "true",
+        "prefix function output lines with a timestamp and stdout:/stderr:",
         SetBool(&Config::prefix_logs));
     add("log_buffer_size", "", "65536", "longest function log line; longer lines are split",
         SetBytes(&Config::log_buffer_size, false));
     add("log_format", "", "text", "text, or json for one JSON object per line",
         [](Config& c, std::string_view key, std::string_view v) -> Status {
           auto f = Lower(v);
-          if (f == "text") c.log_format = LogFormat::kText;
-          else if (f == "json") c.log_format = LogFormat::kJson;
-          else return Invalid(key, v, "text or json");
+          if (f == "text")
+            c.log_format = LogFormat::kText;
+          else if (f == "json")
+            c.log_format = LogFormat::kJson;
+          else
+            return Invalid(key, v, "text or json");
           return Ok{};
         });
     // Signature verification
@@ -247,7 +257,8 @@ const std::vector<KeyDef>& Defs() {
           s.secrets_path = std::string(v);
           return Ok{};
         }));
-    add("hmac_secret_raw", "", "false", "keep secret bytes exactly (default: trim trailing whitespace)",
+    add("hmac_secret_raw", "", "false",
+        "keep secret bytes exactly (default: trim trailing whitespace)",
         SetSignature([](SignatureOptions& s, std::string_view key, std::string_view v) -> Status {
           auto b = ParseBool(v);
           if (!b) return Invalid(key, v, "true, false, 1 or 0");
@@ -357,7 +368,8 @@ const std::vector<KeyDef>& Defs() {
                 path.find(' ') != std::string::npos) {
               return Invalid(key, v, "comma-separated pairs such as \"GET /ping\"");
             }
-            for (char& ch : method) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            for (char& ch : method)
+              ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
             s.allow_unsigned.emplace_back(method, path);
           }
           return Ok{};
@@ -424,7 +436,8 @@ const std::vector<KeyDef>& Defs() {
     add("basic_auth_user_secret", "", "basic-auth-user", "basic: secret file with the user name",
         auth_string(&AuthOptions::basic_user_secret, false));
     add("basic_auth_password_secret", "", "basic-auth-password",
-        "basic: secret file with the password", auth_string(&AuthOptions::basic_password_secret, false));
+        "basic: secret file with the password",
+        auth_string(&AuthOptions::basic_password_secret, false));
     add("basic_auth_max_failures", "", "10",
         "basic: failed attempts per client address per minute before 429 (0 = no limit)",
         [](Config& c, std::string_view key, std::string_view v) -> Status {
@@ -451,7 +464,8 @@ const std::vector<KeyDef>& Defs() {
     add("auth_proxy_cache_entries", "", "10000", "plugin: most admissions remembered at once",
         [](Config& c, std::string_view key, std::string_view v) -> Status {
           auto n = ParseInteger<std::size_t>(v);
-          if (!n || *n == 0 || *n > 10'000'000) return Invalid(key, v, "an integer from 1 to 10000000");
+          if (!n || *n == 0 || *n > 10'000'000)
+            return Invalid(key, v, "an integer from 1 to 10000000");
           c.auth.proxy_cache_entries = *n;
           return Ok{};
         });
@@ -492,10 +506,14 @@ constexpr std::int64_t kMaxDurationMs = 10'000'000'000;
 
 std::string_view ModeName(Mode mode) {
   switch (mode) {
-    case Mode::kStreaming: return "streaming";
-    case Mode::kSerializing: return "serializing";
-    case Mode::kHttp: return "http";
-    case Mode::kStatic: return "static";
+    case Mode::kStreaming:
+      return "streaming";
+    case Mode::kSerializing:
+      return "serializing";
+    case Mode::kHttp:
+      return "http";
+    case Mode::kStatic:
+      return "static";
   }
   return "?";
 }
@@ -535,7 +553,8 @@ Expected<Duration> ParseDuration(std::string_view text) {
   std::string_view rest = text;
   while (!rest.empty()) {
     std::size_t i = 0;
-    while (i < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[i])) || rest[i] == '.')) ++i;
+    while (i < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[i])) || rest[i] == '.'))
+      ++i;
     if (i == 0) return Error{"expected a number"};
     const std::string_view number = rest.substr(0, i);
     if (std::count(number.begin(), number.end(), '.') > 1 || number == ".") {
@@ -543,17 +562,25 @@ Expected<Duration> ParseDuration(std::string_view text) {
     }
     rest.remove_prefix(i);
     std::size_t u = 0;
-    while (u < rest.size() && !std::isdigit(static_cast<unsigned char>(rest[u])) && rest[u] != '.') ++u;
+    while (u < rest.size() && !std::isdigit(static_cast<unsigned char>(rest[u])) && rest[u] != '.')
+      ++u;
     const std::string_view unit = rest.substr(0, u);
     rest.remove_prefix(u);
     long double unit_ns = 0;
-    if (unit == "ns") unit_ns = 1;
-    else if (unit == "us" || unit == "\xC2\xB5s") unit_ns = 1e3L;
-    else if (unit == "ms") unit_ns = 1e6L;
-    else if (unit == "s") unit_ns = 1e9L;
-    else if (unit == "m") unit_ns = 60e9L;
-    else if (unit == "h") unit_ns = 3600e9L;
-    else return Error{"unknown unit"};
+    if (unit == "ns")
+      unit_ns = 1;
+    else if (unit == "us" || unit == "\xC2\xB5s")
+      unit_ns = 1e3L;
+    else if (unit == "ms")
+      unit_ns = 1e6L;
+    else if (unit == "s")
+      unit_ns = 1e9L;
+    else if (unit == "m")
+      unit_ns = 60e9L;
+    else if (unit == "h")
+      unit_ns = 3600e9L;
+    else
+      return Error{"unknown unit"};
     const std::size_t dot = number.find('.');
     long double whole = 0;
     for (char c : number.substr(0, dot)) {
@@ -584,11 +611,16 @@ Expected<std::size_t> ParseBytes(std::string_view text) {
   if (!number) return Error{"expected a number"};
   std::string unit = Lower(text.substr(i));
   std::uint64_t factor = 1;
-  if (unit.empty() || unit == "b") factor = 1;
-  else if (unit == "k" || unit == "kib" || unit == "kb") factor = 1024;
-  else if (unit == "m" || unit == "mib" || unit == "mb") factor = 1024 * 1024;
-  else if (unit == "g" || unit == "gib" || unit == "gb") factor = 1024ull * 1024 * 1024;
-  else return Error{"unknown unit"};
+  if (unit.empty() || unit == "b")
+    factor = 1;
+  else if (unit == "k" || unit == "kib" || unit == "kb")
+    factor = 1024;
+  else if (unit == "m" || unit == "mib" || unit == "mb")
+    factor = 1024 * 1024;
+  else if (unit == "g" || unit == "gib" || unit == "gb")
+    factor = 1024ull * 1024 * 1024;
+  else
+    return Error{"unknown unit"};
   if (*number > std::numeric_limits<std::uint64_t>::max() / factor) return Error{"too large"};
   return static_cast<std::size_t>(*number * factor);
 }
@@ -647,9 +679,8 @@ namespace {
 
 // Applies the keys of Defs() found in the flags (first), the environment or an alias;
 // `only`: just the keys of that part. Records in `set` the keys that had a value.
-Status ApplyKeys(Config& c, const Environment& env,
-                 const std::map<std::string, std::string>& flags, std::optional<Part> only,
-                 std::set<std::string>& set) {
+Status ApplyKeys(Config& c, const Environment& env, const std::map<std::string, std::string>& flags,
+                 std::optional<Part> only, std::set<std::string>& set) {
   for (const auto& def : Defs()) {
     if (!def.apply || (only && def.part != *only)) continue;
     const KeySpec& k = def.spec;
@@ -688,8 +719,8 @@ Status ApplySchemeKeys(SignatureOptions& s, const Environment& env,
   for (const auto& [key, value] : env) {
     if (key.size() > kSchemeSecretPrefix.size() && key.starts_with(kSchemeSecretPrefix) &&
         key != "hmac_secret_raw") {
-      auto status = add_scheme_secret(std::string_view(key).substr(kSchemeSecretPrefix.size()),
-                                      value, key);
+      auto status =
+          add_scheme_secret(std::string_view(key).substr(kSchemeSecretPrefix.size()), value, key);
       if (!status) return status;
     }
   }
@@ -712,8 +743,8 @@ Status ApplySchemeKeys(SignatureOptions& s, const Environment& env,
       if (eq == std::string_view::npos) {
         return Invalid("--hmac-secret-for", f->second, "SCHEME=NAMES[;SCHEME=NAMES]");
       }
-      auto status = add_scheme_secret(Trim(item.substr(0, eq)), item.substr(eq + 1),
-                                      "--hmac-secret-for");
+      auto status =
+          add_scheme_secret(Trim(item.substr(0, eq)), item.substr(eq + 1), "--hmac-secret-for");
       if (!status) return status;
       if (semi == std::string_view::npos) break;
       rest.remove_prefix(semi + 1);
@@ -747,10 +778,10 @@ Expected<Config> Load(const Environment& env, const std::map<std::string, std::s
   // Cross-field rules.
   if (!set.contains("healthcheck_interval")) c.healthcheck_interval = c.write_timeout;
   if (c.mode != Mode::kStatic && !set.contains("fprocess")) {
-    return Error{fmt::format(
-        "fprocess is not set: {} mode needs the function's command line (fprocess, or "
-        "function_process)",
-        ModeName(c.mode))};
+    return Error{
+        fmt::format("fprocess is not set: {} mode needs the function's command line (fprocess, or "
+                    "function_process)",
+                    ModeName(c.mode))};
   }
   if (c.mode == Mode::kHttp && c.upstream_url.empty()) {
     return Error{

@@ -32,19 +32,19 @@ inline constexpr Duration kDefaultReloadInterval = std::chrono::seconds(2);
 // Settings of the signature check (README "Signature verification"). Scheme names are
 // validated by the signature module, which knows them; everything else is validated here.
 struct SignatureOptions {
-  std::vector<std::string> schemes;       // hmac_scheme, split on commas; {"none"} = off
+  std::vector<std::string> schemes;  // hmac_scheme, split on commas; {"none"} = off
   std::vector<std::string> secret_names{std::string(kDefaultSecretName)};  // hmac_secret
   // hmac_secret_<scheme>: secret names for one scheme (key: scheme name as written after
   // the prefix, lower case, '_' kept, e.g. "github", "standard_webhooks").
   std::map<std::string, std::vector<std::string>> scheme_secret_names;
   std::string secrets_path{kDefaultSecretsPath};  // /run/secrets tried if missing
-  bool secret_raw = false;                             // hmac_secret_raw
+  bool secret_raw = false;                        // hmac_secret_raw
   std::string header;  // hmac_header: faas-cli and generic only ("" = faas-cli's default)
   // hmac_header_<scheme>: the signature header of one scheme (key as for secrets).
   std::map<std::string, std::string> scheme_headers;
-  Duration tolerance = std::chrono::minutes(5);        // hmac_tolerance
-  bool allow_sha1 = false;                             // hmac_allow_sha1
-  std::size_t replay_cache = 0;                        // hmac_replay_cache (0 = off)
+  Duration tolerance = std::chrono::minutes(5);  // hmac_tolerance
+  bool allow_sha1 = false;                       // hmac_allow_sha1
+  std::size_t replay_cache = 0;                  // hmac_replay_cache (0 = off)
   // Replay and duplicate protection (README "Replay and duplicate protection"):
   std::string replay_store;                   // hmac_replay_store: "", "memory", redis URL
   std::string replay_store_password_secret;   // secret name under secrets_path ("" = none)
@@ -58,10 +58,10 @@ struct SignatureOptions {
   Duration replay_claim_ttl = Duration(0);
   // hmac_allow_unsigned: exact (METHOD, /path) pairs; method upper-case.
   std::vector<std::pair<std::string, std::string>> allow_unsigned;
-  std::string public_url;                      // hmac_public_url
-  std::string algorithm = "sha256";            // hmac_algorithm (generic)
-  std::string encoding = "hex";                // hmac_encoding (generic)
-  std::string prefix;                          // hmac_prefix (generic)
+  std::string public_url;                             // hmac_public_url
+  std::string algorithm = "sha256";                   // hmac_algorithm (generic)
+  std::string encoding = "hex";                       // hmac_encoding (generic)
+  std::string prefix;                                 // hmac_prefix (generic)
   Duration reload_interval = kDefaultReloadInterval;  // hmac_reload_interval
 
   bool operator==(const SignatureOptions&) const = default;
@@ -73,9 +73,9 @@ struct AuthOptions {
   std::string routes = "/=hmac";  // auth_routes as written; "" is read as "/=hmac" too
   std::string basic_user_secret = "basic-auth-user";
   std::string basic_password_secret = "basic-auth-password";
-  std::size_t basic_max_failures = 10;  // per client address per minute; 0 = no limit
-  std::string proxy_url;                // auth_proxy_url
-  bool pass_body = false;               // auth_pass_body
+  std::size_t basic_max_failures = 10;               // per client address per minute; 0 = no limit
+  std::string proxy_url;                             // auth_proxy_url
+  bool pass_body = false;                            // auth_pass_body
   Duration proxy_timeout = std::chrono::seconds(5);  // also the OIDC/JWKS fetch timeout
   Duration proxy_cache = Duration(0);                // auth_proxy_cache; 0 = off
   std::size_t proxy_cache_entries = 10000;           // auth_proxy_cache_entries

@@ -64,8 +64,9 @@ Expected<UpstreamAddress> ParseUpstreamUrl(std::string_view key, std::string_vie
     v6->sin6_port = htons(static_cast<uint16_t>(a.port));
     a.addr_len = sizeof(sockaddr_in6);
   } else {
-    return bad("the host must be an IP address or localhost (the function runs beside the "
-               "watchdog)");
+    return bad(
+        "the host must be an IP address or localhost (the function runs beside the "
+        "watchdog)");
   }
   return a;
 }

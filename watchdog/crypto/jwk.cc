@@ -35,8 +35,7 @@ bool Verify(EVP_PKEY* key, const EVP_MD* md, std::string_view input,
   Owned<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key) != 1) return false;
   return EVP_DigestVerify(ctx.get(), sig.data(), sig.size(),
-                          reinterpret_cast<const unsigned char*>(input.data()),
-                          input.size()) == 1;
+                          reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
 }
 
 }  // namespace
@@ -52,12 +51,18 @@ std::optional<Bytes> DecodeBase64Url(std::string_view text) {
   int bits = 0;
   for (char c : text) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-') v = 62;
-    else if (c == '_') v = 63;
-    else return std::nullopt;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '-')
+      v = 62;
+    else if (c == '_')
+      v = 63;
+    else
+      return std::nullopt;
     acc = (acc << 6) | static_cast<std::uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -123,9 +128,12 @@ Expected<PublicKey> PublicKey::FromJwk(const JwkFields& jwk) {
 
 std::string_view PublicKey::Algorithm() const {
   switch (type_) {
-    case Type::kRsa: return "RS256";
-    case Type::kEcP256: return "ES256";
-    case Type::kEd25519: return "EdDSA";
+    case Type::kRsa:
+      return "RS256";
+    case Type::kEcP256:
+      return "ES256";
+    case Type::kEd25519:
+      return "EdDSA";
   }
   return "";
 }

@@ -22,8 +22,8 @@ std::optional<Bytes> DecodeBase64Url(std::string_view text);
 
 // The members of one JWK, as base64url text (unused ones empty).
 struct JwkFields {
-  std::string kty;  // "RSA", "EC", "OKP"
-  std::string crv;  // "P-256", "Ed25519"
+  std::string kty;   // "RSA", "EC", "OKP"
+  std::string crv;   // "P-256", "Ed25519"
   std::string n, e;  // RSA
   std::string x, y;  // EC (x, y), OKP (x)
 };

@@ -178,8 +178,8 @@ class Registry {
   std::condition_variable reaped_;   // some record got its wait_status
   bool started_ = false;
   std::uint64_t spawn_count_ = 0;
-  int in_progress_ = 0;                           // spawns running outside the lock
-  std::unordered_map<pid_t, int> early_;          // reaped before registration
+  int in_progress_ = 0;                   // spawns running outside the lock
+  std::unordered_map<pid_t, int> early_;  // reaped before registration
   std::unordered_map<pid_t, std::shared_ptr<detail::ChildRecord>> children_;
 };
 

@@ -46,8 +46,8 @@ class BodyStream {
 struct FunctionResponse {
   int status = 200;
   std::vector<Header> headers;
-  std::string body;                   // used when stream is null
-  std::unique_ptr<BodyStream> stream;  // streamed body: chunked unless stream_length is set
+  std::string body;                          // used when stream is null
+  std::unique_ptr<BodyStream> stream;        // streamed body: chunked unless stream_length is set
   std::optional<std::size_t> stream_length;  // exact length of the streamed body, if known
   bool internal = false;  // made by the watchdog, not the function: X-OpenFaaS-Internal
 };

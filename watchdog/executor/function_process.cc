@@ -61,8 +61,8 @@ std::vector<std::string> FunctionEnvironment(const std::vector<std::string>& bas
     }
     std::string name = HeaderEnvName(h.name);
     if (!taken.insert(name).second) {
-      log::Debug(fmt::format("header {} not passed to the function: {} is already set",
-                             h.name, name));
+      log::Debug(
+          fmt::format("header {} not passed to the function: {} is already set", h.name, name));
       return;
     }
     request_vars.push_back(name + "=" + h.value);
@@ -83,8 +83,7 @@ std::vector<std::string> FunctionEnvironment(const std::vector<std::string>& bas
   return env;
 }
 
-FunctionLauncher::FunctionLauncher(const config::ProcessOptions& options,
-                                   metrics::Metrics* metrics)
+FunctionLauncher::FunctionLauncher(const config::ProcessOptions& options, metrics::Metrics* metrics)
     : options_(options), metrics_(metrics), base_env_(OwnEnvironment()) {}
 
 Expected<ChildProcess> FunctionLauncher::Launch(const FunctionRequest& request) const {
@@ -129,9 +128,8 @@ std::string FunctionLauncher::ContentType() const {
 }
 
 std::string DurationSeconds(std::chrono::steady_clock::time_point start) {
-  return fmt::format("{:.6f}", std::chrono::duration<double>(
-                                   std::chrono::steady_clock::now() - start)
-                                   .count());
+  return fmt::format(
+      "{:.6f}", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 FunctionResponse ExecTimeoutResponse() {

@@ -102,9 +102,7 @@ HttpExecutor::HttpExecutor(const config::ProcessOptions& process,
       on_fatal_(std::move(on_fatal)),
       pool_(std::max<std::size_t>(1, max_idle)) {}
 
-HttpExecutor::~HttpExecutor() {
-  Shutdown();
-}
+HttpExecutor::~HttpExecutor() { Shutdown(); }
 
 Status HttpExecutor::Start() {
   if (!process_.argv.empty()) {
@@ -116,8 +114,8 @@ Status HttpExecutor::Start() {
     if (!child) return Error{fmt::format("cannot start the function: {}", child.error().message)};
     if (metrics_ != nullptr) metrics_->Spawned();
     function_ = std::make_unique<ChildProcess>(std::move(*child));
-    log::Info(fmt::format("started function process {} (pid {})", process_.fprocess,
-                          function_->pid()));
+    log::Info(
+        fmt::format("started function process {} (pid {})", process_.fprocess, function_->pid()));
     ChildProcess* fn = function_.get();
     output_thread_ = std::thread([this, fn] {
       const bool prefix = process_.prefix_logs;
@@ -138,9 +136,10 @@ Status HttpExecutor::Start() {
       stdout_lines.Flush();
       std::string how = result ? result->status.Describe() : result.error().message;
       if (!stopping_.load()) {
-        on_fatal_(fmt::format("the function process ({}) exited: {}; exiting so the container "
-                              "restarts",
-                              process_.fprocess, how));
+        on_fatal_(
+            fmt::format("the function process ({}) exited: {}; exiting so the container "
+                        "restarts",
+                        process_.fprocess, how));
       } else {
         log::Info(fmt::format("function process exited: {}", how));
       }
@@ -153,25 +152,26 @@ Status HttpExecutor::Start() {
   auto next_log = start + std::chrono::seconds(2);
   while (true) {
     UpstreamFailure failure = UpstreamFailure::kNone;
-    auto conn = UpstreamConnection::Open(upstream_.upstream_address, SteadyClock::now() + std::chrono::seconds(1),
-                                         &failure);
+    auto conn = UpstreamConnection::Open(upstream_.upstream_address,
+                                         SteadyClock::now() + std::chrono::seconds(1), &failure);
     if (conn) {
-      log::Info(fmt::format("function accepts connections on {} after {} ms", upstream_.upstream_url,
-                            std::chrono::duration_cast<std::chrono::milliseconds>(
-                                SteadyClock::now() - start)
-                                .count()));
+      log::Info(fmt::format(
+          "function accepts connections on {} after {} ms", upstream_.upstream_url,
+          std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start)
+              .count()));
       return Ok{};
     }
     if (function_ && function_->TryExitStatus()) {
-      return Error{fmt::format("the function process exited ({}) before accepting connections on {}",
-                               function_->TryExitStatus()->Describe(), upstream_.upstream_url)};
+      return Error{
+          fmt::format("the function process exited ({}) before accepting connections on {}",
+                      function_->TryExitStatus()->Describe(), upstream_.upstream_url)};
     }
     auto now = SteadyClock::now();
     if (now >= deadline) {
-      return Error{fmt::format("the function did not accept connections on {} within "
-                               "upstream_ready_timeout ({} ms): {}",
-                               upstream_.upstream_url, upstream_.upstream_ready_timeout.count(),
-                               conn.error().message)};
+      return Error{fmt::format(
+          "the function did not accept connections on {} within "
+          "upstream_ready_timeout ({} ms): {}",
+          upstream_.upstream_url, upstream_.upstream_ready_timeout.count(), conn.error().message)};
     }
     if (now >= next_log) {
       log::Info(fmt::format("waiting for the function to accept connections on {}",
@@ -223,7 +223,8 @@ FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
     if (!conn) {
       UpstreamFailure failure = UpstreamFailure::kNone;
       auto opened = UpstreamConnection::Open(upstream_.upstream_address, deadline, &failure);
-      if (!opened) return FailureResponse(failure, opened.error().message, process_, upstream_, start);
+      if (!opened)
+        return FailureResponse(failure, opened.error().message, process_, upstream_, start);
       conn = std::make_unique<UpstreamConnection>(std::move(*opened));
     }
     conn->BeginExchange();

@@ -154,8 +154,8 @@ Status ProcessPump::FeedStdin(SigpipeBlock& sigpipe) {
       if (n < 0) {
         // The function would see a truncated input and could still exit 0: never a success.
         child_.KillGroup(SIGKILL);
-        return Error{fmt::format("function process {}: the request body could not be read",
-                                 child_.pid())};
+        return Error{
+            fmt::format("function process {}: the request body could not be read", child_.pid())};
       }
       if (n == 0) {
         CloseStdin();

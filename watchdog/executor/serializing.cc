@@ -44,9 +44,10 @@ FunctionResponse SerializingExecutor::Invoke(const FunctionRequest& request) {
     log::Error(fmt::format("function I/O failed: {}", result.error().message));
     r = InternalResponse(500, "Function process failed\n");
   } else if (too_large) {
-    log::Warn(fmt::format("function output exceeded max_response_bytes ({} bytes): process "
-                          "group killed",
-                          cfg.max_response_bytes));
+    log::Warn(
+        fmt::format("function output exceeded max_response_bytes ({} bytes): process "
+                    "group killed",
+                    cfg.max_response_bytes));
     r = InternalResponse(500, "Function output too large (max_response_bytes)\n");
   } else if (result->outcome == PumpOutcome::kTimedOut) {
     log::Warn(fmt::format("function exceeded exec_timeout ({} ms): process group killed",
@@ -55,8 +56,8 @@ FunctionResponse SerializingExecutor::Invoke(const FunctionRequest& request) {
   } else if (!result->status.success()) {
     log::Warn(fmt::format("function failed: {}; {} bytes of output discarded",
                           result->status.Describe(), output.size()));
-    r = InternalResponse(500, fmt::format("Function process failed: {}\n",
-                                          result->status.Describe()));
+    r = InternalResponse(500,
+                         fmt::format("Function process failed: {}\n", result->status.Describe()));
   } else {
     if (cfg.write_debug) log::FunctionOutput("stdout", output, cfg.prefix_logs);
     r.status = 200;

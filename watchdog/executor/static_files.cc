@@ -25,8 +25,8 @@ class FileBody final : public BodyStream {
   bool Pump(const std::function<bool(std::string_view)>& write) override {
     std::string buf(kChunk, '\0');
     for (std::size_t off = 0; off < size_;) {
-      ssize_t n = ::pread(fd_.get(), buf.data(), std::min(kChunk, size_ - off),
-                          static_cast<off_t>(off));
+      ssize_t n =
+          ::pread(fd_.get(), buf.data(), std::min(kChunk, size_ - off), static_cast<off_t>(off));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return false;
       if (!write(std::string_view(buf.data(), static_cast<std::size_t>(n)))) return false;
@@ -53,17 +53,28 @@ std::string ContentTypeFor(std::string_view path) {
   std::string ext(path.substr(dot + 1));
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   static const std::pair<const char*, const char*> kTypes[] = {
-      {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"},
-      {"css", "text/css; charset=utf-8"},   {"js", "text/javascript; charset=utf-8"},
-      {"mjs", "text/javascript; charset=utf-8"}, {"json", "application/json"},
-      {"txt", "text/plain; charset=utf-8"}, {"md", "text/markdown; charset=utf-8"},
-      {"xml", "application/xml"},           {"svg", "image/svg+xml"},
-      {"png", "image/png"},                 {"jpg", "image/jpeg"},
-      {"jpeg", "image/jpeg"},               {"gif", "image/gif"},
-      {"webp", "image/webp"},               {"ico", "image/x-icon"},
-      {"wasm", "application/wasm"},         {"pdf", "application/pdf"},
-      {"woff", "font/woff"},                {"woff2", "font/woff2"},
-      {"map", "application/json"},          {"csv", "text/csv; charset=utf-8"},
+      {"html", "text/html; charset=utf-8"},
+      {"htm", "text/html; charset=utf-8"},
+      {"css", "text/css; charset=utf-8"},
+      {"js", "text/javascript; charset=utf-8"},
+      {"mjs", "text/javascript; charset=utf-8"},
+      {"json", "application/json"},
+      {"txt", "text/plain; charset=utf-8"},
+      {"md", "text/markdown; charset=utf-8"},
+      {"xml", "application/xml"},
+      {"svg", "image/svg+xml"},
+      {"png", "image/png"},
+      {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},
+      {"gif", "image/gif"},
+      {"webp", "image/webp"},
+      {"ico", "image/x-icon"},
+      {"wasm", "application/wasm"},
+      {"pdf", "application/pdf"},
+      {"woff", "font/woff"},
+      {"woff2", "font/woff2"},
+      {"map", "application/json"},
+      {"csv", "text/csv; charset=utf-8"},
   };
   for (const auto& [e, type] : kTypes) {
     if (ext == e) return type;
@@ -100,8 +111,8 @@ FunctionResponse StaticExecutor::Invoke(const FunctionRequest& request) {
   // Refuse any ".." segment outright (the path is already percent-decoded).
   for (std::size_t i = 0; i < path.size();) {
     auto next = path.find('/', i + 1);
-    auto segment = path.substr(i + 1, next == std::string_view::npos ? std::string_view::npos
-                                                                      : next - i - 1);
+    auto segment =
+        path.substr(i + 1, next == std::string_view::npos ? std::string_view::npos : next - i - 1);
     if (segment == "..") return NotFound();
     if (next == std::string_view::npos) break;
     i = next;

@@ -20,7 +20,7 @@ struct Running {
   std::unique_ptr<Body> rest;    // body bytes from rest_base on, once Invoke returned
   std::size_t rest_base = 0;
   std::size_t input_offset = 0;  // body bytes handed to the pump so far
-  std::string first;  // output read before the status was decided
+  std::string first;             // output read before the status was decided
   std::function<bool(std::string_view)> sink;
   std::unique_ptr<ProcessPump> pump;
   std::chrono::milliseconds exec_timeout{0};
@@ -53,9 +53,9 @@ class StreamedOutput final : public BodyStream {
       return false;
     }
     if (result->outcome == PumpOutcome::kTimedOut) {
-      log::Warn(fmt::format(
-          "function exceeded exec_timeout ({} ms) after output started: response cut",
-          r.exec_timeout.count()));
+      log::Warn(
+          fmt::format("function exceeded exec_timeout ({} ms) after output started: response cut",
+                      r.exec_timeout.count()));
       return false;
     }
     if (!result->status.success()) {
@@ -81,8 +81,7 @@ Status KeepUnwrittenInput(const Body& body, const config::SpoolOptions& spool, R
   for (std::size_t offset = r.input_offset; offset < body.size();) {
     const long n = body.ReadAt(offset, buffer.data(), buffer.size());
     if (n <= 0) return Error{"the request body could not be read"};
-    if (Status s = rest->Append(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
-        !s) {
+    if (Status s = rest->Append(std::string_view(buffer.data(), static_cast<std::size_t>(n))); !s) {
       return s;
     }
     offset += static_cast<std::size_t>(n);
@@ -146,8 +145,8 @@ FunctionResponse StreamingExecutor::Invoke(const FunctionRequest& request) {
   }
   if (!result->status.success()) {
     log::Warn(fmt::format("function failed before any output: {}", result->status.Describe()));
-    return InternalResponse(500, fmt::format("Function process failed: {}\n",
-                                             result->status.Describe()));
+    return InternalResponse(
+        500, fmt::format("Function process failed: {}\n", result->status.Describe()));
   }
   response.status = 200;
   response.body = std::move(r->first);

@@ -47,9 +47,9 @@ bool ContainsToken(std::string_view list, std::string_view token) {
 }  // namespace
 
 bool IsHopByHop(std::string_view name) {
-  for (std::string_view h : {"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
-                             "Transfer-Encoding", "Upgrade", "Proxy-Authenticate",
-                             "Proxy-Authorization", "HTTP2-Settings"}) {
+  for (std::string_view h :
+       {"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
+        "Upgrade", "Proxy-Authenticate", "Proxy-Authorization", "HTTP2-Settings"}) {
     if (IEquals(name, h)) return true;
   }
   return false;
@@ -65,11 +65,12 @@ Expected<UpstreamConnection> UpstreamConnection::Open(const UpstreamAddress& add
   }
   int one = 1;
   ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address.addr), address.addr_len) != 0) {
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address.addr), address.addr_len) !=
+      0) {
     if (errno != EINPROGRESS) {
       *failure = errno == ECONNREFUSED ? UpstreamFailure::kRefused : UpstreamFailure::kBroken;
-      return Error{fmt::format("connect to {}:{}: {}", address.host, address.port,
-                               std::strerror(errno))};
+      return Error{
+          fmt::format("connect to {}:{}: {}", address.host, address.port, std::strerror(errno))};
     }
     pollfd p{fd.get(), POLLOUT, 0};
     int r = ::poll(&p, 1, MillisLeft(deadline));
@@ -163,7 +164,8 @@ Status UpstreamConnection::SendRequest(std::string_view method, std::string_view
       Fail(UpstreamFailure::kBroken);
       return Error{"cannot read the spooled request body"};
     }
-    if (auto s = WriteAll(std::string_view(chunk.data(), static_cast<std::size_t>(n)), deadline); !s) {
+    if (auto s = WriteAll(std::string_view(chunk.data(), static_cast<std::size_t>(n)), deadline);
+        !s) {
       return s;
     }
     off += static_cast<std::size_t>(n);
@@ -255,8 +257,10 @@ Expected<ResponseHead> UpstreamConnection::ReadHead(bool head_request, TimePoint
       }
       std::string name = line->substr(0, colon);
       std::string_view value = std::string_view(*line).substr(colon + 1);
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+        value.remove_suffix(1);
       if (IEquals(name, "Content-Length")) {
         std::size_t n = 0;
         auto [q, e] = std::from_chars(value.data(), value.data() + value.size(), n);

@@ -61,9 +61,9 @@ Metrics::Metrics()
       unverified_bytes_(registry_.AddGauge(
           "hmac_unverified_body_bytes",
           "Request body bytes held whose signature is not yet decided (max_unverified_bytes).")),
-      unverified_rejections_(registry_.AddCounter(
-          "hmac_unverified_budget_rejections_total",
-          "Requests answered 503 because max_unverified_bytes was reached.")),
+      unverified_rejections_(
+          registry_.AddCounter("hmac_unverified_budget_rejections_total",
+                               "Requests answered 503 because max_unverified_bytes was reached.")),
       dropped_headers_(registry_.AddCounter(
           "hmac_dropped_headers_total",
           "Client headers dropped before the function (names containing '_').")) {

@@ -25,9 +25,9 @@ class SecretWatcher {
  public:
   // Turns the complete current set of secrets (one per path, in the order of
   // Options::paths; nullptr for a file that was removed while others remain) into whatever
-  // the consumer keeps, e.g. pre-keyed MAC contexts, and publishes it. Called once at startup and again after each file that changed. An Error
-  // (which must name the file and never contain secret bytes) rejects the change: the
-  // previous secret of that file stays in use.
+  // the consumer keeps, e.g. pre-keyed MAC contexts, and publishes it. Called once at startup and
+  // again after each file that changed. An Error (which must name the file and never contain secret
+  // bytes) rejects the change: the previous secret of that file stays in use.
   using Apply = std::function<Status(std::span<const Secret* const> secrets)>;
   using Sink = std::function<void(std::string_view message)>;
 
@@ -68,7 +68,7 @@ class SecretWatcher {
 
   std::mutex pass_mutex_;  // one pass at a time; guards current_ and last_error_
   std::vector<std::optional<Secret>> current_;  // empty: withdrawn (file removed)
-  std::vector<std::string> last_error_;  // per file; "" while the file is fine
+  std::vector<std::string> last_error_;         // per file; "" while the file is fine
 
   std::atomic<std::uint64_t> reloads_{0};
   std::atomic<std::uint64_t> failures_{0};

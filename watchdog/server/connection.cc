@@ -46,16 +46,13 @@ constexpr std::uint64_t kLoopBodyBytes = 64 * 1024;
 
 // The methods a function is called with.
 bool IsFunctionMethod(std::string_view m) {
-  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "POST" || m == "PUT" ||
-         m == "PATCH" || m == "DELETE";
+  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "POST" || m == "PUT" || m == "PATCH" ||
+         m == "DELETE";
 }
 
-bool IsReservedPath(std::string_view path) {
-  return path == "/_/health" || path == "/_/ready";
-}
+bool IsReservedPath(std::string_view path) { return path == "/_/health" || path == "/_/ready"; }
 
-const std::string* FindHeader(const std::vector<executor::Header>& headers,
-                              std::string_view name) {
+const std::string* FindHeader(const std::vector<executor::Header>& headers, std::string_view name) {
   for (const auto& h : headers) {
     if (IEquals(h.name, name)) return &h.value;
   }
@@ -122,7 +119,7 @@ struct Exchange {
   bool kube_probe = false;
   std::string_view outcome = "-";
   std::string_view scheme = "-";
-  bool function_call = false;    // counted in the function metrics
+  bool function_call = false;     // counted in the function metrics
   bool message_complete = false;  // the whole request was read: the connection may go on
 };
 
@@ -175,13 +172,11 @@ class Connection {
     }
   }
 
-  AfterServe Serve();       // on a worker
-  LoopServed ServeHere();   // on the front loop
+  AfterServe Serve();      // on a worker
+  LoopServed ServeHere();  // on the front loop
 
  private:
-  std::string_view Unparsed() const {
-    return std::string_view(c_.buffered).substr(offset_);
-  }
+  std::string_view Unparsed() const { return std::string_view(c_.buffered).substr(offset_); }
   Io ReadMore(Clock::time_point deadline);
   bool WaitFor(short events, int timeout_ms) const;
   bool Send(std::initializer_list<std::string_view> parts);
@@ -211,7 +206,7 @@ class Connection {
   const ConnectionServices& s_;
   const bool on_loop_;
   std::unique_ptr<RequestParser> parser_;
-  std::size_t offset_ = 0;  // bytes of c_.buffered the parser has taken
+  std::size_t offset_ = 0;                 // bytes of c_.buffered the parser has taken
   std::shared_ptr<BegunRequest> begun_;    // on the loop: the request a worker goes on with
   std::shared_ptr<BegunRequest> waiting_;  // on the loop: the request whose body is due
 };
@@ -498,8 +493,8 @@ bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline, Stage st
         r.headers.push_back({"Allow", "GET"});
         return Respond(ex, std::move(r), false);
       }
-      int status = target->path == "/_/health" ? s_.health->HealthStatus()
-                                               : s_.health->ReadyStatus();
+      int status =
+          target->path == "/_/health" ? s_.health->HealthStatus() : s_.health->ReadyStatus();
       return Respond(ex, Internal(status, status == 200 ? "OK" : StatusText(status)), false);
     }
     // The watchdog neither speaks WebSocket nor forwards upgrades: say so instead of serving
@@ -507,17 +502,16 @@ bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline, Stage st
     if (IsWebSocketUpgrade(head.headers)) {
       ex.log_path = target ? target->path : std::string("-");
       ex.message_complete = false;
-      return Respond(ex,
-                     Internal(501, "Not Implemented: WebSocket upgrades are not supported\n"),
+      return Respond(ex, Internal(501, "Not Implemented: WebSocket upgrades are not supported\n"),
                      false);
     }
     if (!IsFunctionMethod(head.method)) {
       ex.log_path = target ? target->path : std::string("-");
       ex.message_complete = false;
-      return Respond(ex,
-                     Internal(501, fmt::format("Not Implemented: the {} method is not served\n",
-                                               head.method)),
-                     false);
+      return Respond(
+          ex,
+          Internal(501, fmt::format("Not Implemented: the {} method is not served\n", head.method)),
+          false);
     }
     stage = Stage::kBegin;
   }
@@ -554,9 +548,10 @@ bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline, Stage st
     // The body must be here already, whole (an announced length, no 100 Continue to send):
     // the loop reads nothing more. Then a forged request is answered without a worker.
     const auto length = pending->content_length();
-    if (head.has_body && (head.chunked || head.expect_continue || !length ||
-                          Unparsed().size() < *length)) {
-      const bool small = !head.chunked && !head.expect_continue && length && *length <= kLoopBodyBytes;
+    if (head.has_body &&
+        (head.chunked || head.expect_continue || !length || Unparsed().size() < *length)) {
+      const bool small =
+          !head.chunked && !head.expect_continue && length && *length <= kLoopBodyBytes;
       if (small && !s_.stopping->load()) return Wait(ex, Stage::kBody, std::move(pending));
       return Defer(ex, Stage::kBody, std::move(pending));
     }
@@ -574,8 +569,8 @@ bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline, Stage st
   try {
     result = s_.pipeline->Handle(*pending, reader);
   } catch (const std::exception& e) {
-    log::Error(fmt::format("internal error while serving {} {}: {}", ex.method, ex.log_path,
-                           e.what()));
+    log::Error(
+        fmt::format("internal error while serving {} {}: {}", ex.method, ex.log_path, e.what()));
     ex.message_complete = false;
     return Respond(ex, Internal(500, "Internal Server Error\n"), false);
   }
@@ -594,8 +589,8 @@ bool Connection::Respond(Exchange& ex, executor::FunctionResponse&& out, bool ho
   const bool head_only = ex.method == "HEAD";
   const bool no_body = NoBodyStatus(out.status);
   const bool http10 = head.version_minor == 0 && !head.method.empty();
-  bool closing = !ex.message_complete || !head.keep_alive || head.upgrade ||
-                 s_.stopping->load() || head.method.empty();
+  bool closing = !ex.message_complete || !head.keep_alive || head.upgrade || s_.stopping->load() ||
+                 head.method.empty();
   const bool chunked = out.stream && !out.stream_length && !http10 && !no_body;
   if (out.stream && !out.stream_length && http10) closing = true;  // ends with the connection
 
@@ -641,9 +636,8 @@ bool Connection::Respond(Exchange& ex, executor::FunctionResponse&& out, bool ho
     // Logged before the bytes go out: a client that reads the log right after the response
     // finds its line.
     if (ex.function_call) {
-      s_.metrics->RequestFinished(
-          ex.method, out.status,
-          std::chrono::duration<double>(Clock::now() - ex.start).count());
+      s_.metrics->RequestFinished(ex.method, out.status,
+                                  std::chrono::duration<double>(Clock::now() - ex.start).count());
     }
     AccessLog(ex, out.status, out.body.size());
     if (body.size() <= 16 * 1024) {
@@ -666,8 +660,8 @@ bool Connection::Respond(Exchange& ex, executor::FunctionResponse&& out, bool ho
       auto end = fmt::format_to_n(size_line, sizeof size_line - 2, "{:x}", chunk.size()).out;
       *end++ = '\r';
       *end++ = '\n';
-      return Send({std::string_view(size_line, static_cast<std::size_t>(end - size_line)),
-                   chunk, "\r\n"});
+      return Send(
+          {std::string_view(size_line, static_cast<std::size_t>(end - size_line)), chunk, "\r\n"});
     });
   }
   out.stream.reset();  // the function's pipes and process go before the slot is given back
@@ -686,14 +680,9 @@ void Connection::AccessLog(const Exchange& ex, int status, std::size_t bytes,
   const std::string status_text = std::to_string(status);
   const std::string bytes_text = std::to_string(bytes);
   const std::string duration = fmt::format("{:.6f}", seconds);
-  log::Fields fields = {{"method", ex.method},
-                                    {"path", ex.log_path},
-                                    {"status", status_text},
-                                    {"bytes", bytes_text},
-                                    {"duration", duration},
-                                    {"outcome", ex.outcome},
-                                    {"scheme", ex.scheme},
-                                    {"call_id", ex.call_id}};
+  log::Fields fields = {{"method", ex.method}, {"path", ex.log_path},  {"status", status_text},
+                        {"bytes", bytes_text}, {"duration", duration}, {"outcome", ex.outcome},
+                        {"scheme", ex.scheme}, {"call_id", ex.call_id}};
   if (!stream.empty()) fields.push_back({"stream", stream});
   log::WriteFields(stream == "cut" ? log::Level::kWarn : log::Level::kInfo, "request", fields);
 }
@@ -712,54 +701,102 @@ LoopServed ServeOnLoop(ClientConnection& connection, const ConnectionServices& s
 
 const char* StatusText(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 203: return "Non-Authoritative Information";
-    case 204: return "No Content";
-    case 205: return "Reset Content";
-    case 206: return "Partial Content";
-    case 300: return "Multiple Choices";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 421: return "Misdirected Request";
-    case 422: return "Unprocessable Content";
-    case 425: return "Too Early";
-    case 426: return "Upgrade Required";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 451: return "Unavailable For Legal Reasons";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    case 507: return "Insufficient Storage";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 203:
+      return "Non-Authoritative Information";
+    case 204:
+      return "No Content";
+    case 205:
+      return "Reset Content";
+    case 206:
+      return "Partial Content";
+    case 300:
+      return "Multiple Choices";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 402:
+      return "Payment Required";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 416:
+      return "Range Not Satisfiable";
+    case 417:
+      return "Expectation Failed";
+    case 421:
+      return "Misdirected Request";
+    case 422:
+      return "Unprocessable Content";
+    case 425:
+      return "Too Early";
+    case 426:
+      return "Upgrade Required";
+    case 428:
+      return "Precondition Required";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 451:
+      return "Unavailable For Legal Reasons";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    case 507:
+      return "Insufficient Storage";
+    default:
+      return "Unknown";
   }
 }
 

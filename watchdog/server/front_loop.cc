@@ -31,8 +31,8 @@ void AddressOf(int fd, bool peer, std::string& ip, int& port) {
   if (rc != 0) return;
   char host[NI_MAXHOST];
   char serv[NI_MAXSERV];
-  if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, serv,
-                    sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+  if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, serv, sizeof serv,
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
     ip = host;
     port = std::atoi(serv);
   }
@@ -71,10 +71,15 @@ Expected<std::unique_ptr<FrontLoop>> FrontLoop::Create(int listen_fd, Options op
                                                   std::move(serve_here)));
 }
 
-FrontLoop::FrontLoop(int listen_fd, int epoll_fd, int wake_fd, Options options,
-                     Dispatch dispatch, Tick tick, ServeHere serve_here)
-    : listen_fd_(listen_fd), epoll_fd_(epoll_fd), wake_fd_(wake_fd), options_(options),
-      dispatch_(std::move(dispatch)), tick_(std::move(tick)), serve_here_(std::move(serve_here)) {}
+FrontLoop::FrontLoop(int listen_fd, int epoll_fd, int wake_fd, Options options, Dispatch dispatch,
+                     Tick tick, ServeHere serve_here)
+    : listen_fd_(listen_fd),
+      epoll_fd_(epoll_fd),
+      wake_fd_(wake_fd),
+      options_(options),
+      dispatch_(std::move(dispatch)),
+      tick_(std::move(tick)),
+      serve_here_(std::move(serve_here)) {}
 
 FrontLoop::~FrontLoop() {
   for (auto& [fd, held] : held_connections_) ::close(fd);
@@ -148,8 +153,8 @@ void FrontLoop::AcceptAll() {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         // Out of descriptors: stop watching the listener for a moment (it would wake the
         // loop at once again); the connections wait in the backlog meanwhile.
-        log::Warn(fmt::format("accept: {}; new connections wait in the backlog",
-                              std::strerror(errno)));
+        log::Warn(
+            fmt::format("accept: {}; new connections wait in the backlog", std::strerror(errno)));
         epoll_event ev{};
         ev.events = 0;
         ev.data.fd = listen_fd_;
@@ -287,8 +292,8 @@ void FrontLoop::ExpireDeadlines() {
     dispatch_(std::move(c));
   }
   if (cut > 0) {
-    log::Warn(fmt::format("{} connection(s) cut: no complete request head within read_timeout",
-                          cut));
+    log::Warn(
+        fmt::format("{} connection(s) cut: no complete request head within read_timeout", cut));
   }
 }
 

@@ -37,8 +37,8 @@ struct ClientConnection {
   // When the first byte of the buffered request arrived (read_timeout counts from it).
   std::chrono::steady_clock::time_point request_start{};
   // Left by the loop's ServeHere for the worker that takes the connection over:
-  std::string unsent;        // response bytes the socket did not take at once
-  bool close_after = false;  // close once `unsent` is written
+  std::string unsent;                    // response bytes the socket did not take at once
+  bool close_after = false;              // close once `unsent` is written
   std::shared_ptr<BegunRequest> resume;  // a request begun on the loop
 };
 
@@ -89,8 +89,8 @@ class FrontLoop {
     bool head_started = false;  // a byte of the next request has arrived
   };
 
-  FrontLoop(int listen_fd, int epoll_fd, int wake_fd, Options options, Dispatch dispatch,
-            Tick tick, ServeHere serve_here);
+  FrontLoop(int listen_fd, int epoll_fd, int wake_fd, Options options, Dispatch dispatch, Tick tick,
+            ServeHere serve_here);
   void AcceptAll();
   void Adopt(ClientConnection&& connection);
   void OnReadable(int fd);

@@ -15,10 +15,10 @@ namespace hw::server {
 Status LockFile::Write() {
   int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return Error{fmt::format(
-        "cannot write the lock file {}: {} (set TMPDIR to a writable folder, or "
-        "suppress_lock=true to run without it)",
-        path_, std::strerror(errno))};
+    return Error{
+        fmt::format("cannot write the lock file {}: {} (set TMPDIR to a writable folder, or "
+                    "suppress_lock=true to run without it)",
+                    path_, std::strerror(errno))};
   }
   ::close(fd);
   written_ = true;

@@ -75,8 +75,7 @@ Expected<int> Listen(int port) {
     }
     return fd.release();
   }
-  return Error{fmt::format("cannot listen on port {} (port): {}", port,
-                           std::strerror(last_errno))};
+  return Error{fmt::format("cannot listen on port {} (port): {}", port, std::strerror(last_errno))};
 }
 
 int BoundPort(int fd) {
@@ -111,9 +110,8 @@ class HttpServer::Impl {
     limits.max_header_count = kMaxHeaderCount;
     limits.max_header_bytes = kMaxHeaderLineBytes;
     limits.max_body_bytes = cfg_.max_body_bytes;
-    services_ = ConnectionServices{&pipeline_,        deps.health,        deps.metrics,
-                                   cfg_.read_timeout, cfg_.write_timeout, limits,
-                                   &stopping_,        &cut_streams_};
+    services_ = ConnectionServices{&pipeline_,         deps.health, deps.metrics, cfg_.read_timeout,
+                                   cfg_.write_timeout, limits,      &stopping_,   &cut_streams_};
   }
   ~Impl() {
     if (workers_) workers_->Shutdown();

@@ -61,8 +61,8 @@ Expected<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Bind(int port,
   auto impl = std::make_unique<Impl>(metrics);
   impl->port = impl->Bind(port);
   if (impl->port < 0) {
-    return Error{fmt::format("cannot listen on port {} (metrics_port): {}", port,
-                             std::strerror(errno))};
+    return Error{
+        fmt::format("cannot listen on port {} (metrics_port): {}", port, std::strerror(errno))};
   }
   return std::unique_ptr<MetricsEndpoint>(new MetricsEndpoint(std::move(impl)));
 }

@@ -12,8 +12,8 @@
 #include "logging/log.h"
 #include "metrics/metrics.h"
 #include "server/health.h"
-#include "signature/outcome.h"
 #include "server/request_target.h"
+#include "signature/outcome.h"
 #include "signature/verifier.h"
 
 namespace hw::server {
@@ -82,15 +82,23 @@ std::optional<Rejection> ReplayRejection(signature::Outcome o, std::string_view 
     case Outcome::kDuplicate:
       return Rejection{status, "", outcome, scheme, {{"X-Webhook-Duplicate", "true"}}};
     case Outcome::kInFlight:
-      return Rejection{status, "Conflict: this delivery is being handled by another attempt\n",
-                       outcome, scheme, {{"Retry-After", "5"}}};
+      return Rejection{status,
+                       "Conflict: this delivery is being handled by another attempt\n",
+                       outcome,
+                       scheme,
+                       {{"Retry-After", "5"}}};
     case Outcome::kReplayFull:
       return Rejection{status,
                        "Service Unavailable: the replay cache is full (hmac_replay_cache)\n",
-                       outcome, scheme, {{"Retry-After", "60"}}};
+                       outcome,
+                       scheme,
+                       {{"Retry-After", "60"}}};
     case Outcome::kReplayUnavailable:
-      return Rejection{status, "Service Unavailable: the replay store cannot be reached\n",
-                       outcome, scheme, {{"Retry-After", "5"}}};
+      return Rejection{status,
+                       "Service Unavailable: the replay store cannot be reached\n",
+                       outcome,
+                       scheme,
+                       {{"Retry-After", "5"}}};
     default:
       return std::nullopt;
   }
@@ -201,11 +209,14 @@ void UnverifiedBudget::Lease::Done() {
 Pipeline::Pipeline(const config::ServerOptions& options, const signature::Verifier& verifier,
                    executor::Executor& executor, metrics::Metrics& metrics, Health& health,
                    const auth::Gate* gate)
-    : options_(options), verifier_(verifier), executor_(executor), metrics_(metrics),
-      health_(health), gate_(gate),
-      begins_without_waiting_(gate == nullptr ||
-                              (!gate->policy().Uses(auth::Method::kPlugin) &&
-                               !gate->policy().Uses(auth::Method::kJwt))),
+    : options_(options),
+      verifier_(verifier),
+      executor_(executor),
+      metrics_(metrics),
+      health_(health),
+      gate_(gate),
+      begins_without_waiting_(gate == nullptr || (!gate->policy().Uses(auth::Method::kPlugin) &&
+                                                  !gate->policy().Uses(auth::Method::kJwt))),
       budget_(options.max_unverified_bytes, metrics) {}
 
 // The answer when the signature check refused the request: the signature's own 401 (413),
@@ -225,8 +236,7 @@ Rejection Pipeline::HmacRejection(PendingRequest& request, const signature::Deci
     return Rejection{signature::HttpStatusFor(d.outcome), "Payload Too Large\n", outcome, scheme};
   }
   if (auto replay = ReplayRejection(d.outcome, outcome, scheme)) return std::move(*replay);
-  Rejection r{signature::HttpStatusFor(d.outcome), std::string(kUnauthorizedBody), outcome,
-              scheme};
+  Rejection r{signature::HttpStatusFor(d.outcome), std::string(kUnauthorizedBody), outcome, scheme};
   if (gate_ != nullptr && request.rule_ != nullptr) r.headers = gate_->Challenges(*request.rule_);
   return r;
 }
@@ -276,9 +286,8 @@ HeadResult Pipeline::Begin(RequestHead head) const {
   // which methods may admit the request. Without a gate it is "/=hmac".
   bool use_hmac = true;
   if (gate_ != nullptr) {
-    std::erase_if(headers, [](const executor::Header& h) {
-      return auth::Gate::IsReservedHeader(h.name);
-    });
+    std::erase_if(headers,
+                  [](const executor::Header& h) { return auth::Gate::IsReservedHeader(h.name); });
     const auth::Rule* rule = gate_->policy().Match(request->path_);
     if (rule == nullptr) {
       metrics_.AuthDecision("-", "no_rule");
@@ -475,9 +484,9 @@ PipelineResult Pipeline::Handle(PendingRequest& request, const BodyReader& read_
   result.outcome = outcome;
   result.scheme = scheme;
   result.function_called = true;
-  executor::FunctionRequest freq{request.method_, request.path_,        request.target_,
-                                 request.query_,  request.remote_addr_, headers,
-                                 body};
+  executor::FunctionRequest freq{
+      request.method_, request.path_, request.target_, request.query_, request.remote_addr_,
+      headers,         body};
   try {
     result.response = executor_.Invoke(freq);
   } catch (...) {
@@ -487,8 +496,8 @@ PipelineResult Pipeline::Handle(PendingRequest& request, const BodyReader& read_
   if (claim) {
     const bool ok = result.response.status >= 200 && result.response.status < 300;
     if (result.response.stream) {
-      result.response.stream = std::make_unique<SettlingStream>(std::move(result.response.stream),
-                                                                std::move(claim), ok);
+      result.response.stream =
+          std::make_unique<SettlingStream>(std::move(result.response.stream), std::move(claim), ok);
     } else {
       claim->Settle(ok);
     }

@@ -28,7 +28,7 @@ class Metrics;
 namespace hw::auth {
 class Gate;
 struct Rule;
-}
+}  // namespace hw::auth
 
 namespace hw::server {
 
@@ -90,7 +90,7 @@ enum class ReadResult { kOk, kTooLarge, kTimedOut, kError };
 // The head of one request, as the transport parsed it.
 struct RequestHead {
   std::string_view method;
-  std::string_view target;                // as received: "/hook?x=1"
+  std::string_view target;  // as received: "/hook?x=1"
   std::string_view remote_addr;
   std::vector<executor::Header> headers;  // as received
   bool has_body = false;                  // Content-Length > 0 or Transfer-Encoding
@@ -128,7 +128,7 @@ class PendingRequest {
 };
 
 struct HeadResult {
-  std::optional<Rejection> rejection;        // answer this; the body is not read
+  std::optional<Rejection> rejection;       // answer this; the body is not read
   std::unique_ptr<PendingRequest> request;  // otherwise: read the body with Handle
   // Path for the access log: the decoded path, or the raw one when it could not be decoded.
   std::string log_path;

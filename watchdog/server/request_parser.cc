@@ -162,8 +162,7 @@ int RequestParser::OnHeadersComplete() {
     while (!h.value.empty() && (h.value.back() == ' ' || h.value.back() == '\t')) {
       h.value.pop_back();
     }
-    if (head_.version_minor >= 1 && IEquals(h.name, "Expect") &&
-        IEquals(h.value, "100-continue")) {
+    if (head_.version_minor >= 1 && IEquals(h.name, "Expect") && IEquals(h.value, "100-continue")) {
       head_.expect_continue = true;
     }
   }

@@ -30,24 +30,24 @@ struct ParseLimits {
 // A request head as it arrived. Header names and values are the wire bytes (values without
 // the surrounding whitespace).
 struct ParsedHead {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // "/hook?x=1", as sent
+  std::string method;     // "GET", "POST", ...
+  std::string target;     // "/hook?x=1", as sent
   int version_minor = 1;  // HTTP/1.<minor>
   std::vector<executor::Header> headers;
-  bool keep_alive = true;       // the client allows another request on the connection
-  bool has_body = false;        // Content-Length > 0, or chunked
+  bool keep_alive = true;  // the client allows another request on the connection
+  bool has_body = false;   // Content-Length > 0, or chunked
   bool chunked = false;
-  bool upgrade = false;         // Connection: upgrade with Upgrade, or CONNECT
-  bool expect_continue = false; // Expect: 100-continue (HTTP/1.1)
+  bool upgrade = false;          // Connection: upgrade with Upgrade, or CONNECT
+  bool expect_continue = false;  // Expect: 100-continue (HTTP/1.1)
 };
 
 class RequestParser {
  public:
   enum class Event {
-    kNeedMore,  // every byte consumed; feed more
-    kHead,      // a head is complete: head() is valid; the body (if any) follows
+    kNeedMore,    // every byte consumed; feed more
+    kHead,        // a head is complete: head() is valid; the body (if any) follows
     kMessageEnd,  // the request (head and body) is complete; the next one may follow
-    kError,     // malformed or over a limit: error_status(), error_text(); the connection ends
+    kError,       // malformed or over a limit: error_status(), error_text(); the connection ends
   };
   struct Step {
     Event event;
@@ -73,7 +73,7 @@ class RequestParser {
   // Bytes of the current request's header fields seen so far (0 between requests).
   std::size_t head_bytes() const { return head_bytes_; }
   std::uint64_t body_bytes() const { return body_bytes_; }
-  int error_status() const { return error_status_; }      // 400, 413, 414, 431, 505
+  int error_status() const { return error_status_; }             // 400, 413, 414, 431, 505
   const std::string& error_text() const { return error_text_; }  // for the response body
   bool sink_stopped() const { return sink_stopped_; }
 

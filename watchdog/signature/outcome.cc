@@ -4,19 +4,32 @@ namespace hw::signature {
 
 std::string_view OutcomeName(Outcome outcome) {
   switch (outcome) {
-    case Outcome::kValid: return "valid";
-    case Outcome::kUnsignedAllowed: return "unsigned_allowed";
-    case Outcome::kDisabled: return "disabled";
-    case Outcome::kMissing: return "missing";
-    case Outcome::kMalformed: return "malformed";
-    case Outcome::kMismatch: return "mismatch";
-    case Outcome::kExpired: return "expired";
-    case Outcome::kReplayed: return "replayed";
-    case Outcome::kTooLarge: return "too_large";
-    case Outcome::kDuplicate: return "duplicate";
-    case Outcome::kInFlight: return "in_flight";
-    case Outcome::kReplayFull: return "replay_full";
-    case Outcome::kReplayUnavailable: return "replay_unavailable";
+    case Outcome::kValid:
+      return "valid";
+    case Outcome::kUnsignedAllowed:
+      return "unsigned_allowed";
+    case Outcome::kDisabled:
+      return "disabled";
+    case Outcome::kMissing:
+      return "missing";
+    case Outcome::kMalformed:
+      return "malformed";
+    case Outcome::kMismatch:
+      return "mismatch";
+    case Outcome::kExpired:
+      return "expired";
+    case Outcome::kReplayed:
+      return "replayed";
+    case Outcome::kTooLarge:
+      return "too_large";
+    case Outcome::kDuplicate:
+      return "duplicate";
+    case Outcome::kInFlight:
+      return "in_flight";
+    case Outcome::kReplayFull:
+      return "replay_full";
+    case Outcome::kReplayUnavailable:
+      return "replay_unavailable";
   }
   return "mismatch";
 }

@@ -7,20 +7,20 @@
 namespace hw::signature {
 
 enum class Outcome {
-  kValid,            // a configured secret produced the signature: the function runs
-  kUnsignedAllowed,  // METHOD /path matched hmac_allow_unsigned: the function runs unsigned
-  kDisabled,         // hmac_scheme=none: the function runs, nothing is checked
-  kMissing,          // the signature (or its timestamp, or its signed id) header is absent
-  kMalformed,        // present, but not in the scheme's format (or a header repeated)
-  kMismatch,         // well-formed, but no configured secret produces it
-  kExpired,          // the signed timestamp lies outside hmac_tolerance, past or future
-  kReplayed,         // no longer produced (the replay store answers duplicate); kept so old
-                     // dashboards still parse
-  kTooLarge,         // a body past what the scheme can hold to check it (twilio's 1 MiB);
-                     // max_body_bytes is the server's own limit, decided before any scheme
-  kDuplicate,        // valid, and the function already handled this delivery: not run again
-  kInFlight,         // valid, and another attempt of this delivery is running
-  kReplayFull,       // valid, but the memory replay store is full of live entries
+  kValid,              // a configured secret produced the signature: the function runs
+  kUnsignedAllowed,    // METHOD /path matched hmac_allow_unsigned: the function runs unsigned
+  kDisabled,           // hmac_scheme=none: the function runs, nothing is checked
+  kMissing,            // the signature (or its timestamp, or its signed id) header is absent
+  kMalformed,          // present, but not in the scheme's format (or a header repeated)
+  kMismatch,           // well-formed, but no configured secret produces it
+  kExpired,            // the signed timestamp lies outside hmac_tolerance, past or future
+  kReplayed,           // no longer produced (the replay store answers duplicate); kept so old
+                       // dashboards still parse
+  kTooLarge,           // a body past what the scheme can hold to check it (twilio's 1 MiB);
+                       // max_body_bytes is the server's own limit, decided before any scheme
+  kDuplicate,          // valid, and the function already handled this delivery: not run again
+  kInFlight,           // valid, and another attempt of this delivery is running
+  kReplayFull,         // valid, but the memory replay store is full of live entries
   kReplayUnavailable,  // valid, but the replay store cannot be reached (fail closed)
 };
 

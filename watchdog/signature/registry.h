@@ -13,7 +13,7 @@ namespace hw::signature {
 
 struct SchemeEntry {
   std::string_view name{};
-  MacFormat format{};                // the common kind: what the provider signs and sends
+  MacFormat format{};              // the common kind: what the provider signs and sends
   SchemeFactory custom = nullptr;  // set for a scheme with its own file (format unused)
 
   // Makes the scheme; Error (naming the variable) if an option it needs is missing or bad.

@@ -96,8 +96,8 @@ class TableScheme final : public HmacScheme {
 
     MacPlan plan;
     const std::string_view text = std::get<std::string_view>(signature);
-    const Outcome decoded = format_.list.separator == 0 ? DecodeValue(text, plan)
-                                                        : DecodeList(text, plan, ts);
+    const Outcome decoded =
+        format_.list.separator == 0 ? DecodeValue(text, plan) : DecodeList(text, plan, ts);
     if (decoded != Outcome::kValid) return decoded;
 
     if (signs_id_ && id.empty()) return Outcome::kMalformed;
@@ -123,8 +123,8 @@ class TableScheme final : public HmacScheme {
     const std::string ts = format_.timestamp_form == TimestampForm::kRfc3339
                                ? Rfc3339(input.timestamp)
                                : std::to_string(input.timestamp);
-    const crypto::Bytes mac = ComputeMac(key, format_.algorithm,
-                                         Expand(format_.signed_prefix, input.id, ts), input.body);
+    const crypto::Bytes mac =
+        ComputeMac(key, format_.algorithm, Expand(format_.signed_prefix, input.id, ts), input.body);
     const std::string encoded = EncodeSignature(mac, format_.encoding);
     std::string value;
     const ItemList& list = format_.list;
@@ -194,8 +194,8 @@ class TableScheme final : public HmacScheme {
         if (timestamp) return Outcome::kMalformed;
         timestamp = value;
       } else if (key == list.mac_key) {
-        auto mac = DecodeSignature(value, "", format_.encoding, crypto::DigestSize(format_.algorithm),
-                                   format_.hex_case);
+        auto mac = DecodeSignature(value, "", format_.encoding,
+                                   crypto::DigestSize(format_.algorithm), format_.hex_case);
         if (!mac) return Outcome::kMalformed;
         plan.candidates.push_back({format_.algorithm, std::move(*mac)});
       }

@@ -25,10 +25,10 @@ struct HeaderNames {
 // An item without key_separator is malformed; so is an empty item, except in a
 // space-separated list, where runs of spaces separate like one.
 struct ItemList {
-  char separator = 0;              // between items; 0 = the header holds one prefixed value
-  char key_separator = '=';        // between an item's key and its value
+  char separator = 0;                // between items; 0 = the header holds one prefixed value
+  char key_separator = '=';          // between an item's key and its value
   std::string_view mac_key{};        // every item with this key is a candidate MAC (rotation);
-                                   // items with other keys are ignored
+                                     // items with other keys are ignored
   std::string_view timestamp_key{};  // the one item carrying the timestamp ("" = none)
 };
 
@@ -54,8 +54,8 @@ struct MacFormat {
   TimestampForm timestamp_form = TimestampForm::kUnixSeconds;
   std::string_view signed_prefix{};  // e.g. "{ts}." (Stripe), "v0:{ts}:" (Slack); "" = body only
   KeyForm key = KeyForm::kAsIs;
-  HeaderNames fallback{};            // another header set also read when its signature is present
-  std::string_view sha1_prefix{};    // with hmac_allow_sha1, also <sha1_prefix><HMAC-SHA1>
+  HeaderNames fallback{};          // another header set also read when its signature is present
+  std::string_view sha1_prefix{};  // with hmac_allow_sha1, also <sha1_prefix><HMAC-SHA1>
 };
 
 // The scheme `name` running `format`. `name` and the header names must outlive the scheme

@@ -93,7 +93,8 @@ class ClaimImpl final : public Claim {
 
 class AnySchemeCheck final : public Check {
  public:
-  AnySchemeCheck(std::shared_ptr<const Snapshot> snapshot, std::shared_ptr<const ReplayContext> replay)
+  AnySchemeCheck(std::shared_ptr<const Snapshot> snapshot,
+                 std::shared_ptr<const ReplayContext> replay)
       : snapshot_(std::move(snapshot)), replay_(std::move(replay)) {}
 
   static std::unique_ptr<Check> Decided(Decision decision) {
@@ -445,8 +446,8 @@ Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOpt
   secrets::SecretWatcher::Options watch;
   watch.paths = state->paths;
   watch.raw = options.secret_raw;
-  watch.interval =
-      options.reload_interval.count() > 0 ? options.reload_interval : config::kDefaultReloadInterval;
+  watch.interval = options.reload_interval.count() > 0 ? options.reload_interval
+                                                       : config::kDefaultReloadInterval;
   watch.background = secret_file.empty();
   Verifier::State* raw_state = state.get();
   Expected<std::unique_ptr<secrets::SecretWatcher>> watcher = secrets::SecretWatcher::Start(

@@ -32,7 +32,7 @@ class Claim {
 
 struct Decision {
   Outcome outcome;
-  std::string_view scheme;  // the scheme that decided ("" if none); static storage
+  std::string_view scheme;                 // the scheme that decided ("" if none); static storage
   std::shared_ptr<Claim> claim = nullptr;  // valid with a replay store: settle it
 };
 

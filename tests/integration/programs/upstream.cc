@@ -73,7 +73,8 @@ void Serve(int fd) {
     std::size_t pos = 0;
     while (pos < headers.size()) {
       auto eol = headers.find("\r\n", pos);
-      std::string line = headers.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
+      std::string line =
+          headers.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
       if (Lower(line.substr(0, 15)) == "content-length:") length = std::stoul(line.substr(15));
       if (Lower(line) == "connection: close") close_after = true;
       if (eol == std::string::npos) break;
@@ -124,7 +125,8 @@ void Serve(int fd) {
       SendAll(fd, std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: ") +
                       (sse ? "text/event-stream" : "text/plain") + "\r\n\r\n");
       for (int i = 0; i < 3; ++i) {
-        std::string piece = sse ? "data: event " + std::to_string(i) + "\n\n" : "chunk" + std::to_string(i) + "\n";
+        std::string piece =
+            sse ? "data: event " + std::to_string(i) + "\n\n" : "chunk" + std::to_string(i) + "\n";
         char size[32];
         std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
         SendAll(fd, size + piece + "\r\n");
@@ -137,7 +139,8 @@ void Serve(int fd) {
                          " drop_seen=" + std::to_string(g_drop_seen.load());
       out = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(text.size()) + "\r\n\r\n" + text;
     } else if (path.rfind("/status/", 0) == 0) {
-      out = "HTTP/1.1 " + path.substr(8) + " Custom\r\nX-Upstream: yes\r\nContent-Length: 6\r\n\r\ncustom";
+      out = "HTTP/1.1 " + path.substr(8) +
+            " Custom\r\nX-Upstream: yes\r\nContent-Length: 6\r\n\r\ncustom";
     } else {
       std::string text = "method=" + method + "\ntarget=" + target + "\n" + headers + "\n\n" + body;
       out = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Upstream: yes\r\nContent-Length: " +

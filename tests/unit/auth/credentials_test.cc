@@ -13,7 +13,7 @@ TEST_CASE("Basic credentials are decoded; malformed ones are not", "[auth]") {
   CHECK(ParseBasic("basic   YWRtaW46eA==")->user == "admin");
   CHECK(!ParseBasic("Basic"));
   CHECK(!ParseBasic("Basic "));
-  CHECK(!ParseBasic("Basic YWRtaW4="));    // no ':'
+  CHECK(!ParseBasic("Basic YWRtaW4="));  // no ':'
   CHECK(!ParseBasic("Basic !!!!"));
   CHECK(!ParseBasic("Bearer YWRtaW46eA=="));
   CHECK(!ParseBasic("BasicYWRtaW46eA=="));

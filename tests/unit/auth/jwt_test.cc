@@ -81,7 +81,8 @@ TEST_CASE("jwt refuses alg none and HS256 keyed with the public key (key confusi
   const std::string none = hw::test::B64Url("{\"alg\":\"none\",\"kid\":\"r1\"}") + "." +
                            hw::test::B64Url(Claims()) + ".";
   CHECK(VerifyJwt(none, keys, Options(), kNow).outcome == JwtOutcome::kBadAlg);
-  const std::string hs = hw::test::Hs256Token("{\"alg\":\"HS256\",\"kid\":\"r1\"}", Claims(), k.Jwk());
+  const std::string hs =
+      hw::test::Hs256Token("{\"alg\":\"HS256\",\"kid\":\"r1\"}", Claims(), k.Jwk());
   CHECK(VerifyJwt(hs, keys, Options(), kNow).outcome == JwtOutcome::kBadAlg);
   // A token naming ES256 for an RSA kid.
   TestKey ec(TestKey::Type::kEc, "r1");
@@ -97,8 +98,8 @@ TEST_CASE("jwt reports an unknown kid and a signature by another key", "[auth]")
   // tampered payload
   std::string t = k.Sign(Claims());
   auto dot = t.find('.');
-  std::string forged = t.substr(0, dot + 1) + hw::test::B64Url(Claims(kNow + 99999)) +
-                       t.substr(t.rfind('.'));
+  std::string forged =
+      t.substr(0, dot + 1) + hw::test::B64Url(Claims(kNow + 99999)) + t.substr(t.rfind('.'));
   CHECK(VerifyJwt(forged, keys, Options(), kNow).outcome == JwtOutcome::kBadSignature);
 }
 
@@ -108,8 +109,9 @@ TEST_CASE("jwt checks required scopes and forwards chosen claims", "[auth]") {
   auto o = Options();
   o.required_scopes = {"admin", "write"};
   o.forward_claims = {"email", "groups"};
-  auto token = k.Sign(Claims(kNow + 60, ",\"scope\":\"read write admin\",\"email\":\"a@b.c\","
-                                        "\"groups\":[\"x\"]"));
+  auto token = k.Sign(Claims(kNow + 60,
+                             ",\"scope\":\"read write admin\",\"email\":\"a@b.c\","
+                             "\"groups\":[\"x\"]"));
   auto r = VerifyJwt(token, keys, o, kNow);
   REQUIRE(r.outcome == JwtOutcome::kValid);
   REQUIRE(r.claims.size() == 2);
@@ -122,8 +124,8 @@ TEST_CASE("jwt checks required scopes and forwards chosen claims", "[auth]") {
 TEST_CASE("jwt treats broken tokens as malformed", "[auth]") {
   TestKey k(TestKey::Type::kEc, "e1");
   auto keys = Keys({&k});
-  for (const std::string& t : std::vector<std::string>{"", "a", "a.b", "a.b.c.d", "!!.e30.", "e30.e30.e30", "....",
-                        std::string(20000, 'a')}) {
+  for (const std::string& t : std::vector<std::string>{
+           "", "a", "a.b", "a.b.c.d", "!!.e30.", "e30.e30.e30", "....", std::string(20000, 'a')}) {
     CHECK(VerifyJwt(t, keys, Options(), kNow).outcome != JwtOutcome::kValid);
   }
 }
@@ -131,7 +133,8 @@ TEST_CASE("jwt treats broken tokens as malformed", "[auth]") {
 TEST_CASE("a JWKS skips keys it cannot use and refuses a document without keys", "[auth]") {
   std::size_t skipped = 0;
   auto set = ParseJwks(
-      "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"},{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"},"
+      "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"},{\"kty\":\"oct\",\"k\":"
+      "\"c2VjcmV0\"},"
       "{\"kty\":\"OKP\",\"crv\":\"X25519\",\"x\":\"AAAA\"}]}",
       &skipped);
   REQUIRE(set);

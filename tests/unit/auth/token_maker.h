@@ -86,7 +86,8 @@ class TestKey {
                    std::string kid = "\x01") const {
     if (alg.empty()) alg = this->alg();
     if (kid == "\x01") kid = kid_;
-    std::string header = "{\"alg\":\"" + alg + "\"" + (kid.empty() ? "" : ",\"kid\":\"" + kid + "\"") + "}";
+    std::string header =
+        "{\"alg\":\"" + alg + "\"" + (kid.empty() ? "" : ",\"kid\":\"" + kid + "\"") + "}";
     std::string input = B64Url(header) + "." + B64Url(payload_json);
     EVP_MD_CTX* md = EVP_MD_CTX_new();
     EVP_DigestSignInit(md, nullptr, type_ == Type::kEd25519 ? nullptr : EVP_sha256(), nullptr,

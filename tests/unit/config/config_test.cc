@@ -357,11 +357,13 @@ TEST_CASE("upstream_url is parsed once into the address http mode connects to") 
   CHECK(c->upstream_address.port == 5000);
   CHECK(c->upstream_address.base_path == "/base");
   CHECK(c->upstream_address.addr_len > 0);
-  for (const char* bad : {"ftp://x", "http://", "http://127.0.0.1:0", "http://[::1", "http://fn:8080"}) {
+  for (const char* bad :
+       {"ftp://x", "http://", "http://127.0.0.1:0", "http://[::1", "http://fn:8080"}) {
     env["upstream_url"] = bad;
     INFO(bad);
     const std::string error = LoadError(env);
-    CHECK_THAT(error, Catch::Contains("invalid value for upstream_url: \"" + std::string(bad) + "\""));
+    CHECK_THAT(error,
+               Catch::Contains("invalid value for upstream_url: \"" + std::string(bad) + "\""));
   }
   env.erase("upstream_url");
   env["http_upstream_url"] = "https://127.0.0.1:5000";

@@ -38,18 +38,16 @@ TEST_CASE("upstream_url: localhost, IPv4 and IPv6 give the address connect() use
 }
 
 TEST_CASE("upstream_url: anything but http://IP-or-localhost:PORT is refused, naming the key") {
-  for (const char* bad :
-       {"", "127.0.0.1:5000", "https://127.0.0.1:5000", "ftp://127.0.0.1/", "HTTP://127.0.0.1",
-        "http://", "http://:5000", "http://example.com:5000", "http://fn:8080",
-        "http://127.0.0.1:0", "http://127.0.0.1:99999", "http://127.0.0.1:-1",
-        "http://127.0.0.1:80x", "http://[::1", "http://[::1]x",
-        "http://256.0.0.1:80", "http://127.0.0.1 :80"}) {
+  for (const char* bad : {"", "127.0.0.1:5000", "https://127.0.0.1:5000", "ftp://127.0.0.1/",
+                          "HTTP://127.0.0.1", "http://", "http://:5000", "http://example.com:5000",
+                          "http://fn:8080", "http://127.0.0.1:0", "http://127.0.0.1:99999",
+                          "http://127.0.0.1:-1", "http://127.0.0.1:80x", "http://[::1",
+                          "http://[::1]x", "http://256.0.0.1:80", "http://127.0.0.1 :80"}) {
     INFO(bad);
     auto parsed = ParseUpstreamUrl("http_upstream_url", bad);
     REQUIRE_FALSE(parsed.ok());
-    CHECK_THAT(parsed.error().message,
-               Catch::StartsWith("invalid value for http_upstream_url: \"" + std::string(bad) +
-                                 "\": "));
+    CHECK_THAT(parsed.error().message, Catch::StartsWith("invalid value for http_upstream_url: \"" +
+                                                         std::string(bad) + "\": "));
   }
 }
 

@@ -3,9 +3,9 @@
 // never truncates a MAC.
 #include "crypto/hmac.h"
 
-#include <catch2/catch.hpp>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <catch2/catch.hpp>
 
 #include <random>
 

@@ -39,7 +39,8 @@ struct Exchange {
 Exchange Run(int port, std::string_view method = "POST", std::string_view body_bytes = "hello",
              std::vector<Header> headers = {{"Content-Type", "text/plain"}},
              std::chrono::milliseconds timeout = 5s) {
-  auto address = config::ParseUpstreamUrl("upstream_url", "http://127.0.0.1:" + std::to_string(port));
+  auto address =
+      config::ParseUpstreamUrl("upstream_url", "http://127.0.0.1:" + std::to_string(port));
   REQUIRE(address.ok());
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   UpstreamFailure failure = UpstreamFailure::kNone;
@@ -181,7 +182,8 @@ TEST_CASE("upstream client: a port nobody listens on is refused") {
         [](int, const std::string&) {});  // listens, then closes its port when it goes
     port = closed.port();
   }
-  auto address = config::ParseUpstreamUrl("upstream_url", "http://127.0.0.1:" + std::to_string(port));
+  auto address =
+      config::ParseUpstreamUrl("upstream_url", "http://127.0.0.1:" + std::to_string(port));
   REQUIRE(address.ok());
   UpstreamFailure failure = UpstreamFailure::kNone;
   auto connection =

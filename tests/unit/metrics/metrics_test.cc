@@ -113,14 +113,15 @@ TEST_CASE("every family of the full exposition has one HELP and one TYPE line") 
   const auto parsed = RenderAndParse(metrics);
   std::vector<std::string> names;
   for (const auto& family : parsed.families) names.push_back(family.name);
-  CHECK(names ==
-        std::vector<std::string>{"http_requests_total", "http_request_duration_seconds",
-                                 "http_requests_in_flight", "hmac_verifications_total",
-                                 "hmac_function_spawns_total", "hmac_function_spawn_failures_total",
-                                 "hmac_upstream_requests_total", "hmac_unverified_body_bytes", "hmac_unverified_budget_rejections_total", "hmac_dropped_headers_total", "hmac_secret_reloads_total",
-                                 "process_cpu_seconds_total", "process_open_fds", "process_max_fds",
-                                 "process_resident_memory_bytes", "process_virtual_memory_bytes",
-                                 "process_start_time_seconds"});
+  CHECK(names == std::vector<std::string>{
+                     "http_requests_total", "http_request_duration_seconds",
+                     "http_requests_in_flight", "hmac_verifications_total",
+                     "hmac_function_spawns_total", "hmac_function_spawn_failures_total",
+                     "hmac_upstream_requests_total", "hmac_unverified_body_bytes",
+                     "hmac_unverified_budget_rejections_total", "hmac_dropped_headers_total",
+                     "hmac_secret_reloads_total", "process_cpu_seconds_total", "process_open_fds",
+                     "process_max_fds", "process_resident_memory_bytes",
+                     "process_virtual_memory_bytes", "process_start_time_seconds"});
 }
 
 TEST_CASE("request families stay out of the exposition until the first request") {

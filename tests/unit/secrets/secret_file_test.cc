@@ -88,8 +88,7 @@ TEST_CASE("secret names with a slash or dot-dot, or empty ones, are refused") {
 TEST_CASE("the secrets folder falls back to the second folder only when the first is missing") {
   test::TempDir first;
   test::TempDir second;
-  CHECK(ResolveSecretsDirectory(first.path(), second.path()) ==
-        first.path());
+  CHECK(ResolveSecretsDirectory(first.path(), second.path()) == first.path());
   const std::string missing = first.File("missing");
   CHECK(ResolveSecretsDirectory(missing, second.path()) == second.path());
   CHECK(ResolveSecretsDirectory(missing, first.File("also-missing")) == missing);

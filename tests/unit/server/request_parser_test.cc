@@ -152,15 +152,16 @@ TEST_CASE("request parser: limits answer 414, 431, 413 and 505") {
   limits.max_header_count = 5;
   limits.max_header_bytes = 300;
   limits.max_body_bytes = 1000;
-  CHECK(ParseAll("GET /" + std::string(200, 'a') + " HTTP/1.1\r\n\r\n", {}, limits)
-            .error_status == 414);
+  CHECK(ParseAll("GET /" + std::string(200, 'a') + " HTTP/1.1\r\n\r\n", {}, limits).error_status ==
+        414);
   std::string many = "GET / HTTP/1.1\r\n";
   for (int i = 0; i < 6; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
   CHECK(ParseAll(many + "\r\n", {}, limits).error_status == 431);
   CHECK(ParseAll("GET / HTTP/1.1\r\nX: " + std::string(400, 'v') + "\r\n\r\n", {}, limits)
             .error_status == 431);
   std::string big = "GET / HTTP/1.1\r\n";
-  for (int i = 0; i < 4; ++i) big += "X-" + std::to_string(i) + ": " + std::string(280, 'v') + "\r\n";
+  for (int i = 0; i < 4; ++i)
+    big += "X-" + std::to_string(i) + ": " + std::string(280, 'v') + "\r\n";
   CHECK(ParseAll(big + "\r\n", {}, limits).error_status == 431);
   // The chunk size alone is over the limit: refused before a byte of it is read.
   CHECK(ParseAll("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffff\r\nabc", {},

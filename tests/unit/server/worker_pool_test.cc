@@ -49,7 +49,7 @@ TEST_CASE("worker pool: runs every task, one thread per busy task up to the maxi
     }));
   }
   REQUIRE(Eventually([&] { return started.load() == 4; }));
-  CHECK(pool.threads() == 4);  // the other six wait in the queue
+  CHECK(pool.threads() == 4);         // the other six wait in the queue
   std::this_thread::sleep_for(20ms);  // time passes: no fifth task may start meanwhile
   CHECK(started.load() == 4);
   gate.Open();

@@ -1,9 +1,9 @@
 // The twilio scheme beyond its published vectors: the signed string is rebuilt here by hand
 // (URL, then the decoded form parameters sorted by name) and signed with OpenSSL's own HMAC(),
 // so the scheme's parsing and sorting are checked against an independent construction.
-#include <catch2/catch.hpp>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <catch2/catch.hpp>
 
 #include <sstream>
 
@@ -51,8 +51,8 @@ struct Fixture {
 
 TEST_CASE("twilio: form parameters are decoded and sorted by name, in any order on the wire") {
   Fixture f;
-  const std::string signature =
-      Sign("https://hooks.example.com:8443/sms?x=1AccountSidAC1BodyHello World & more!From+15551234");
+  const std::string signature = Sign(
+      "https://hooks.example.com:8443/sms?x=1AccountSidAC1BodyHello World & more!From+15551234");
   CHECK(f.Check(signature, "From=%2B15551234&Body=Hello+World+%26+more%21&AccountSid=AC1", "/sms",
                 "x=1") == Outcome::kValid);
   CHECK(f.Check(signature, "AccountSid=AC1&From=%2B15551234&Body=Hello+World+%26+more%21", "/sms",
@@ -62,8 +62,8 @@ TEST_CASE("twilio: form parameters are decoded and sorted by name, in any order 
                 "x=1") == Outcome::kMismatch);
   CHECK(f.Check(signature, "AccountSid=AC1&From=%2B15551234&Body=Hello+World+%26+more%21", "/sms",
                 "x=2") == Outcome::kMismatch);
-  CHECK(f.Check(signature, "AccountSid=AC1&From=%2B15551234&Body=Hello+World+%26+more%21",
-                "/other", "x=1") == Outcome::kMismatch);
+  CHECK(f.Check(signature, "AccountSid=AC1&From=%2B15551234&Body=Hello+World+%26+more%21", "/other",
+                "x=1") == Outcome::kMismatch);
 }
 
 TEST_CASE("twilio: a request without a body signs the URL alone") {

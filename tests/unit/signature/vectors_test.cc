@@ -25,15 +25,15 @@
 #include <set>
 #include <sstream>
 
-#include "support/json_reader.h"
 #include "signature/registry.h"
+#include "support/json_reader.h"
 #include "support/signature_support.h"
 
 namespace hw::signature {
 namespace {
 
-const std::set<std::string> kSkippedSchemes = {
-    "trello", "mailgun", "hubspot-v1", "gitea-form", "zoom-url-validation"};
+const std::set<std::string> kSkippedSchemes = {"trello", "mailgun", "hubspot-v1", "gitea-form",
+                                               "zoom-url-validation"};
 const std::set<std::string> kSkippedIds = {"linear-expired"};
 
 // The precise outcome each negative vector must produce.
