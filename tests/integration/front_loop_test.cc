@@ -11,9 +11,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "../openssl_signature.h"
 #include "harness.h"
 #include "raw_client.h"
+#include "support/openssl_signature.h"
 
 using namespace hw::test;
 using namespace std::chrono_literals;
