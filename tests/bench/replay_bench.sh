@@ -51,7 +51,7 @@ RSOCK=$WORK/redis/redis.sock
 redis-server --port "$RPORT" --bind 127.0.0.1 --unixsocket "$RSOCK" --unixsocketperm 700 \
   --dir "$WORK/redis" --save "" --appendonly no --logfile "$WORK/redis/log" &
 RPID=$!
-pids+=($RPID)
+pids+=("$RPID")
 until redis-cli -p "$RPORT" ping 2>/dev/null | grep -q PONG; do sleep 0.05; done
 
 declare -A PORT PID
@@ -67,8 +67,8 @@ start_watchdog() {  # NAME ENV... ; sets PORT[NAME] PID[NAME]
 store_env() {  # STORE -> env assignments
   case $1 in
     memory) echo hmac_replay_cache=10000000 ;;
-    redis) echo hmac_replay_store=redis://127.0.0.1:$RPORT/0 ${CONNS:+hmac_replay_store_connections=$CONNS} ;;
-    redis-unix) echo hmac_replay_store=redis+unix://$RSOCK ${CONNS:+hmac_replay_store_connections=$CONNS} ;;
+    redis) echo "hmac_replay_store=redis://127.0.0.1:$RPORT/0" ${CONNS:+"hmac_replay_store_connections=$CONNS"} ;;
+    redis-unix) echo "hmac_replay_store=redis+unix://$RSOCK" ${CONNS:+"hmac_replay_store_connections=$CONNS"} ;;
   esac
 }
 for kind in $KINDS; do
@@ -137,6 +137,7 @@ run() {  # KIND STORE ROUND CONNECTIONS -> a line of figures in $WORK/figures
   out=$(wrk -t$t -c"$c" -d"${SECS}s" --timeout 5s -s "$lua" "http://127.0.0.1:$port/" | grep '^RESULT')
   w1=$(cpu_ticks "$pid"); r1=$(cpu_ticks "$RPID")
   # RESULT requests N seconds S rps R p50_us P p99_us P errors E non2xx N
+  # shellcheck disable=SC2086  # the fields are split on purpose
   set -- $out
   local cpu_w cpu_r
   cpu_w=$(python3 -c "print(round(($w1 - $w0) * 1e6 / $CLK_TCK / max($3, 1), 1))")

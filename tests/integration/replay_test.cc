@@ -51,11 +51,29 @@ class Redis {
   bool StartQuietly() {
     // Everything is allocated before fork: the child of a process whose other threads
     // allocate may inherit a held allocator lock (ASan's), so it only calls execvp.
-    const std::vector<std::string> args = {
-        "redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--unixsocket",
-        socket_, "--unixsocketperm", "700", "--dir", dir_.path(), "--save", "",
-        "--appendonly", durable_ ? "yes" : "no", "--appendfsync", "always", "--daemonize", "no",
-        "--loglevel", "warning", "--logfile", dir_.path() + "/redis.log"};
+    const std::vector<std::string> args = {"redis-server",
+                                           "--port",
+                                           std::to_string(port_),
+                                           "--bind",
+                                           "127.0.0.1",
+                                           "--unixsocket",
+                                           socket_,
+                                           "--unixsocketperm",
+                                           "700",
+                                           "--dir",
+                                           dir_.path(),
+                                           "--save",
+                                           "",
+                                           "--appendonly",
+                                           durable_ ? "yes" : "no",
+                                           "--appendfsync",
+                                           "always",
+                                           "--daemonize",
+                                           "no",
+                                           "--loglevel",
+                                           "warning",
+                                           "--logfile",
+                                           dir_.path() + "/redis.log"};
     std::vector<char*> argv;
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -641,7 +659,7 @@ TEST_CASE("the redis store hammered by many threads while redis is killed and re
   std::string first_wrong;
   std::mutex first_wrong_mutex;
   std::string restart_log;  // redis-server's log when a restart did not answer (killer only)
-  int phases = 0;  // three a round
+  int phases = 0;           // three a round
   bool go_on = true;
   // Runs when every thread arrived at a barrier: rounds go on until the killer is done, and
   // a few more on the restarted Redis.
