@@ -193,6 +193,12 @@ class Connection {
   // Writes `out` (and logs it); false when the connection must end.
   bool Respond(Exchange& ex, executor::FunctionResponse&& out, bool holds_slot);
   bool RespondResult(Exchange& ex, PipelineResult&& result);
+  // The parser's refusal (400, 413, 414, 431, 505); the connection ends after it.
+  void RespondParseError(Exchange& ex) {
+    std::string text = parser_->error_text();
+    if (text.empty() || text.back() != '\n') text += '\n';
+    Respond(ex, Internal(parser_->error_status(), std::move(text)), false);
+  }
   void AccessLog(const Exchange& ex, int status, std::size_t bytes,
                  std::string_view stream = {}) const;
   AfterServe Close();
@@ -347,9 +353,7 @@ AfterServe Connection::Serve() {
         break;
       }
       if (step.event == RequestParser::Event::kError) {
-        std::string text = parser_->error_text();
-        if (text.empty() || text.back() != '\n') text += '\n';
-        Respond(ex, Internal(parser_->error_status(), std::move(text)), false);
+        RespondParseError(ex);
         return Close();
       }
       const Io io = ReadMore(deadline);
@@ -396,9 +400,7 @@ LoopServed Connection::ServeHere() {
       auto step = parser_->Feed(Unparsed());
       offset_ += step.consumed;
       if (step.event == RequestParser::Event::kError) {
-        std::string text = parser_->error_text();
-        if (text.empty() || text.back() != '\n') text += '\n';
-        Respond(ex, Internal(parser_->error_status(), std::move(text)), false);
+        RespondParseError(ex);
         c_.close_after = true;
         return HandOff(nullptr);
       }

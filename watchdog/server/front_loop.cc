@@ -247,11 +247,7 @@ void FrontLoop::OnReadable(int fd) {
         // its other connections (epoll reports this one again while bytes wait).
         break;
       }
-      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-      ClientConnection c = std::move(held.connection);
-      held_connections_.erase(it);
-      held_.fetch_sub(1);
-      dispatch_(std::move(c));
+      HandOver(it);
       return;
     }
   }
@@ -263,6 +259,14 @@ void FrontLoop::Drop(int fd, bool cut) {
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   ::close(fd);
   if (held_connections_.erase(fd) > 0) held_.fetch_sub(1);
+}
+
+void FrontLoop::HandOver(std::unordered_map<int, Held>::iterator it) {
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->first, nullptr);
+  ClientConnection c = std::move(it->second.connection);
+  held_connections_.erase(it);
+  held_.fetch_sub(1);
+  dispatch_(std::move(c));
 }
 
 void FrontLoop::ExpireDeadlines() {
@@ -283,14 +287,7 @@ void FrontLoop::ExpireDeadlines() {
     if (held.head_started || !held.connection.served_before) ++cut;
   }
   for (int fd : expired) Drop(fd, true);
-  for (int fd : begun) {
-    auto it = held_connections_.find(fd);
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-    ClientConnection c = std::move(it->second.connection);
-    held_connections_.erase(it);
-    held_.fetch_sub(1);
-    dispatch_(std::move(c));
-  }
+  for (int fd : begun) HandOver(held_connections_.find(fd));
   if (cut > 0) {
     log::Warn(
         fmt::format("{} connection(s) cut: no complete request head within read_timeout", cut));

@@ -95,6 +95,8 @@ class FrontLoop {
   void Adopt(ClientConnection&& connection);
   void OnReadable(int fd);
   void Drop(int fd, bool cut);
+  // Stops watching a held connection and gives it to Dispatch.
+  void HandOver(std::unordered_map<int, Held>::iterator it);
   void ExpireDeadlines();
   void TakeReturned();
   void CloseListener();
