@@ -14,8 +14,8 @@
 # the binary and its unit tests under qemu.
 #
 # BUILD_FROM=binary skips the compile and packs a hmac-watchdog binary found at the root of the
-# build context instead (tests/container/ with HW_CONTAINER_FROM_BINARY=1, for quick local
-# reruns; the test suite itself builds from source, as above).
+# build context instead (tests/container/ does that with the binary the test suite has just
+# tested; HW_CONTAINER_FROM_SOURCE=1 makes it build from source, as above).
 ARG BUILD_FROM=source
 
 FROM debian:bookworm AS build-source
