@@ -3,8 +3,6 @@
 // need a worker (a matching signature, a body still to come) are handed over mid-way. These
 // tests check from outside that the hand-over loses, repeats and reorders nothing, and that
 // floods of forged requests do not occupy workers.
-#include <openssl/sha.h>
-
 #include <random>
 #include <regex>
 #include <thread>
@@ -56,18 +54,6 @@ struct Echo {
   }
 };
 
-std::string Sha256Hex(const std::string& data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
-
 std::string Forged(const std::string& body) {
   return RawPost("/hook", {{"X-Hub-Signature-256", OpenSslGithubSignature("wrong", body)}}, body);
 }
@@ -76,20 +62,6 @@ std::string Signed(const std::string& body, const Headers& extra = {}) {
   Headers h = {{"X-Hub-Signature-256", OpenSslGithubSignature(kSecret, body)}};
   for (const auto& e : extra) h.push_back(e);
   return RawPost("/hook", h, body);
-}
-
-// Reads from `c` until `count` responses are in (or nothing arrives for `quiet`).
-std::vector<Response> ReadResponses(RawConnection& c, std::size_t count,
-                                    std::chrono::milliseconds quiet = 10s) {
-  std::string in;
-  std::vector<Response> got;
-  while (got.size() < count) {
-    std::string more = c.Read(quiet, 1);
-    if (more.empty()) break;
-    in += more;
-    got = ParseResponses(in);
-  }
-  return got;
 }
 
 }  // namespace

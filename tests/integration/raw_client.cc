@@ -144,6 +144,19 @@ std::vector<Response> ParseResponses(const std::string& raw, std::string* rest) 
   return out;
 }
 
+std::vector<Response> ReadResponses(RawConnection& c, std::size_t count,
+                                    std::chrono::milliseconds quiet) {
+  std::string in;
+  std::vector<Response> got;
+  while (got.size() < count || (!got.empty() && !got.back().complete)) {
+    std::string more = c.Read(quiet, 1);
+    if (more.empty()) break;
+    in += more;
+    got = ParseResponses(in);
+  }
+  return got;
+}
+
 std::string RawPost(const std::string& target, const Headers& headers, const std::string& body) {
   std::string raw = "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   for (const auto& [k, v] : headers) raw += k + ": " + v + "\r\n";

@@ -35,6 +35,10 @@ class RawConnection {
 // Every complete response in `raw`, in order (Content-Length or chunked bodies; a response
 // with neither takes the rest). `rest` (if given) receives the bytes after the last one.
 std::vector<Response> ParseResponses(const std::string& raw, std::string* rest = nullptr);
+// Reads from `c` until `count` responses are in, the last one whole (or nothing arrives for
+// `quiet`).
+std::vector<Response> ReadResponses(RawConnection& c, std::size_t count,
+                                    std::chrono::milliseconds quiet = std::chrono::seconds(10));
 
 // The request line and headers of a GET or POST, with Host, for pipelining tests.
 std::string RawPost(const std::string& target, const Headers& headers, const std::string& body);

@@ -3,6 +3,7 @@
 // static). Nothing here sees the HTTP library.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -52,6 +53,27 @@ struct FunctionResponse {
   bool internal = false;  // made by the watchdog, not the function: X-OpenFaaS-Internal
 };
 
+// An invocation that does not hold a thread while the function works (http mode, served on
+// the front loop): the request went out when it was started; the loop calls Advance whenever
+// fd() is readable (and has stopped watching fd() before the call: the connection may go back
+// to a pool). What cannot be finished without waiting (a response streamed or larger than
+// what is buffered, an interim 1xx, a connection that broke and may be retried, the deadline)
+// a worker finishes with Finish, which blocks within the invocation's deadline.
+class PendingInvocation {
+ public:
+  virtual ~PendingInvocation() = default;
+  virtual int fd() const = 0;
+  // When a worker must take over (exec_timeout); time_point::max() without one.
+  virtual std::chrono::steady_clock::time_point deadline() const = 0;
+  // Whether the whole request went out (otherwise only a worker goes on: Finish).
+  virtual bool sent() const = 0;
+  enum class Progress { kWaiting, kDone, kNeedsWorker };
+  virtual Progress Advance() = 0;               // never blocks
+  virtual FunctionResponse TakeResponse() = 0;  // after kDone
+  // On a worker, with the request the invocation was started with.
+  virtual FunctionResponse Finish(const FunctionRequest& request) = 0;
+};
+
 class Executor {
  public:
   virtual ~Executor() = default;
@@ -63,6 +85,14 @@ class Executor {
   // Runs the function for one request. Thread-safe; never throws for a failing function
   // (that is a 5xx response).
   virtual FunctionResponse Invoke(const FunctionRequest& request) = 0;
+  // True when Start can begin invocations without waiting (http mode).
+  virtual bool StartsWithoutWaiting() const { return false; }
+  // Begins the invocation without blocking when it can (http mode with an idle upstream
+  // connection and the body in memory); null otherwise, and then nothing was sent: Invoke.
+  virtual std::unique_ptr<PendingInvocation> Start(const FunctionRequest& request) {
+    (void)request;
+    return nullptr;
+  }
 };
 
 // A response the watchdog itself makes (5xx and the like), marked internal.

@@ -89,6 +89,15 @@ bool IsEventStream(const ResponseHead& head) {
   return false;
 }
 
+// Relayed as it arrives rather than buffered: chunked, until-close, event streams and bodies
+// over kBufferLimit.
+bool Streams(const ResponseHead& head) {
+  return head.framing == ResponseHead::Framing::kChunked ||
+         head.framing == ResponseHead::Framing::kUntilClose ||
+         (head.framing == ResponseHead::Framing::kLength && head.length > kBufferLimit) ||
+         IsEventStream(head);
+}
+
 }  // namespace
 
 HttpExecutor::HttpExecutor(const config::ProcessOptions& process,
@@ -205,38 +214,59 @@ std::size_t UpstreamPool::idle() const {
   return idle_.size();
 }
 
+FunctionResponse HttpExecutor::Failure(UpstreamFailure failure, const std::string& why,
+                                       TimePoint start) const {
+  return FailureResponse(failure, why, process_, upstream_, start);
+}
+
 FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
   const auto start = SteadyClock::now();
-  const TimePoint deadline = DeadlineFor(process_, start);
   if (metrics_ != nullptr) metrics_->UpstreamRequest();
+  return Exchange(request, start, DeadlineFor(process_, start), nullptr, std::nullopt);
+}
+
+FunctionResponse HttpExecutor::Exchange(const FunctionRequest& request, TimePoint start,
+                                        TimePoint deadline,
+                                        std::unique_ptr<UpstreamConnection> sent,
+                                        std::optional<ResponseHead> head) {
+  if (sent && head) return Relay(std::move(sent), std::move(*head), start, deadline);
   std::string target(request.target.empty() ? request.path : request.target);
   const bool head_request = request.method == "HEAD";
 
   std::unique_ptr<UpstreamConnection> conn;
-  ResponseHead head;
+  ResponseHead got;
   for (int attempt = 0;; ++attempt) {
-    conn = pool_.Take();
-    // Closed by the function while idle (its keep-alive timeout): nothing was sent on it, so
-    // any request may go on a new connection.
-    if (conn && conn->Stale()) conn.reset();
-    bool reused = conn != nullptr;
-    if (!conn) {
-      UpstreamFailure failure = UpstreamFailure::kNone;
-      auto opened = UpstreamConnection::Open(upstream_.upstream_address, deadline, &failure);
-      if (!opened)
-        return FailureResponse(failure, opened.error().message, process_, upstream_, start);
-      conn = std::make_unique<UpstreamConnection>(std::move(*opened));
+    bool reused = true;
+    Status status = Ok{};
+    if (attempt == 0 && sent) {
+      // Begun on the front loop, on a connection from the pool.
+      conn = std::move(sent);
+      status = conn->failure() == UpstreamFailure::kNone
+                   ? conn->FlushRequest(deadline)
+                   : Status(Error{"the connection to the function broke while sending"});
+    } else {
+      conn = pool_.Take();
+      // Closed by the function while idle (its keep-alive timeout): nothing was sent on it,
+      // so any request may go on a new connection.
+      if (conn && conn->Stale()) conn.reset();
+      reused = conn != nullptr;
+      if (!conn) {
+        UpstreamFailure failure = UpstreamFailure::kNone;
+        auto opened = UpstreamConnection::Open(upstream_.upstream_address, deadline, &failure);
+        if (!opened) return Failure(failure, opened.error().message, start);
+        conn = std::make_unique<UpstreamConnection>(std::move(*opened));
+      }
+      conn->BeginExchange();
+      status = conn->SendRequest(request.method, target, request.headers, request.body,
+                                 upstream_.upstream_address, deadline);
     }
-    conn->BeginExchange();
-    auto sent = conn->SendRequest(request.method, target, request.headers, request.body,
-                                  upstream_.upstream_address, deadline);
-    if (sent) {
+    if (status) {
       auto read = conn->ReadHead(head_request, deadline);
       if (read) {
-        head = std::move(*read);
+        got = std::move(*read);
         break;
       }
-      sent = read.error();
+      status = read.error();
     }
     // A reused connection that broke before any response byte: the function may have closed
     // it while idle, or read the request and died. Sent again (once, on a new connection)
@@ -245,25 +275,25 @@ FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
     const bool closed_unanswered = reused && attempt == 0 && !conn->received_anything() &&
                                    conn->failure() == UpstreamFailure::kBroken;
     if (closed_unanswered && IsIdempotent(request.method)) continue;
-    std::string why = sent.error().message;
+    std::string why = status.error().message;
     if (closed_unanswered) {
       why += fmt::format(
           " (a reused connection closed before any response byte; {} is not idempotent and "
           "may have reached the function, so it is not sent again)",
           request.method);
     }
-    return FailureResponse(conn->failure(), why, process_, upstream_, start);
+    return Failure(conn->failure(), why, start);
   }
+  return Relay(std::move(conn), std::move(got), start, deadline);
+}
 
+FunctionResponse HttpExecutor::Relay(std::unique_ptr<UpstreamConnection> conn, ResponseHead head,
+                                     TimePoint start, TimePoint deadline) {
   FunctionResponse response;
   response.status = head.status;
   response.headers = std::move(head.headers);
   head.headers.clear();
-  bool stream = head.framing == ResponseHead::Framing::kChunked ||
-                head.framing == ResponseHead::Framing::kUntilClose ||
-                (head.framing == ResponseHead::Framing::kLength && head.length > kBufferLimit) ||
-                IsEventStream(head);
-  if (stream) {
+  if (Streams(head)) {
     if (head.framing == ResponseHead::Framing::kLength) response.stream_length = head.length;
     response.stream = std::make_unique<UpstreamBody>(std::move(conn), head, deadline, pool_);
     return response;
@@ -274,11 +304,95 @@ FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
     body.append(chunk);
     return true;
   });
-  if (!ok) return FailureResponse(conn->failure(), "response body cut", process_, upstream_, start);
+  if (!ok) return Failure(conn->failure(), "response body cut", start);
   if (conn->reusable()) pool_.Give(std::move(conn));
   response.body = std::move(body);
   response.headers.push_back({"X-Duration-Seconds", DurationSeconds(start)});
   return response;
+}
+
+// An invocation on the front loop: the request is sent; the loop feeds Advance.
+class LoopInvocation final : public PendingInvocation {
+ public:
+  LoopInvocation(HttpExecutor& executor, std::unique_ptr<UpstreamConnection> conn, bool sent,
+                 bool head_request, TimePoint start, TimePoint deadline)
+      : executor_(executor),
+        conn_(std::move(conn)),
+        fd_(conn_->fd()),
+        sent_(sent),
+        head_request_(head_request),
+        start_(start),
+        deadline_(deadline) {}
+
+  int fd() const override { return fd_; }
+  TimePoint deadline() const override { return deadline_; }
+  bool sent() const override { return sent_; }
+
+  Progress Advance() override {
+    if (!conn_ || !sent_) return Progress::kNeedsWorker;
+    if (conn_->ReceiveAvailable() == UpstreamConnection::Receive::kEnded) {
+      return Progress::kNeedsWorker;  // a worker reports it (or retries an idempotent request)
+    }
+    if (!head_) {
+      auto taken = conn_->TakeBufferedHead(head_request_);
+      if (!taken) {
+        return conn_->buffered() > kLoopHeadBytes ? Progress::kNeedsWorker : Progress::kWaiting;
+      }
+      if (!*taken) {
+        response_ = executor_.Failure(conn_->failure(), taken->error().message, start_);
+        conn_.reset();
+        return Progress::kDone;
+      }
+      head_ = std::move(**taken);
+    }
+    if (Streams(*head_)) return Progress::kNeedsWorker;
+    if (!conn_->BodyBuffered(*head_)) return Progress::kWaiting;
+    // All of it is here: Relay reads it from the buffer without waiting.
+    response_ = executor_.Relay(std::move(conn_), std::move(*head_), start_, deadline_);
+    head_.reset();
+    return Progress::kDone;
+  }
+
+  FunctionResponse TakeResponse() override { return std::move(response_); }
+
+  FunctionResponse Finish(const FunctionRequest& request) override {
+    return executor_.Exchange(request, start_, deadline_, std::move(conn_), std::move(head_));
+  }
+
+ private:
+  // A response head larger than this is left to a worker (which refuses it at 64 KiB a line).
+  static constexpr std::size_t kLoopHeadBytes = 64 * 1024;
+  HttpExecutor& executor_;
+  std::unique_ptr<UpstreamConnection> conn_;
+  const int fd_;
+  const bool sent_;
+  const bool head_request_;
+  const TimePoint start_;
+  const TimePoint deadline_;
+  std::optional<ResponseHead> head_;
+  FunctionResponse response_;
+};
+
+std::unique_ptr<PendingInvocation> HttpExecutor::Start(const FunctionRequest& request) {
+  if (!request.body.in_memory()) return nullptr;
+  auto conn = pool_.Take();
+  if (conn && conn->Stale()) return nullptr;  // closed by the function: Invoke opens another
+  const auto start = SteadyClock::now();
+  if (!conn) {
+    // A new connection, if connecting takes no waiting (loopback usually connects at once);
+    // otherwise, or when it fails, Invoke on a worker connects and reports what went wrong.
+    UpstreamFailure failure = UpstreamFailure::kNone;
+    auto opened = UpstreamConnection::Open(upstream_.upstream_address, start, &failure);
+    if (!opened) return nullptr;
+    conn = std::make_unique<UpstreamConnection>(std::move(*opened));
+  }
+  if (metrics_ != nullptr) metrics_->UpstreamRequest();
+  conn->BeginExchange();
+  const std::string target(request.target.empty() ? request.path : request.target);
+  const bool sent = conn->SendWithoutWaiting(request.method, target, request.headers, request.body,
+                                             upstream_.upstream_address);
+  return std::make_unique<LoopInvocation>(*this, std::move(conn), sent, request.method == "HEAD",
+                                          start, DeadlineFor(process_, start));
 }
 
 void HttpExecutor::Shutdown() {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +41,8 @@ class UpstreamPool {
   std::vector<std::unique_ptr<UpstreamConnection>> idle_;
 };
 
+class LoopInvocation;
+
 class HttpExecutor final : public Executor {
  public:
   // `max_idle`: idle upstream connections kept (max_connections); `stop_grace`: how long
@@ -52,10 +55,28 @@ class HttpExecutor final : public Executor {
   // Starts fprocess (when set) and waits until upstream_url accepts connections.
   Status Start() override;
   FunctionResponse Invoke(const FunctionRequest& request) override;
+  bool StartsWithoutWaiting() const override { return true; }
+  // With an idle, live upstream connection and the body in memory: sends the request without
+  // waiting; the front loop reads the answer (PendingInvocation).
+  std::unique_ptr<PendingInvocation> Start(const FunctionRequest& request) override;
   // SIGTERM to the function's process group, then waits (SIGKILL after write_timeout).
   void Shutdown() override;
 
  private:
+  friend class LoopInvocation;
+  // The request's exchange with the upstream from wherever it stands: `sent` is a reused
+  // connection the request went out on already (some of it maybe still to flush), `head` its
+  // response head if that was read; null and nullopt to start from the beginning. A reused
+  // connection that breaks before any answer is retried once for idempotent methods.
+  FunctionResponse Exchange(const FunctionRequest& request, TimePoint start, TimePoint deadline,
+                            std::unique_ptr<UpstreamConnection> sent,
+                            std::optional<ResponseHead> head);
+  // The response to `head`: the body buffered (the connection goes back to the pool), or
+  // streamed when Streams(head).
+  FunctionResponse Relay(std::unique_ptr<UpstreamConnection> conn, ResponseHead head,
+                         TimePoint start, TimePoint deadline);
+  FunctionResponse Failure(UpstreamFailure failure, const std::string& why, TimePoint start) const;
+
   const config::ProcessOptions& process_;
   const config::UpstreamOptions& upstream_;
   const config::Duration stop_grace_;

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -132,11 +133,11 @@ Status UpstreamConnection::WriteAll(std::string_view data, TimePoint deadline) {
   return Ok{};
 }
 
-Status UpstreamConnection::SendRequest(std::string_view method, std::string_view target,
-                                       const std::vector<Header>& headers, const Body& body,
-                                       const UpstreamAddress& address, TimePoint deadline) {
+std::string UpstreamConnection::RequestHead(std::string_view method, std::string_view target,
+                                            const std::vector<Header>& headers, const Body& body,
+                                            const UpstreamAddress& address) const {
   std::string head;
-  head.reserve(256 + headers.size() * 48);
+  head.reserve(256 + headers.size() * 48 + (body.in_memory() ? body.size() : 0));
   head.append(method).append(" ").append(address.base_path).append(target).append(" HTTP/1.1\r\n");
   bool has_host = false;
   // Only the fixed hop-by-hop set is removed. Other names listed in the client's Connection
@@ -150,6 +151,13 @@ Status UpstreamConnection::SendRequest(std::string_view method, std::string_view
   }
   if (!has_host) head.append(fmt::format("Host: {}:{}\r\n", address.host, address.port));
   head.append(fmt::format("Content-Length: {}\r\n\r\n", body.size()));
+  return head;
+}
+
+Status UpstreamConnection::SendRequest(std::string_view method, std::string_view target,
+                                       const std::vector<Header>& headers, const Body& body,
+                                       const UpstreamAddress& address, TimePoint deadline) {
+  std::string head = RequestHead(method, target, headers, body, address);
   just_sent_ = true;
   if (body.in_memory() && body.size() <= 16 * 1024) {
     head.append(body.memory());
@@ -171,6 +179,87 @@ Status UpstreamConnection::SendRequest(std::string_view method, std::string_view
     off += static_cast<std::size_t>(n);
   }
   return Ok{};
+}
+
+bool UpstreamConnection::SendWithoutWaiting(std::string_view method, std::string_view target,
+                                            const std::vector<Header>& headers, const Body& body,
+                                            const UpstreamAddress& address) {
+  std::string head = RequestHead(method, target, headers, body, address);
+  const std::string_view rest = body.in_memory() ? std::string_view(body.memory()) : "";
+  iovec iov[2] = {{head.data(), head.size()}, {const_cast<char*>(rest.data()), rest.size()}};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = rest.empty() ? 1 : 2;
+  just_sent_ = true;
+  ssize_t n;
+  do {
+    n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return Fail(UpstreamFailure::kBroken);
+  std::size_t sent = n < 0 ? 0 : static_cast<std::size_t>(n);
+  if (sent == head.size() + rest.size()) return true;
+  if (sent < head.size()) {
+    unsent_.assign(head, sent);
+    unsent_.append(rest);
+  } else {
+    unsent_.assign(rest.substr(sent - head.size()));
+  }
+  return false;
+}
+
+Status UpstreamConnection::FlushRequest(TimePoint deadline) {
+  std::string rest = std::move(unsent_);
+  unsent_.clear();
+  return WriteAll(rest, deadline);
+}
+
+UpstreamConnection::Receive UpstreamConnection::ReceiveAvailable() {
+  if (pos_ > 0 && pos_ == buffer_.size()) {
+    buffer_.clear();
+    pos_ = 0;
+  }
+  Receive result = Receive::kNothing;
+  while (true) {
+    char tmp[kReadSize];
+    ssize_t n = ::recv(fd_.get(), tmp, sizeof tmp, MSG_DONTWAIT);
+    if (n > 0) {
+      just_sent_ = false;
+      received_ = true;
+      buffer_.append(tmp, static_cast<std::size_t>(n));
+      result = Receive::kReceived;
+      if (static_cast<std::size_t>(n) < sizeof tmp) return result;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return result;
+    return Receive::kEnded;  // end of file or an error: ReadHead/ReadBody report it
+  }
+}
+
+std::optional<Expected<ResponseHead>> UpstreamConnection::TakeBufferedHead(bool head_request) {
+  const std::string_view rest = std::string_view(buffer_).substr(pos_);
+  // An interim response (1xx) is followed by another head: ReadHead waits for it.
+  if (rest.size() >= 10 && rest.compare(0, 7, "HTTP/1.") == 0 && rest[9] == '1') {
+    return std::nullopt;
+  }
+  if (rest.find("\r\n\r\n") == std::string_view::npos &&
+      rest.find("\n\n") == std::string_view::npos &&
+      rest.find("\n\r\n") == std::string_view::npos) {
+    return std::nullopt;
+  }
+  // The whole head is buffered: ReadHead takes it without reading the socket.
+  return ReadHead(head_request, std::chrono::steady_clock::now());
+}
+
+bool UpstreamConnection::BodyBuffered(const ResponseHead& head) const {
+  switch (head.framing) {
+    case ResponseHead::Framing::kNone:
+      return true;
+    case ResponseHead::Framing::kLength:
+      return buffered() >= head.length;
+    default:
+      return false;
+  }
 }
 
 bool UpstreamConnection::Fill(TimePoint deadline) {

@@ -55,6 +55,26 @@ class UpstreamConnection {
   Status SendRequest(std::string_view method, std::string_view target,
                      const std::vector<Header>& headers, const Body& body,
                      const UpstreamAddress& address, TimePoint deadline);
+  // As SendRequest, for a body in memory, without waiting: true when the socket took the
+  // whole request; otherwise the rest waits in the connection (FlushRequest sends it) or
+  // failure() is set.
+  bool SendWithoutWaiting(std::string_view method, std::string_view target,
+                          const std::vector<Header>& headers, const Body& body,
+                          const UpstreamAddress& address);
+  // Sends what SendWithoutWaiting left, before `deadline`.
+  Status FlushRequest(TimePoint deadline);
+
+  // Without waiting (the front loop): reads what the socket holds into the connection's
+  // buffer. kEnded: the function closed the connection or it broke (the blocking reads
+  // report it). Then, from the buffer alone: the response head once it is all there
+  // (TakeBufferedHead: nullopt while it is not; an Error for a malformed one, failure()
+  // set; interim 1xx responses are left to ReadHead), and whether the body `head` frames is
+  // all there (kNone and kLength only).
+  enum class Receive { kReceived, kNothing, kEnded };
+  Receive ReceiveAvailable();
+  std::size_t buffered() const { return buffer_.size() - pos_; }
+  std::optional<Expected<ResponseHead>> TakeBufferedHead(bool head_request);
+  bool BodyBuffered(const ResponseHead& head) const;
   // Reads the response head. `head_request`: the response has no body.
   Expected<ResponseHead> ReadHead(bool head_request, TimePoint deadline);
   // Reads the body as framed by `head`, calling `write` per chunk (false = stop: the
@@ -67,6 +87,7 @@ class UpstreamConnection {
   // connection instead. Never blocks.
   bool Stale() const;
 
+  int fd() const { return fd_.get(); }
   UpstreamFailure failure() const { return failure_; }
   // Whether any byte of a response arrived on this exchange (a retry is safe only if not).
   bool received_anything() const { return received_; }
@@ -79,6 +100,10 @@ class UpstreamConnection {
  private:
   explicit UpstreamConnection(UniqueFd fd) : fd_(std::move(fd)) {}
   Status WriteAll(std::string_view data, TimePoint deadline);
+  // The request head (and a small body) as SendRequest writes it.
+  std::string RequestHead(std::string_view method, std::string_view target,
+                          const std::vector<Header>& headers, const Body& body,
+                          const UpstreamAddress& address) const;
   // Reads more bytes into buffer_; returns false on EOF, error or timeout (failure_ set).
   bool Fill(TimePoint deadline);
   std::optional<std::string> ReadLine(TimePoint deadline, std::size_t max);
@@ -91,6 +116,7 @@ class UpstreamConnection {
   bool received_ = false;
   bool reusable_ = true;
   bool just_sent_ = false;  // a request was just sent: poll before the first recv
+  std::string unsent_;      // what SendWithoutWaiting could not send
 };
 
 }  // namespace hw::executor

@@ -26,6 +26,7 @@ class MemoryStore final : public Store {
             std::chrono::milliseconds ttl) override;
   void Release(const std::string& key, const std::string& token) override;
   std::string Describe() const override { return "memory"; }
+  bool MayWait() const override { return false; }
   std::size_t size() const;
 
  private:

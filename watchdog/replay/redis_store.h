@@ -65,6 +65,7 @@ class RedisStore final : public Store {
             std::chrono::milliseconds ttl) override;
   void Release(const std::string& key, const std::string& token) override;
   std::string Describe() const override { return endpoint_.display; }
+  bool MayWait() const override { return true; }
 
   struct Connection;  // a hiredis context (redis_store.cc)
   struct Command;     // one command waiting for its batch (redis_store.cc)

@@ -52,6 +52,9 @@ class Store {
   virtual void Release(const std::string& key, const std::string& token) = 0;
   // "memory" or "redis://host:port/0" (without the password) for the startup log.
   virtual std::string Describe() const = 0;
+  // True when Claim, Keep and Release may wait on another process (Redis): the front loop,
+  // which must never wait, then leaves verified requests to a worker.
+  virtual bool MayWait() const = 0;
 
   const StoreStats& stats() const { return stats_; }
 

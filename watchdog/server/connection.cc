@@ -125,11 +125,13 @@ struct Exchange {
 
 // How far a request has come.
 enum class Stage {
-  kHead,    // its head is being parsed
-  kChecks,  // its head is parsed: the transport's own answers (health, 501) come next
-  kBegin,   // Pipeline::Begin comes next
-  kBody,    // begun: its body is read next
-  kDecide,  // its body is read and nothing refused it yet: Handle decides and runs it
+  kHead,     // its head is being parsed
+  kChecks,   // its head is parsed: the transport's own answers (health, 501) come next
+  kBegin,    // Pipeline::Begin comes next
+  kBody,     // begun: its body is read next
+  kDecide,   // its body is read and nothing refused it yet: Handle decides and runs it
+  kRun,      // admitted (Pipeline::Admit): the executor runs it
+  kInvoked,  // admitted and started (Pipeline::Start): its invocation is finished next
 };
 
 // A request the front loop began and a worker (or the loop, later) goes on with.
@@ -137,22 +139,27 @@ struct BegunRequest {
   std::unique_ptr<RequestParser> parser;  // the head parsed so far
   Exchange ex;
   Stage stage = Stage::kHead;
-  std::unique_ptr<PendingRequest> pending;  // from kBody on
+  std::unique_ptr<PendingRequest> pending;                  // from kBody on
+  std::unique_ptr<executor::PendingInvocation> invocation;  // at kInvoked
 
-  static std::shared_ptr<BegunRequest> Park(Exchange& ex, Stage stage,
-                                            std::unique_ptr<PendingRequest> pending) {
+  static std::shared_ptr<BegunRequest> Park(
+      Exchange& ex, Stage stage, std::unique_ptr<PendingRequest> pending,
+      std::unique_ptr<executor::PendingInvocation> invocation = nullptr) {
     auto begun = std::make_shared<BegunRequest>();
     begun->ex = std::move(ex);
     begun->stage = stage;
     begun->pending = std::move(pending);
+    begun->invocation = std::move(invocation);
     return begun;
   }
   // Moves the request out of `begun` (which is reset) for the caller to go on with.
   static void Resume(std::shared_ptr<BegunRequest>& begun, Exchange& ex, Stage& stage,
-                     std::unique_ptr<PendingRequest>& pending) {
+                     std::unique_ptr<PendingRequest>& pending,
+                     std::unique_ptr<executor::PendingInvocation>& invocation) {
     ex = std::move(begun->ex);
     stage = begun->stage;
     pending = std::move(begun->pending);
+    invocation = std::move(begun->invocation);
     begun.reset();
   }
 };
@@ -190,6 +197,9 @@ class Connection {
   // its body has arrived (waiting_).
   bool Defer(Exchange& ex, Stage stage, std::unique_ptr<PendingRequest> pending);
   bool Wait(Exchange& ex, Stage stage, std::unique_ptr<PendingRequest> pending);
+  // An admitted request: on the loop, started if it can be and then awaited; on a worker,
+  // run (kRun) or finished (kInvoked).
+  bool Invoke(Exchange& ex, Stage stage, std::unique_ptr<PendingRequest> pending);
   // Writes `out` (and logs it); false when the connection must end.
   bool Respond(Exchange& ex, executor::FunctionResponse&& out, bool holds_slot);
   bool RespondResult(Exchange& ex, PipelineResult&& result);
@@ -215,6 +225,7 @@ class Connection {
   std::size_t offset_ = 0;                 // bytes of c_.buffered the parser has taken
   std::shared_ptr<BegunRequest> begun_;    // on the loop: the request a worker goes on with
   std::shared_ptr<BegunRequest> waiting_;  // on the loop: the request whose body is due
+  std::unique_ptr<executor::PendingInvocation> invocation_;  // of the request at kInvoked
 };
 
 bool Connection::WaitFor(short events, int timeout_ms) const {
@@ -335,7 +346,7 @@ AfterServe Connection::Serve() {
     Stage stage = Stage::kHead;
     std::unique_ptr<PendingRequest> pending;
     if (begun) {
-      BegunRequest::Resume(begun, ex, stage, pending);
+      BegunRequest::Resume(begun, ex, stage, pending, invocation_);
     } else {
       ex.start = c_.request_start != Clock::time_point{} ? c_.request_start : Clock::now();
       c_.request_start = {};
@@ -371,7 +382,8 @@ AfterServe Connection::Serve() {
       return Close();
     }
     if (!Unparsed().empty()) continue;  // pipelined: the next request is here already
-    if (WaitFor(POLLIN, kLingerMs)) continue;
+    // The loop serves a busy client best when it runs verified requests itself.
+    if (!s_.loop_invokes && WaitFor(POLLIN, kLingerMs)) continue;
     // Idle connections wait in the front loop holding only what they sent so far.
     Compact();
     c_.buffered.shrink_to_fit();
@@ -381,13 +393,14 @@ AfterServe Connection::Serve() {
 
 LoopServed Connection::ServeHere() {
   const std::size_t head_limit = s_.limits.max_head_bytes + s_.limits.max_target_bytes;
-  std::shared_ptr<BegunRequest> waiting = std::move(c_.resume);  // its body was due
+  std::shared_ptr<BegunRequest> waiting = std::move(c_.resume);  // its body or answer was due
+  c_.upstream_fd = -1;
   while (true) {
     Exchange ex;
     Stage stage = Stage::kChecks;
     std::unique_ptr<PendingRequest> pending;
     if (waiting) {
-      BegunRequest::Resume(waiting, ex, stage, pending);
+      BegunRequest::Resume(waiting, ex, stage, pending, invocation_);
     } else {
       if (!HeadComplete(Unparsed())) {
         if (Unparsed().size() > head_limit) return HandOff(nullptr);  // a worker answers 431
@@ -411,9 +424,14 @@ LoopServed Connection::ServeHere() {
     const bool go_on = ServeRequest(ex, ex.start + s_.read_timeout, stage, std::move(pending));
     if (begun_) return HandOff(std::move(begun_));
     if (waiting_) {
-      // Held by the loop until more of the body is here (read_timeout counts from its start).
+      // Held by the loop until more of the body is here (read_timeout counts from its start),
+      // or until the function answers.
       Compact();
       c_.request_start = waiting_->ex.start;
+      if (waiting_->invocation) {
+        c_.upstream_fd = waiting_->invocation->fd();
+        c_.upstream_deadline = waiting_->invocation->deadline();
+      }
       waiting_->parser = std::move(parser_);
       c_.resume = std::move(waiting_);
       return LoopServed::kKeep;
@@ -435,13 +453,51 @@ LoopServed Connection::HandOff(std::shared_ptr<BegunRequest> begun) {
 }
 
 bool Connection::Wait(Exchange& ex, Stage stage, std::unique_ptr<PendingRequest> pending) {
-  waiting_ = BegunRequest::Park(ex, stage, std::move(pending));
+  waiting_ = BegunRequest::Park(ex, stage, std::move(pending), std::move(invocation_));
   return true;
 }
 
 bool Connection::Defer(Exchange& ex, Stage stage, std::unique_ptr<PendingRequest> pending) {
-  begun_ = BegunRequest::Park(ex, stage, std::move(pending));
+  begun_ = BegunRequest::Park(ex, stage, std::move(pending), std::move(invocation_));
   return true;
+}
+
+bool Connection::Invoke(Exchange& ex, Stage stage, std::unique_ptr<PendingRequest> pending) {
+  using Progress = executor::PendingInvocation::Progress;
+  if (on_loop_) {
+    if (stage == Stage::kRun) {
+      invocation_ = s_.pipeline->Start(*pending);
+      if (!invocation_) return Defer(ex, Stage::kRun, std::move(pending));
+      // Sent (the answer cannot be here yet), or a worker sends the rest.
+      stage = Stage::kInvoked;
+      if (invocation_->sent()) return Wait(ex, stage, std::move(pending));
+      return Defer(ex, stage, std::move(pending));
+    }
+    switch (invocation_->Advance()) {
+      case Progress::kWaiting:
+        return Wait(ex, stage, std::move(pending));
+      case Progress::kNeedsWorker:
+        return Defer(ex, stage, std::move(pending));
+      case Progress::kDone:
+        break;
+    }
+    executor::FunctionResponse response = invocation_->TakeResponse();
+    invocation_.reset();
+    return RespondResult(ex, s_.pipeline->Complete(*pending, std::move(response)));
+  }
+  PipelineResult result;
+  try {
+    result = stage == Stage::kRun ? s_.pipeline->Run(*pending)
+                                  : s_.pipeline->Finish(*pending, *invocation_);
+  } catch (const std::exception& e) {
+    log::Error(
+        fmt::format("internal error while serving {} {}: {}", ex.method, ex.log_path, e.what()));
+    invocation_.reset();
+    ex.message_complete = false;
+    return Respond(ex, Internal(500, "Internal Server Error\n"), false);
+  }
+  invocation_.reset();
+  return RespondResult(ex, std::move(result));
 }
 
 ReadResult Connection::ReadBody(const RequestParser::BodySink& sink, Clock::time_point deadline,
@@ -471,6 +527,9 @@ ReadResult Connection::ReadBody(const RequestParser::BodySink& sink, Clock::time
 
 bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline, Stage stage,
                               std::unique_ptr<PendingRequest> pending) {
+  if (stage == Stage::kRun || stage == Stage::kInvoked) {
+    return Invoke(ex, stage, std::move(pending));
+  }
   if (stage == Stage::kChecks) {
     const ParsedHead& head = parser_->head();
     ex.method = head.method;
@@ -563,7 +622,16 @@ bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline, Stage st
     if (auto refused = s_.pipeline->RefuseNow(*pending)) {
       return RespondResult(ex, std::move(*refused));
     }
-    return Defer(ex, Stage::kDecide, std::move(pending));
+    // A matching signature: the loop decides and runs it too when nothing there waits
+    // (a memory replay store; http mode), unless the connection is ending or has a response
+    // still to write.
+    if (!s_.loop_invokes || s_.stopping->load() || !c_.unsent.empty()) {
+      return Defer(ex, Stage::kDecide, std::move(pending));
+    }
+    if (auto refused = s_.pipeline->Admit(*pending)) {
+      return RespondResult(ex, std::move(*refused));
+    }
+    return Invoke(ex, Stage::kRun, std::move(pending));
   }
 
   if (reader && head.expect_continue && !Send({"HTTP/1.1 100 Continue\r\n\r\n"})) return false;

@@ -34,6 +34,10 @@ struct ConnectionServices {
   ParseLimits limits;
   const std::atomic<bool>* stopping;     // answer the current request, then close
   const std::atomic<bool>* cut_streams;  // streamed responses give up (end of the drain)
+  // The front loop runs verified requests itself (Pipeline::DecidesWithoutWaiting and an
+  // executor that starts without waiting: http mode): workers then give connections back
+  // after each request instead of lingering on them.
+  bool loop_invokes = false;
 };
 
 enum class AfterServe {

@@ -109,6 +109,8 @@ void FrontLoop::Run() {
         std::uint64_t count = 0;
         [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof count);
         TakeReturned();
+      } else if (awaited_.count(fd) != 0) {
+        OnUpstream(fd);
       } else {
         OnReadable(fd);
       }
@@ -116,8 +118,12 @@ void FrontLoop::Run() {
     if (!accepting_.load() && !listener_closed_) {
       CloseListener();
       std::vector<int> fds;
-      for (auto& [fd, held] : held_connections_) fds.push_back(fd);
+      std::vector<int> running;  // admitted requests waiting on the function: a worker ends them
+      for (auto& [fd, held] : held_connections_) {
+        (held.awaiting >= 0 ? running : fds).push_back(fd);
+      }
       for (int fd : fds) Drop(fd, false);
+      for (int fd : running) HandOver(held_connections_.find(fd));
     }
     auto now = Clock::now();
     if (now >= next_tick) {
@@ -233,19 +239,10 @@ void FrontLoop::OnReadable(int fd) {
     }
     if (HeadComplete(buffer) || buffer.size() > options_.head_limit || held.connection.resume) {
       if (serve_here_ && serve_here_(held.connection) == Served::kKeep) {
-        // Answered here: wait for the next request, or the rest of one begun already, whose
-        // read_timeout counts from its first byte.
-        auto& c = held.connection;
-        held.head_started = !buffer.empty() || c.resume;
-        if (held.head_started) {
-          if (c.request_start == Clock::time_point{}) c.request_start = Clock::now();
-          held.deadline = c.request_start + options_.read_timeout;
-        } else {
-          held.deadline = Clock::now() + options_.keepalive_timeout;
-        }
+        Rearm(it, true);
         // One read's worth per turn: a client that keeps sending must not keep the loop from
         // its other connections (epoll reports this one again while bytes wait).
-        break;
+        return;
       }
       HandOver(it);
       return;
@@ -254,14 +251,85 @@ void FrontLoop::OnReadable(int fd) {
   buffer.shrink_to_fit();
 }
 
+void FrontLoop::Rearm(std::unordered_map<int, Held>::iterator it, bool client_watched) {
+  const int fd = it->first;
+  Held& held = it->second;
+  auto& c = held.connection;
+  if (c.upstream_fd >= 0) {
+    // Waiting for the function's answer: the client is not read meanwhile (its next bytes
+    // wait in the socket), the upstream connection is.
+    if (client_watched) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.fd = c.upstream_fd;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.upstream_fd, &ev) != 0) {
+      log::Warn(
+          fmt::format("epoll_ctl (upstream): {}; a worker waits instead", std::strerror(errno)));
+      HandOver(it);
+      return;
+    }
+    held.awaiting = c.upstream_fd;
+    awaited_[c.upstream_fd] = fd;
+    held.deadline = c.upstream_deadline;
+    return;
+  }
+  if (!client_watched) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.fd = fd;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      log::Warn(fmt::format("epoll_ctl: {}; connection closed", std::strerror(errno)));
+      Drop(fd, false);
+      return;
+    }
+  }
+  // Answered here: wait for the next request, or the rest of one begun already, whose
+  // read_timeout counts from its first byte.
+  c.buffered.shrink_to_fit();
+  held.head_started = !c.buffered.empty() || c.resume;
+  if (held.head_started) {
+    if (c.request_start == Clock::time_point{}) c.request_start = Clock::now();
+    held.deadline = c.request_start + options_.read_timeout;
+  } else {
+    held.deadline = Clock::now() + options_.keepalive_timeout;
+  }
+}
+
+void FrontLoop::StopAwaiting(Held& held) {
+  if (held.awaiting < 0) return;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, held.awaiting, nullptr);
+  awaited_.erase(held.awaiting);
+  held.awaiting = -1;
+}
+
+void FrontLoop::OnUpstream(int upstream_fd) {
+  auto it = held_connections_.find(awaited_[upstream_fd]);
+  if (it == held_connections_.end()) {
+    awaited_.erase(upstream_fd);
+    return;
+  }
+  // Not watched while ServeHere runs: the connection may go back to a pool that workers use.
+  StopAwaiting(it->second);
+  if (serve_here_ && serve_here_(it->second.connection) == Served::kKeep) {
+    Rearm(it, false);
+    return;
+  }
+  HandOver(it);
+}
+
 void FrontLoop::Drop(int fd, bool cut) {
   (void)cut;
+  if (auto it = held_connections_.find(fd); it != held_connections_.end()) {
+    StopAwaiting(it->second);
+  }
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   ::close(fd);
   if (held_connections_.erase(fd) > 0) held_.fetch_sub(1);
 }
 
 void FrontLoop::HandOver(std::unordered_map<int, Held>::iterator it) {
+  StopAwaiting(it->second);
+  it->second.connection.upstream_fd = -1;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->first, nullptr);
   ClientConnection c = std::move(it->second.connection);
   held_connections_.erase(it);
@@ -276,7 +344,8 @@ void FrontLoop::ExpireDeadlines() {
   std::size_t cut = 0;
   for (const auto& [fd, held] : held_connections_) {
     if (now <= held.deadline) continue;
-    // A request begun here whose body did not arrive in time: a worker answers it (408).
+    // A request begun here whose body did not arrive in time: a worker answers it (408). One
+    // whose function did not answer within exec_timeout: a worker answers it (504).
     if (held.connection.resume) {
       begun.push_back(fd);
       continue;

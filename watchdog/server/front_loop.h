@@ -40,6 +40,11 @@ struct ClientConnection {
   std::string unsent;                    // response bytes the socket did not take at once
   bool close_after = false;              // close once `unsent` is written
   std::shared_ptr<BegunRequest> resume;  // a request begun on the loop
+  // With `resume`: the loop waits for this descriptor (the function's answer on an upstream
+  // connection) instead of the client, until `upstream_deadline`, then gives the connection
+  // to Dispatch. -1: it waits for the client.
+  int upstream_fd = -1;
+  std::chrono::steady_clock::time_point upstream_deadline{};
 };
 
 class FrontLoop {
@@ -55,8 +60,9 @@ class FrontLoop {
   // Called on the loop thread every ~100 ms (deadlines of connections held by workers).
   using Tick = std::function<void()>;
   // Called on the loop thread, before Dispatch, with a connection whose head is complete (or
-  // over head_limit): answers what it can without waiting. kKeep: answered; the loop goes on
-  // holding the connection (`buffered` keeps what is left). kDispatch: give it to Dispatch.
+  // over head_limit), or whose upstream_fd became readable: answers what it can without
+  // waiting. kKeep: answered, or waiting for its upstream_fd; the loop goes on holding the
+  // connection (`buffered` keeps what is left). kDispatch: give it to Dispatch.
   enum class Served { kKeep, kDispatch };
   using ServeHere = std::function<Served(ClientConnection&)>;
 
@@ -87,6 +93,7 @@ class FrontLoop {
     ClientConnection connection;
     std::chrono::steady_clock::time_point deadline;
     bool head_started = false;  // a byte of the next request has arrived
+    int awaiting = -1;          // the upstream descriptor watched instead of the client
   };
 
   FrontLoop(int listen_fd, int epoll_fd, int wake_fd, Options options, Dispatch dispatch, Tick tick,
@@ -94,6 +101,12 @@ class FrontLoop {
   void AcceptAll();
   void Adopt(ClientConnection&& connection);
   void OnReadable(int fd);
+  // The upstream a held connection waits on is readable.
+  void OnUpstream(int upstream_fd);
+  // After ServeHere kept a connection: watch its upstream, or the client again for its next
+  // request, with the deadline that applies. `client_watched`: the client fd is in epoll.
+  void Rearm(std::unordered_map<int, Held>::iterator it, bool client_watched);
+  void StopAwaiting(Held& held);
   void Drop(int fd, bool cut);
   // Stops watching a held connection and gives it to Dispatch.
   void HandOver(std::unordered_map<int, Held>::iterator it);
@@ -109,6 +122,7 @@ class FrontLoop {
   Tick tick_;
   ServeHere serve_here_;
   std::unordered_map<int, Held> held_connections_;  // loop thread only
+  std::unordered_map<int, int> awaited_;            // upstream fd -> client fd; loop thread only
   std::mutex returned_mutex_;
   std::vector<ClientConnection> returned_;
   std::atomic<bool> accepting_{true};

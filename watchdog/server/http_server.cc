@@ -112,6 +112,8 @@ class HttpServer::Impl {
     limits.max_body_bytes = cfg_.max_body_bytes;
     services_ = ConnectionServices{&pipeline_,         deps.health, deps.metrics, cfg_.read_timeout,
                                    cfg_.write_timeout, limits,      &stopping_,   &cut_streams_};
+    services_.loop_invokes =
+        pipeline_.DecidesWithoutWaiting() && deps.executor->StartsWithoutWaiting();
   }
   ~Impl() {
     if (workers_) workers_->Shutdown();

@@ -217,6 +217,7 @@ Pipeline::Pipeline(const config::ServerOptions& options, const signature::Verifi
       gate_(gate),
       begins_without_waiting_(gate == nullptr || (!gate->policy().Uses(auth::Method::kPlugin) &&
                                                   !gate->policy().Uses(auth::Method::kJwt))),
+      decides_without_waiting_(begins_without_waiting_ && verifier.DecidesWithoutWaiting()),
       budget_(options.max_unverified_bytes, metrics) {}
 
 // The answer when the signature check refused the request: the signature's own 401 (413),
@@ -426,6 +427,11 @@ PipelineResult Pipeline::Handle(PendingRequest& request, const BodyReader& read_
   if (!request.body_read()) {
     if (auto failed = ReadBody(request, read_body)) return std::move(*failed);
   }
+  if (auto refused = Admit(request)) return std::move(*refused);
+  return Run(request);
+}
+
+std::optional<PipelineResult> Pipeline::Admit(PendingRequest& request) const {
   auto& headers = request.headers_;
   auto& check = request.check_;
   const std::optional<signature::Decision>& early = request.early_;
@@ -433,7 +439,6 @@ PipelineResult Pipeline::Handle(PendingRequest& request, const BodyReader& read_
 
   std::string_view outcome = request.auth_outcome_;
   std::string_view scheme = request.auth_method_;
-  std::shared_ptr<signature::Claim> claim;  // settled once the function answered
   if (!request.auth_admitted_) {
     std::optional<signature::Decision> decision;
     if (check) {
@@ -444,7 +449,7 @@ PipelineResult Pipeline::Handle(PendingRequest& request, const BodyReader& read_
     }
     if (decision && signature::Admits(decision->outcome)) {
       request.lease_.Done();  // decided: the body is no longer unverified
-      claim = decision->claim;
+      request.claim_ = decision->claim;
       if (gate_ != nullptr) metrics_.AuthDecision("hmac", outcome);
       if (decision->outcome == signature::Outcome::kValid) {
         headers.push_back({std::string(kVerifiedHeader), std::string(decision->scheme)});
@@ -474,26 +479,63 @@ PipelineResult Pipeline::Handle(PendingRequest& request, const BodyReader& read_
 
   // Only verified requests take a slot: a flood of forged ones cannot crowd out real ones.
   if (!health_.TryAcquire()) {
+    request.claim_.reset();  // released: a retry may run
     return Reject(429,
                   fmt::format("Concurrent request limit exceeded. Max concurrent requests: {}\n",
                               health_.max_inflight()),
                   outcome, scheme);
   }
   metrics_.RequestStarted();
-  PipelineResult result;
-  result.outcome = outcome;
-  result.scheme = scheme;
-  result.function_called = true;
-  executor::FunctionRequest freq{
-      request.method_, request.path_, request.target_, request.query_, request.remote_addr_,
-      headers,         body};
+  request.slot_ = &health_;
+  request.outcome_ = outcome;
+  request.scheme_ = scheme;
+  return std::nullopt;
+}
+
+PendingRequest::~PendingRequest() { ReleaseSlot(); }
+
+void PendingRequest::ReleaseSlot() {
+  if (slot_ != nullptr) slot_->Release();
+  slot_ = nullptr;
+}
+
+executor::FunctionRequest PendingRequest::ForFunction() const {
+  return executor::FunctionRequest{method_, path_, target_, query_, remote_addr_, headers_, *body_};
+}
+
+std::unique_ptr<executor::PendingInvocation> Pipeline::Start(PendingRequest& request) const {
+  return executor_.Start(request.ForFunction());
+}
+
+PipelineResult Pipeline::Run(PendingRequest& request) const {
+  return Completed(request, [&] { return executor_.Invoke(request.ForFunction()); });
+}
+
+PipelineResult Pipeline::Finish(PendingRequest& request,
+                                executor::PendingInvocation& invocation) const {
+  return Completed(request, [&] { return invocation.Finish(request.ForFunction()); });
+}
+
+PipelineResult Pipeline::Completed(
+    PendingRequest& request, const std::function<executor::FunctionResponse()>& invoke) const {
+  executor::FunctionResponse response;
   try {
-    result.response = executor_.Invoke(freq);
+    response = invoke();
   } catch (...) {
-    health_.Release();
+    request.ReleaseSlot();
     throw;
   }
-  if (claim) {
+  return Complete(request, std::move(response));
+}
+
+PipelineResult Pipeline::Complete(PendingRequest& request,
+                                  executor::FunctionResponse response) const {
+  PipelineResult result;
+  result.outcome = request.outcome_;
+  result.scheme = request.scheme_;
+  result.function_called = true;
+  result.response = std::move(response);
+  if (auto claim = std::move(request.claim_)) {
     const bool ok = result.response.status >= 200 && result.response.status < 300;
     if (result.response.stream) {
       result.response.stream =
@@ -503,7 +545,11 @@ PipelineResult Pipeline::Handle(PendingRequest& request, const BodyReader& read_
     }
   }
   result.holds_slot = result.response.stream != nullptr;
-  if (!result.holds_slot) health_.Release();
+  if (result.holds_slot) {
+    request.slot_ = nullptr;  // the stream's end gives it back (Respond)
+  } else {
+    request.ReleaseSlot();
+  }
   return result;
 }
 

@@ -99,16 +99,22 @@ struct RequestHead {
 // A request whose head passed Begin: what the head decided, kept until the body is read.
 class PendingRequest {
  public:
+  ~PendingRequest();
+  PendingRequest(const PendingRequest&) = delete;
+  PendingRequest& operator=(const PendingRequest&) = delete;
   const std::string& method() const { return method_; }
   const std::string& path() const { return path_; }  // decoded once (request_target.h)
   std::string_view query() const { return query_; }
   const std::vector<executor::Header>& headers() const { return headers_; }
   std::optional<std::uint64_t> content_length() const { return content_length_; }
   bool body_read() const { return body_.has_value(); }
+  // After Admit: the request as the executor takes it (views into this object).
+  executor::FunctionRequest ForFunction() const;
 
  private:
   friend class Pipeline;
   PendingRequest() = default;
+  void ReleaseSlot();
   std::string method_, target_, remote_addr_, path_;
   std::string_view query_;  // into target_
   std::vector<executor::Header> headers_;
@@ -125,6 +131,11 @@ class PendingRequest {
   UnverifiedBudget::Lease lease_;
   std::optional<std::uint64_t> content_length_;
   std::optional<Body> body_;  // once read (Pipeline::ReadBody)
+  // Once admitted (Pipeline::Admit), until Complete: the replay claim to settle, the
+  // max_inflight slot, and what admitted it.
+  std::shared_ptr<signature::Claim> claim_;
+  Health* slot_ = nullptr;  // the slot's owner while held; given back when destroyed
+  std::string_view outcome_ = "-", scheme_ = "-";
 };
 
 struct HeadResult {
@@ -167,13 +178,32 @@ class Pipeline {
   // claims its identity in the replay store, an auth plugin may be asked). The front loop
   // answers forged requests with it without a worker.
   std::optional<PipelineResult> RefuseNow(PendingRequest& request) const;
-  // Reads the body unless ReadBody did, finishes the decision and, if admitted, runs the
-  // executor. Thread-safe (one PendingRequest per call).
+  // Reads the body unless ReadBody did, then Admit and Run. Thread-safe (one PendingRequest
+  // per call).
   PipelineResult Handle(PendingRequest& request, const BodyReader& read_body) const;
+
+  // Handle in steps, for the front loop. After ReadBody: finishes the decision (the replay
+  // claim, an auth plugin asked with the body) and takes a max_inflight slot. The answer
+  // when refused; nullopt when admitted, and then the request goes on with Run (on a
+  // worker), or Start and, once its invocation is done, Complete (or Finish on a worker).
+  // Waits on nothing when DecidesWithoutWaiting().
+  std::optional<PipelineResult> Admit(PendingRequest& request) const;
+  bool DecidesWithoutWaiting() const { return decides_without_waiting_; }
+  // Runs the executor for an admitted request, blocking.
+  PipelineResult Run(PendingRequest& request) const;
+  // Starts the executor for an admitted request without waiting (null when it cannot: Run).
+  std::unique_ptr<executor::PendingInvocation> Start(PendingRequest& request) const;
+  // Finishes a started invocation on a worker, blocking.
+  PipelineResult Finish(PendingRequest& request, executor::PendingInvocation& invocation) const;
+  // Settles the claim and the slot of an admitted request with the executor's response.
+  PipelineResult Complete(PendingRequest& request, executor::FunctionResponse response) const;
 
  private:
   Rejection HmacRejection(PendingRequest& request, const signature::Decision& d) const;
   PipelineResult Refuse(PendingRequest& request, const signature::Decision& d) const;
+  // Complete with what `invoke` returns; the slot is given back if it throws.
+  PipelineResult Completed(PendingRequest& request,
+                           const std::function<executor::FunctionResponse()>& invoke) const;
 
   const config::ServerOptions& options_;
   const signature::Verifier& verifier_;
@@ -182,6 +212,7 @@ class Pipeline {
   Health& health_;
   const auth::Gate* gate_;
   bool begins_without_waiting_;
+  bool decides_without_waiting_;
   mutable UnverifiedBudget budget_;
 };
 

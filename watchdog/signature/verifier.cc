@@ -507,6 +507,10 @@ const replay::StoreStats* Verifier::ReplayStats() const {
 
 bool Verifier::Disabled() const { return state_->disabled; }
 
+bool Verifier::DecidesWithoutWaiting() const {
+  return !state_->replay || !state_->replay->store || !state_->replay->store->MayWait();
+}
+
 std::string Verifier::SchemesText() const {
   if (state_->disabled) return "none";
   std::string text;

@@ -76,6 +76,9 @@ class Verifier {
   std::unique_ptr<Check> Begin(const RequestHead& head) const;
   bool Disabled() const;            // hmac_scheme=none
   std::string SchemesText() const;  // "github,stripe" for the startup log ("none" if disabled)
+  // False when deciding a matching signature (Check::Finish) and settling its claim may wait
+  // on the replay store (Redis).
+  bool DecidesWithoutWaiting() const;
 
   struct Stats {
     std::uint64_t reloads;          // secret changes picked up

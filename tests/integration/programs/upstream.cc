@@ -133,6 +133,18 @@ void Serve(int fd) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
       }
       out = "0\r\n\r\n";
+    } else if (path == "/big") {
+      // ?bytes=N: N bytes of a fixed pattern (byte i is 'a' + i % 23), with Content-Length.
+      std::size_t n = std::stoul(target.substr(target.find("bytes=") + 6));
+      std::string big(n, '\0');
+      for (std::size_t i = 0; i < n; ++i) big[i] = static_cast<char>('a' + i % 23);
+      out = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(n) + "\r\n\r\n" + big;
+    } else if (path == "/trickle") {
+      // ?ms=M: the head and half the body, then the rest M ms later.
+      int ms = std::atoi(target.substr(target.find("ms=") + 3).c_str());
+      SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234");
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      out = "56789";
     } else if (path == "/stats") {
       std::string text = "connections=" + std::to_string(g_connections.load()) +
                          " requests=" + std::to_string(g_requests.load()) +
