@@ -140,7 +140,9 @@ TEST_CASE(
       {"/stream", 200, "chunk0\nchunk1\nchunk2\n"},   // chunked: a worker relays it
       {"/trickle?ms=150", 200, "0123456789"},         // the body in two parts
       {"/status/418", 418, "custom"},
-      {"/slow?ms=3000", 504, ""},  // exec_timeout (1 s): the loop hands it to a worker
+      {"/interim", 200, "final"},               // a 103 first: a worker skips it
+      {"/answer-then-close", 200, "answered"},  // the end of file with the answer
+      {"/slow?ms=3000", 504, ""},               // exec_timeout (1 s): the loop hands it to a worker
       {"/echo", 200, ""},
   };
   std::mt19937 rng(4242);

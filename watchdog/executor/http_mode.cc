@@ -330,14 +330,15 @@ class LoopInvocation final : public PendingInvocation {
 
   Progress Advance() override {
     if (!conn_ || !sent_) return Progress::kNeedsWorker;
-    if (conn_->ReceiveAvailable() == UpstreamConnection::Receive::kEnded) {
-      return Progress::kNeedsWorker;  // a worker reports it (or retries an idempotent request)
-    }
+    // Ended: what is buffered may still be the whole answer (sent with the end of file);
+    // if not, a worker reports it, or retries an idempotent request.
+    const bool ended = conn_->ReceiveAvailable() == UpstreamConnection::Receive::kEnded;
+    if (ended) conn_->NoteEnded();
+    const Progress wait = ended ? Progress::kNeedsWorker : Progress::kWaiting;
     if (!head_) {
+      if (conn_->InterimBuffered()) return Progress::kNeedsWorker;  // ReadHead skips it
       auto taken = conn_->TakeBufferedHead(head_request_);
-      if (!taken) {
-        return conn_->buffered() > kLoopHeadBytes ? Progress::kNeedsWorker : Progress::kWaiting;
-      }
+      if (!taken) return conn_->buffered() > kLoopHeadBytes ? Progress::kNeedsWorker : wait;
       if (!*taken) {
         response_ = executor_.Failure(conn_->failure(), taken->error().message, start_);
         conn_.reset();
@@ -346,7 +347,7 @@ class LoopInvocation final : public PendingInvocation {
       head_ = std::move(**taken);
     }
     if (Streams(*head_)) return Progress::kNeedsWorker;
-    if (!conn_->BodyBuffered(*head_)) return Progress::kWaiting;
+    if (!conn_->BodyBuffered(*head_)) return wait;
     // All of it is here: Relay reads it from the buffer without waiting.
     response_ = executor_.Relay(std::move(conn_), std::move(*head_), start_, deadline_);
     head_.reset();

@@ -236,12 +236,15 @@ UpstreamConnection::Receive UpstreamConnection::ReceiveAvailable() {
   }
 }
 
+bool UpstreamConnection::InterimBuffered() const {
+  const std::string_view rest = std::string_view(buffer_).substr(pos_);
+  return rest.size() >= 10 && rest.compare(0, 7, "HTTP/1.") == 0 && rest[9] == '1';
+}
+
+void UpstreamConnection::NoteEnded() { reusable_ = false; }
+
 std::optional<Expected<ResponseHead>> UpstreamConnection::TakeBufferedHead(bool head_request) {
   const std::string_view rest = std::string_view(buffer_).substr(pos_);
-  // An interim response (1xx) is followed by another head: ReadHead waits for it.
-  if (rest.size() >= 10 && rest.compare(0, 7, "HTTP/1.") == 0 && rest[9] == '1') {
-    return std::nullopt;
-  }
   if (rest.find("\r\n\r\n") == std::string_view::npos &&
       rest.find("\n\n") == std::string_view::npos &&
       rest.find("\n\r\n") == std::string_view::npos) {

@@ -68,11 +68,13 @@ class UpstreamConnection {
   // buffer. kEnded: the function closed the connection or it broke (the blocking reads
   // report it). Then, from the buffer alone: the response head once it is all there
   // (TakeBufferedHead: nullopt while it is not; an Error for a malformed one, failure()
-  // set; interim 1xx responses are left to ReadHead), and whether the body `head` frames is
-  // all there (kNone and kLength only).
+  // set), and whether the body `head` frames is all there (kNone and kLength only). An
+  // interim response (1xx, InterimBuffered) is left to ReadHead.
   enum class Receive { kReceived, kNothing, kEnded };
   Receive ReceiveAvailable();
   std::size_t buffered() const { return buffer_.size() - pos_; }
+  bool InterimBuffered() const;
+  void NoteEnded();  // the function closed it: not reusable, whatever the response said
   std::optional<Expected<ResponseHead>> TakeBufferedHead(bool head_request);
   bool BodyBuffered(const ResponseHead& head) const;
   // Reads the response head. `head_request`: the response has no body.

@@ -139,6 +139,11 @@ void Serve(int fd) {
       std::string big(n, '\0');
       for (std::size_t i = 0; i < n; ++i) big[i] = static_cast<char>('a' + i % 23);
       out = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(n) + "\r\n\r\n" + big;
+    } else if (path == "/interim") {
+      // An interim 103 Early Hints, then the answer 50 ms later.
+      SendAll(fd, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      out = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal";
     } else if (path == "/trickle") {
       // ?ms=M: the head and half the body, then the rest M ms later.
       int ms = std::atoi(target.substr(target.find("ms=") + 3).c_str());
