@@ -216,6 +216,23 @@ void FrontLoop::OnReadable(int fd) {
   if (it == held_connections_.end()) return;
   Held& held = it->second;
   auto& buffer = held.connection.buffered;
+  if (held.awaiting >= 0) {
+    // Its request waits on the function: what the client sends meanwhile (a pipelined
+    // request) is kept for later, up to head_limit; at that limit, or at its end of file, the
+    // client is not watched until the answer is out (then epoll reports it again).
+    char chunk[kReadChunk];
+    const bool full = buffer.size() > options_.head_limit;
+    const ssize_t n = full ? 0 : ::recv(fd, chunk, kReadChunk, 0);
+    if (n > 0) {
+      buffer.append(chunk, static_cast<std::size_t>(n));
+    } else if (full || n == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
+      epoll_event ev{};
+      ev.data.fd = fd;
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+      held.client_paused = true;
+    }
+    return;
+  }
   while (true) {
     // Into a stack buffer, then appended: growing the string first would zero-fill the whole
     // chunk before every recv.
@@ -239,7 +256,7 @@ void FrontLoop::OnReadable(int fd) {
     }
     if (HeadComplete(buffer) || buffer.size() > options_.head_limit || held.connection.resume) {
       if (serve_here_ && serve_here_(held.connection) == Served::kKeep) {
-        Rearm(it, true);
+        Rearm(it);
         // One read's worth per turn: a client that keeps sending must not keep the loop from
         // its other connections (epoll reports this one again while bytes wait).
         return;
@@ -251,14 +268,12 @@ void FrontLoop::OnReadable(int fd) {
   buffer.shrink_to_fit();
 }
 
-void FrontLoop::Rearm(std::unordered_map<int, Held>::iterator it, bool client_watched) {
+void FrontLoop::Rearm(std::unordered_map<int, Held>::iterator it) {
   const int fd = it->first;
   Held& held = it->second;
   auto& c = held.connection;
   if (c.upstream_fd >= 0) {
-    // Waiting for the function's answer: the client is not read meanwhile (its next bytes
-    // wait in the socket), the upstream connection is.
-    if (client_watched) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    // Waiting for the function's answer: the upstream connection is watched too.
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.fd = c.upstream_fd;
@@ -273,15 +288,12 @@ void FrontLoop::Rearm(std::unordered_map<int, Held>::iterator it, bool client_wa
     held.deadline = c.upstream_deadline;
     return;
   }
-  if (!client_watched) {
+  if (held.client_paused) {
+    held.client_paused = false;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.fd = fd;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      log::Warn(fmt::format("epoll_ctl: {}; connection closed", std::strerror(errno)));
-      Drop(fd, false);
-      return;
-    }
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
   }
   // Answered here: wait for the next request, or the rest of one begun already, whose
   // read_timeout counts from its first byte.
@@ -311,7 +323,7 @@ void FrontLoop::OnUpstream(int upstream_fd) {
   // Not watched while ServeHere runs: the connection may go back to a pool that workers use.
   StopAwaiting(it->second);
   if (serve_here_ && serve_here_(it->second.connection) == Served::kKeep) {
-    Rearm(it, false);
+    Rearm(it);
     return;
   }
   HandOver(it);

@@ -92,8 +92,9 @@ class FrontLoop {
   struct Held {
     ClientConnection connection;
     std::chrono::steady_clock::time_point deadline;
-    bool head_started = false;  // a byte of the next request has arrived
-    int awaiting = -1;          // the upstream descriptor watched instead of the client
+    bool head_started = false;   // a byte of the next request has arrived
+    int awaiting = -1;           // the upstream descriptor its request waits on
+    bool client_paused = false;  // the client is not watched (events 0) while it waits
   };
 
   FrontLoop(int listen_fd, int epoll_fd, int wake_fd, Options options, Dispatch dispatch, Tick tick,
@@ -103,9 +104,9 @@ class FrontLoop {
   void OnReadable(int fd);
   // The upstream a held connection waits on is readable.
   void OnUpstream(int upstream_fd);
-  // After ServeHere kept a connection: watch its upstream, or the client again for its next
-  // request, with the deadline that applies. `client_watched`: the client fd is in epoll.
-  void Rearm(std::unordered_map<int, Held>::iterator it, bool client_watched);
+  // After ServeHere kept a connection: watch its upstream too, or the client alone again for
+  // its next request, with the deadline that applies.
+  void Rearm(std::unordered_map<int, Held>::iterator it);
   void StopAwaiting(Held& held);
   void Drop(int fd, bool cut);
   // Stops watching a held connection and gives it to Dispatch.
