@@ -50,7 +50,7 @@ bool HeadComplete(std::string_view bytes) {
 
 Expected<std::unique_ptr<FrontLoop>> FrontLoop::Create(int listen_fd, Options options,
                                                        Dispatch dispatch, Tick tick,
-                                                       ServeHere serve_here) {
+                                                       ServeHere serve_here, Place place) {
   int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd < 0) return Error{fmt::format("epoll_create1: {}", std::strerror(errno))};
   int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -58,28 +58,31 @@ Expected<std::unique_ptr<FrontLoop>> FrontLoop::Create(int listen_fd, Options op
     ::close(epoll_fd);
     return Error{fmt::format("eventfd: {}", std::strerror(errno))};
   }
-  int flags = ::fcntl(listen_fd, F_GETFL);
-  ::fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK);
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.fd = listen_fd;
-  ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev);
+  if (listen_fd >= 0) {
+    int flags = ::fcntl(listen_fd, F_GETFL);
+    ::fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK);
+    ev.data.fd = listen_fd;
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev);
+  }
   ev.data.fd = wake_fd;
   ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
   return std::unique_ptr<FrontLoop>(new FrontLoop(listen_fd, epoll_fd, wake_fd, options,
                                                   std::move(dispatch), std::move(tick),
-                                                  std::move(serve_here)));
+                                                  std::move(serve_here), std::move(place)));
 }
 
 FrontLoop::FrontLoop(int listen_fd, int epoll_fd, int wake_fd, Options options, Dispatch dispatch,
-                     Tick tick, ServeHere serve_here)
+                     Tick tick, ServeHere serve_here, Place place)
     : listen_fd_(listen_fd),
       epoll_fd_(epoll_fd),
       wake_fd_(wake_fd),
       options_(options),
       dispatch_(std::move(dispatch)),
       tick_(std::move(tick)),
-      serve_here_(std::move(serve_here)) {}
+      serve_here_(std::move(serve_here)),
+      place_(std::move(place)) {}
 
 FrontLoop::~FrontLoop() {
   for (auto& [fd, held] : held_connections_) ::close(fd);
@@ -147,6 +150,7 @@ void FrontLoop::Run() {
 void FrontLoop::CloseListener() {
   if (listener_closed_) return;
   listener_closed_ = true;
+  if (listen_fd_ < 0) return;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
   ::close(listen_fd_);
 }
@@ -175,7 +179,11 @@ void FrontLoop::AcceptAll() {
     c.fd = fd;
     AddressOf(fd, true, c.remote_addr, c.remote_port);
     AddressOf(fd, false, c.local_addr, c.local_port);
-    Adopt(std::move(c));
+    if (place_) {
+      place_(std::move(c));
+    } else {
+      Adopt(std::move(c));
+    }
   }
 }
 

@@ -65,12 +65,17 @@ class FrontLoop {
   // connection (`buffered` keeps what is left). kDispatch: give it to Dispatch.
   enum class Served { kKeep, kDispatch };
   using ServeHere = std::function<Served(ClientConnection&)>;
+  // Called on the loop thread with each connection it accepted, to give it to the loop that
+  // is to hold it (with Return). Null: this loop holds it.
+  using Place = std::function<void(ClientConnection&&)>;
 
-  // `listen_fd` listens already; the loop makes it non-blocking and owns it from Run() on.
-  // Fails with a message when epoll or eventfd cannot be created. `serve_here` may be null.
+  // `listen_fd` listens already (or is -1: a loop that only serves what Return gives it); the
+  // loop makes it non-blocking and owns it from Run() on. Fails with a message when epoll or
+  // eventfd cannot be created. `serve_here` and `place` may be null.
   static Expected<std::unique_ptr<FrontLoop>> Create(int listen_fd, Options options,
                                                      Dispatch dispatch, Tick tick,
-                                                     ServeHere serve_here = nullptr);
+                                                     ServeHere serve_here = nullptr,
+                                                     Place place = nullptr);
   ~FrontLoop();
   FrontLoop(const FrontLoop&) = delete;
   FrontLoop& operator=(const FrontLoop&) = delete;
@@ -98,7 +103,7 @@ class FrontLoop {
   };
 
   FrontLoop(int listen_fd, int epoll_fd, int wake_fd, Options options, Dispatch dispatch, Tick tick,
-            ServeHere serve_here);
+            ServeHere serve_here, Place place);
   void AcceptAll();
   void Adopt(ClientConnection&& connection);
   void OnReadable(int fd);
@@ -122,6 +127,7 @@ class FrontLoop {
   Dispatch dispatch_;
   Tick tick_;
   ServeHere serve_here_;
+  Place place_;
   std::unordered_map<int, Held> held_connections_;  // loop thread only
   std::unordered_map<int, int> awaited_;            // upstream fd -> client fd; loop thread only
   std::mutex returned_mutex_;

@@ -5,6 +5,7 @@
 #include "server/http_server.h"
 
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -86,6 +88,19 @@ int BoundPort(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
 }
 
+// Front loops: one per CPU this process may run on, at most 4 (a few loops already keep a small
+// machine busy; more only divide the connections thinner).
+std::size_t LoopCount() {
+  constexpr std::size_t kMaxLoops = 4;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::size_t cpus = 1;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+    cpus = static_cast<std::size_t>(CPU_COUNT(&set));
+  }
+  return std::clamp<std::size_t>(cpus, 1, kMaxLoops);
+}
+
 // Idle and half-open connections cost a descriptor each and nothing else: take the hard
 // limit, as Go programs (of-watchdog) do at startup.
 void RaiseDescriptorLimit() {
@@ -123,7 +138,9 @@ class HttpServer::Impl {
   void Run();
   void Stop();
   void WaitUntilReady() {
-    while (!loop_->running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (auto& loop : loops_) {
+      while (!loop->running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
   int port() const { return port_; }
   int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
@@ -139,7 +156,10 @@ class HttpServer::Impl {
   std::atomic<bool> cut_streams_{false};
   int port_ = 0;
   std::unique_ptr<MetricsEndpoint> metrics_;
-  std::unique_ptr<FrontLoop> loop_;
+  // One front loop per CPU (at most 4), each with its own epoll and thread; the first one
+  // accepts.
+  std::vector<std::unique_ptr<FrontLoop>> loops_;
+  std::vector<std::thread> loop_threads_;
   std::unique_ptr<WorkerPool> workers_;
 };
 
@@ -164,17 +184,30 @@ Status HttpServer::Impl::Bind() {
       std::min<std::size_t>(max_conn, 8), max_conn, max_conn * 4, std::chrono::seconds(10)});
   FrontLoop::Options options{cfg_.read_timeout, cfg_.keepalive_timeout,
                              cfg_.max_header_bytes + kMaxTargetBytes};
-  auto loop = FrontLoop::Create(
-      *fd, options, [this](ClientConnection&& c) { Dispatch(std::move(c)); }, nullptr,
-      [this](ClientConnection& c) {
-        return ServeOnLoop(c, services_) == LoopServed::kKeep ? FrontLoop::Served::kKeep
-                                                              : FrontLoop::Served::kDispatch;
-      });
-  if (!loop) {
-    ::close(*fd);
-    return loop.error();
+  // The first loop accepts and deals new connections out to every loop in turn; each loop
+  // then serves its connections on its own thread.
+  const std::size_t count = LoopCount();
+  for (std::size_t i = 0; i < count; ++i) {
+    FrontLoop::Place place = nullptr;
+    if (i == 0 && count > 1) {
+      place = [this, next = std::size_t{0}](ClientConnection&& c) mutable {
+        loops_[next++ % loops_.size()]->Return(std::move(c));
+      };
+    }
+    auto loop = FrontLoop::Create(
+        i == 0 ? *fd : -1, options, [this](ClientConnection&& c) { Dispatch(std::move(c)); },
+        nullptr,
+        [this](ClientConnection& c) {
+          return ServeOnLoop(c, services_) == LoopServed::kKeep ? FrontLoop::Served::kKeep
+                                                                : FrontLoop::Served::kDispatch;
+        },
+        std::move(place));
+    if (!loop) {
+      if (i == 0) ::close(*fd);
+      return loop.error();
+    }
+    loops_.push_back(std::move(*loop));
   }
-  loop_ = std::move(*loop);
   return Ok{};
 }
 
@@ -182,7 +215,9 @@ void HttpServer::Impl::Dispatch(ClientConnection&& c) {
   auto shared = std::make_shared<ClientConnection>(std::move(c));
   bool queued = workers_->Submit([this, shared] {
     if (ServeConnection(*shared, services_) == AfterServe::kKeep) {
-      loop_->Return(std::move(*shared));  // closed at once when the loop stopped accepting
+      // Back to a loop (closed at once when the loops stopped accepting).
+      const int fd = shared->fd;
+      loops_[static_cast<std::size_t>(fd) % loops_.size()]->Return(std::move(*shared));
     }
   });
   if (!queued) {
@@ -198,7 +233,12 @@ void HttpServer::Impl::Dispatch(ClientConnection&& c) {
 
 void HttpServer::Impl::Run() {
   if (metrics_) metrics_->Start();
-  loop_->Run();
+  for (std::size_t i = 1; i < loops_.size(); ++i) {
+    loop_threads_.emplace_back([loop = loops_[i].get()] { loop->Run(); });
+  }
+  loops_[0]->Run();
+  for (auto& t : loop_threads_) t.join();
+  loop_threads_.clear();
   workers_->Shutdown();  // the requests still being served finish first
   if (metrics_) metrics_->Stop();
 }
@@ -207,13 +247,13 @@ void HttpServer::Impl::Stop() {
   // No new connections, and the idle ones are closed; the requests in flight finish,
   // streamed responses included (up to write_timeout); then the loop ends.
   stopping_.store(true);
-  loop_->StopAccepting();
+  for (auto& loop : loops_) loop->StopAccepting();
   const auto deadline = Clock::now() + cfg_.write_timeout;
   while (deps_.health->inflight() > 0 && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   cut_streams_.store(true);
-  loop_->Stop();
+  for (auto& loop : loops_) loop->Stop();
 }
 
 Expected<std::unique_ptr<HttpServer>> HttpServer::Create(const ServerDeps& deps) {
