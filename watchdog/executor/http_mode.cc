@@ -222,12 +222,12 @@ FunctionResponse HttpExecutor::Failure(UpstreamFailure failure, const std::strin
 FunctionResponse HttpExecutor::Invoke(const FunctionRequest& request) {
   const auto start = SteadyClock::now();
   if (metrics_ != nullptr) metrics_->UpstreamRequest();
-  return Exchange(request, start, DeadlineFor(process_, start), nullptr, std::nullopt);
+  return Exchange(request, start, DeadlineFor(process_, start), nullptr, false, std::nullopt);
 }
 
 FunctionResponse HttpExecutor::Exchange(const FunctionRequest& request, TimePoint start,
                                         TimePoint deadline,
-                                        std::unique_ptr<UpstreamConnection> sent,
+                                        std::unique_ptr<UpstreamConnection> sent, bool sent_reused,
                                         std::optional<ResponseHead> head) {
   if (sent && head) return Relay(std::move(sent), std::move(*head), start, deadline);
   std::string target(request.target.empty() ? request.path : request.target);
@@ -236,10 +236,10 @@ FunctionResponse HttpExecutor::Exchange(const FunctionRequest& request, TimePoin
   std::unique_ptr<UpstreamConnection> conn;
   ResponseHead got;
   for (int attempt = 0;; ++attempt) {
-    bool reused = true;
+    bool reused = sent_reused;
     Status status = Ok{};
     if (attempt == 0 && sent) {
-      // Begun on the front loop, on a connection from the pool.
+      // Begun on the front loop.
       conn = std::move(sent);
       status = conn->failure() == UpstreamFailure::kNone
                    ? conn->FlushRequest(deadline)
@@ -314,11 +314,12 @@ FunctionResponse HttpExecutor::Relay(std::unique_ptr<UpstreamConnection> conn, R
 // An invocation on the front loop: the request is sent; the loop feeds Advance.
 class LoopInvocation final : public PendingInvocation {
  public:
-  LoopInvocation(HttpExecutor& executor, std::unique_ptr<UpstreamConnection> conn, bool sent,
-                 bool head_request, TimePoint start, TimePoint deadline)
+  LoopInvocation(HttpExecutor& executor, std::unique_ptr<UpstreamConnection> conn, bool reused,
+                 bool sent, bool head_request, TimePoint start, TimePoint deadline)
       : executor_(executor),
         conn_(std::move(conn)),
         fd_(conn_->fd()),
+        reused_(reused),
         sent_(sent),
         head_request_(head_request),
         start_(start),
@@ -357,7 +358,8 @@ class LoopInvocation final : public PendingInvocation {
   FunctionResponse TakeResponse() override { return std::move(response_); }
 
   FunctionResponse Finish(const FunctionRequest& request) override {
-    return executor_.Exchange(request, start_, deadline_, std::move(conn_), std::move(head_));
+    return executor_.Exchange(request, start_, deadline_, std::move(conn_), reused_,
+                              std::move(head_));
   }
 
  private:
@@ -366,6 +368,7 @@ class LoopInvocation final : public PendingInvocation {
   HttpExecutor& executor_;
   std::unique_ptr<UpstreamConnection> conn_;
   const int fd_;
+  const bool reused_;  // from the pool (a retry may be due if it was closed while idle)
   const bool sent_;
   const bool head_request_;
   const TimePoint start_;
@@ -378,6 +381,7 @@ std::unique_ptr<PendingInvocation> HttpExecutor::Start(const FunctionRequest& re
   if (!request.body.in_memory()) return nullptr;
   auto conn = pool_.Take();
   if (conn && conn->Stale()) return nullptr;  // closed by the function: Invoke opens another
+  const bool reused = conn != nullptr;
   const auto start = SteadyClock::now();
   if (!conn) {
     // A new connection, if connecting takes no waiting (loopback usually connects at once);
@@ -392,8 +396,9 @@ std::unique_ptr<PendingInvocation> HttpExecutor::Start(const FunctionRequest& re
   const std::string target(request.target.empty() ? request.path : request.target);
   const bool sent = conn->SendWithoutWaiting(request.method, target, request.headers, request.body,
                                              upstream_.upstream_address);
-  return std::make_unique<LoopInvocation>(*this, std::move(conn), sent, request.method == "HEAD",
-                                          start, DeadlineFor(process_, start));
+  return std::make_unique<LoopInvocation>(*this, std::move(conn), reused, sent,
+                                          request.method == "HEAD", start,
+                                          DeadlineFor(process_, start));
 }
 
 void HttpExecutor::Shutdown() {

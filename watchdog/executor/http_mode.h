@@ -64,12 +64,13 @@ class HttpExecutor final : public Executor {
 
  private:
   friend class LoopInvocation;
-  // The request's exchange with the upstream from wherever it stands: `sent` is a reused
-  // connection the request went out on already (some of it maybe still to flush), `head` its
-  // response head if that was read; null and nullopt to start from the beginning. A reused
-  // connection that breaks before any answer is retried once for idempotent methods.
+  // The request's exchange with the upstream from wherever it stands: `sent` is the
+  // connection the request went out on already (some of it maybe still to flush; taken from
+  // the pool when `sent_reused`), `head` its response head if that was read; null and nullopt
+  // to start from the beginning. A reused connection that breaks before any answer is retried
+  // once for idempotent methods.
   FunctionResponse Exchange(const FunctionRequest& request, TimePoint start, TimePoint deadline,
-                            std::unique_ptr<UpstreamConnection> sent,
+                            std::unique_ptr<UpstreamConnection> sent, bool sent_reused,
                             std::optional<ResponseHead> head);
   // The response to `head`: the body buffered (the connection goes back to the pool), or
   // streamed when Streams(head).

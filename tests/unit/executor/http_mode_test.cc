@@ -2,6 +2,9 @@
 // long-running fprocess and a real upstream on loopback played by the test: answers are
 // relayed, and a function that answers garbage, closes mid-response, is silent or dies is a
 // clear 502/504 or a cut stream, never a made-up success.
+#include <poll.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <memory>
@@ -76,6 +79,112 @@ Answer Call(Executor& executor, std::string method = "POST", std::string body_by
     });
   }
   return answer;
+}
+
+// The same call, begun without waiting (Executor::Start) and carried on as the front loop
+// does: Advance whenever the connection is readable, a worker's Finish when Advance says so
+// or when exec_timeout has passed. `how` tells which way it ended ("loop" or "worker").
+Answer CallStarted(Executor& executor, std::string* how, std::string method = "POST",
+                   std::string body_bytes = "ping") {
+  Body body(1 << 20, "/tmp");
+  REQUIRE(body.Append(body_bytes).ok());
+  const std::vector<Header> headers{{"Content-Type", "text/plain"}};
+  const FunctionRequest request{method, "/fn", "/fn?a=1", "a=1", "127.0.0.1", headers, body};
+  std::unique_ptr<PendingInvocation> invocation = executor.Start(request);
+  REQUIRE(invocation != nullptr);  // loopback connects at once
+  REQUIRE(invocation->sent());
+  FunctionResponse response;
+  *how = "worker";
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        invocation->deadline() - std::chrono::steady_clock::now());
+    pollfd p{invocation->fd(), POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count()) + 1) <= 0) {
+      response = invocation->Finish(request);  // the deadline: a worker answers
+      break;
+    }
+    const auto progress = invocation->Advance();
+    if (progress == PendingInvocation::Progress::kWaiting) continue;
+    if (progress == PendingInvocation::Progress::kDone) {
+      *how = "loop";
+      response = invocation->TakeResponse();
+    } else {
+      response = invocation->Finish(request);
+    }
+    break;
+  }
+  Answer answer{response.status, response.body};
+  if (response.stream) {
+    answer.complete = response.stream->Pump([&](std::string_view chunk) {
+      answer.body.append(chunk);
+      return true;
+    });
+  }
+  return answer;
+}
+
+TEST_CASE("http mode begun without waiting: answers whole on the loop, the rest by a worker") {
+  std::string how;
+  SECTION("a whole answer, in one piece or in two: the loop") {
+    ScriptedUpstream upstream([](int fd, const std::string&) {
+      testing::Send(fd, "HTTP/1.1 418 Teapot\r\nContent-Le");
+      ::usleep(30'000);
+      testing::Send(fd, "ngth: 5\r\nX-A: b\r\n\r\nsho");
+      ::usleep(30'000);
+      testing::Send(fd, "rt");
+    });
+    auto mode = Make(upstream.url());
+    const Answer answer = CallStarted(*mode->executor, &how);
+    CHECK(answer.status == 418);
+    CHECK(answer.body == "short");
+    CHECK(how == "loop");
+    const std::string sent = upstream.LastRequest();
+    CHECK(sent.rfind("POST /fn?a=1 HTTP/1.1\r\n", 0) == 0);
+    CHECK(sent.substr(sent.size() - 4) == "ping");
+  }
+  SECTION("garbage: 502 on the loop") {
+    ScriptedUpstream upstream(Replies("this is not HTTP\r\n\r\n"));
+    auto mode = Make(upstream.url());
+    CHECK(CallStarted(*mode->executor, &how).status == 502);
+  }
+  SECTION("cut inside the body: 502 from the worker, never a success") {
+    ScriptedUpstream upstream(Replies("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf"));
+    auto mode = Make(upstream.url());
+    CHECK(CallStarted(*mode->executor, &how).status == 502);
+    CHECK(how == "worker");
+  }
+  SECTION("chunked: streamed by the worker") {
+    ScriptedUpstream upstream(
+        Replies("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nhalf\r\n0\r\n\r\n"));
+    auto mode = Make(upstream.url());
+    const Answer answer = CallStarted(*mode->executor, &how);
+    CHECK(answer.status == 200);
+    CHECK(answer.body == "half");
+    CHECK(answer.complete);
+    CHECK(how == "worker");
+  }
+  SECTION("an interim 100 first: the worker skips it") {
+    ScriptedUpstream upstream(
+        Replies("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+    auto mode = Make(upstream.url());
+    const Answer answer = CallStarted(*mode->executor, &how);
+    CHECK(answer.status == 200);
+    CHECK(answer.body == "ok");
+  }
+  SECTION("closed before the head: 502, and a POST is not sent twice") {
+    ScriptedUpstream upstream([](int, const std::string&) {});
+    auto mode = Make(upstream.url());
+    CHECK(CallStarted(*mode->executor, &how).status == 502);
+    CHECK(upstream.Requests() == 1);
+  }
+  SECTION("silent past exec_timeout: 504") {
+    ScriptedUpstream upstream([](int fd, const std::string&) {
+      char byte;
+      (void)::read(fd, &byte, 1);
+    });
+    auto mode = Make(upstream.url(), {{"exec_timeout", "300ms"}});
+    CHECK(CallStarted(*mode->executor, &how).status == 504);
+  }
 }
 
 TEST_CASE("http mode relays the function's status and body, the request as sent") {
