@@ -67,11 +67,27 @@ class PendingInvocation {
   virtual std::chrono::steady_clock::time_point deadline() const = 0;
   // Whether the whole request went out (otherwise only a worker goes on: Finish).
   virtual bool sent() const = 0;
+  // Whether fd() is watched by the loop already (a connection its lane kept, or marked by the
+  // loop when it began watching it): the loop stops watching it before a worker takes over.
+  virtual bool watched() const { return false; }
+  virtual void set_watched() {}
   enum class Progress { kWaiting, kDone, kNeedsWorker };
   virtual Progress Advance() = 0;               // never blocks
   virtual FunctionResponse TakeResponse() = 0;  // after kDone
   // On a worker, with the request the invocation was started with.
   virtual FunctionResponse Finish(const FunctionRequest& request) = 0;
+};
+
+// What one front loop keeps for its own invocations between requests (http mode: idle
+// connections to the function, which the loop goes on watching, so that reusing one costs no
+// system call). Used on that loop's thread only.
+class InvocationLane {
+ public:
+  virtual ~InvocationLane() = default;
+  // The loop saw `fd` readable and it is none of its connections or awaited descriptors:
+  // true when it was one of the lane's idle connections (the function closed it, or sent
+  // bytes nobody asked for), which is then closed (and so no longer watched).
+  virtual bool OnIdleReadable(int fd) = 0;
 };
 
 class Executor {
@@ -89,10 +105,15 @@ class Executor {
   virtual bool StartsWithoutWaiting() const { return false; }
   // Begins the invocation without blocking when it can (http mode with an idle upstream
   // connection and the body in memory); null otherwise, and then nothing was sent: Invoke.
-  virtual std::unique_ptr<PendingInvocation> Start(const FunctionRequest& request) {
+  // `lane` (may be null): the calling loop's, from NewLane.
+  virtual std::unique_ptr<PendingInvocation> Start(const FunctionRequest& request,
+                                                   InvocationLane* lane) {
     (void)request;
+    (void)lane;
     return nullptr;
   }
+  // A lane for one front loop (null when Start needs none).
+  virtual std::unique_ptr<InvocationLane> NewLane() { return nullptr; }
 };
 
 // A response the watchdog itself makes (5xx and the like), marked internal.

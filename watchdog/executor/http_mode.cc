@@ -287,8 +287,44 @@ FunctionResponse HttpExecutor::Exchange(const FunctionRequest& request, TimePoin
   return Relay(std::move(conn), std::move(got), start, deadline);
 }
 
+// A front loop's idle upstream connections, watched by that loop (executor.h). The most
+// recently used first. Loop thread only.
+class HttpLane final : public InvocationLane {
+ public:
+  explicit HttpLane(std::size_t max_idle) : max_idle_(max_idle) {}
+
+  bool OnIdleReadable(int fd) override {
+    for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+      if ((*it)->fd() == fd) {
+        idle_.erase(it);  // closed: the function closed it or sent what nobody asked for
+        return true;
+      }
+    }
+    return false;
+  }
+  // The most recently used idle connection (null when none).
+  std::unique_ptr<UpstreamConnection> Take() {
+    if (idle_.empty()) return nullptr;
+    auto last = std::move(idle_.back());
+    idle_.pop_back();
+    return last;
+  }
+  void Give(std::unique_ptr<UpstreamConnection> connection) {
+    if (idle_.size() >= max_idle_) return;  // closed
+    idle_.push_back(std::move(connection));
+  }
+
+ private:
+  const std::size_t max_idle_;
+  std::vector<std::unique_ptr<UpstreamConnection>> idle_;
+};
+
+std::unique_ptr<InvocationLane> HttpExecutor::NewLane() {
+  return std::make_unique<HttpLane>(pool_.max_idle());
+}
+
 FunctionResponse HttpExecutor::Relay(std::unique_ptr<UpstreamConnection> conn, ResponseHead head,
-                                     TimePoint start, TimePoint deadline) {
+                                     TimePoint start, TimePoint deadline, HttpLane* lane) {
   FunctionResponse response;
   response.status = head.status;
   response.headers = std::move(head.headers);
@@ -305,7 +341,13 @@ FunctionResponse HttpExecutor::Relay(std::unique_ptr<UpstreamConnection> conn, R
     return true;
   });
   if (!ok) return Failure(conn->failure(), "response body cut", start);
-  if (conn->reusable()) pool_.Give(std::move(conn));
+  if (conn->reusable()) {
+    if (lane != nullptr) {
+      lane->Give(std::move(conn));
+    } else {
+      pool_.Give(std::move(conn));
+    }
+  }
   response.body = std::move(body);
   response.headers.push_back({"X-Duration-Seconds", DurationSeconds(start)});
   return response;
@@ -314,9 +356,12 @@ FunctionResponse HttpExecutor::Relay(std::unique_ptr<UpstreamConnection> conn, R
 // An invocation on the front loop: the request is sent; the loop feeds Advance.
 class LoopInvocation final : public PendingInvocation {
  public:
-  LoopInvocation(HttpExecutor& executor, std::unique_ptr<UpstreamConnection> conn, bool reused,
-                 bool sent, bool head_request, TimePoint start, TimePoint deadline)
+  LoopInvocation(HttpExecutor& executor, HttpLane* lane, std::unique_ptr<UpstreamConnection> conn,
+                 bool watched, bool reused, bool sent, bool head_request, TimePoint start,
+                 TimePoint deadline)
       : executor_(executor),
+        lane_(lane),
+        watched_(watched),
         conn_(std::move(conn)),
         fd_(conn_->fd()),
         reused_(reused),
@@ -328,6 +373,8 @@ class LoopInvocation final : public PendingInvocation {
   int fd() const override { return fd_; }
   TimePoint deadline() const override { return deadline_; }
   bool sent() const override { return sent_; }
+  bool watched() const override { return watched_; }
+  void set_watched() override { watched_ = true; }
 
   Progress Advance() override {
     if (!conn_ || !sent_) return Progress::kNeedsWorker;
@@ -350,7 +397,10 @@ class LoopInvocation final : public PendingInvocation {
     if (Streams(*head_)) return Progress::kNeedsWorker;
     if (!conn_->BodyBuffered(*head_)) return wait;
     // All of it is here: Relay reads it from the buffer without waiting.
-    response_ = executor_.Relay(std::move(conn_), std::move(*head_), start_, deadline_);
+    // The connection stays with the loop that watches it (when it is watched: it is then
+    // in that loop's epoll), else it goes back to the shared pool.
+    response_ = executor_.Relay(std::move(conn_), std::move(*head_), start_, deadline_,
+                                watched_ ? lane_ : nullptr);
     head_.reset();
     return Progress::kDone;
   }
@@ -366,6 +416,8 @@ class LoopInvocation final : public PendingInvocation {
   // A response head larger than this is left to a worker (which refuses it at 64 KiB a line).
   static constexpr std::size_t kLoopHeadBytes = 64 * 1024;
   HttpExecutor& executor_;
+  HttpLane* const lane_;  // the starting loop's (may be null)
+  bool watched_;
   std::unique_ptr<UpstreamConnection> conn_;
   const int fd_;
   const bool reused_;  // from the pool (a retry may be due if it was closed while idle)
@@ -377,10 +429,23 @@ class LoopInvocation final : public PendingInvocation {
   FunctionResponse response_;
 };
 
-std::unique_ptr<PendingInvocation> HttpExecutor::Start(const FunctionRequest& request) {
+std::unique_ptr<PendingInvocation> HttpExecutor::Start(const FunctionRequest& request,
+                                                       InvocationLane* invocation_lane) {
   if (!request.body.in_memory()) return nullptr;
-  auto conn = pool_.Take();
-  if (conn && conn->Stale()) return nullptr;  // closed by the function: Invoke opens another
+  auto* lane = static_cast<HttpLane*>(invocation_lane);  // made by NewLane
+  std::unique_ptr<UpstreamConnection> conn;
+  bool watched = false;
+  if (lane != nullptr) {
+    // Checked even when the loop saw no event for it: the end of file may have come with the
+    // last answer, and a pipelined request be served before the loop looks again.
+    conn = lane->Take();
+    if (conn && conn->Stale()) conn.reset();  // closed by the function while idle
+    watched = conn != nullptr;
+  }
+  if (!conn) {
+    conn = pool_.Take();
+    if (conn && conn->Stale()) return nullptr;  // closed by the function: Invoke opens another
+  }
   const bool reused = conn != nullptr;
   const auto start = SteadyClock::now();
   if (!conn) {
@@ -396,7 +461,7 @@ std::unique_ptr<PendingInvocation> HttpExecutor::Start(const FunctionRequest& re
   const std::string target(request.target.empty() ? request.path : request.target);
   const bool sent = conn->SendWithoutWaiting(request.method, target, request.headers, request.body,
                                              upstream_.upstream_address);
-  return std::make_unique<LoopInvocation>(*this, std::move(conn), reused, sent,
+  return std::make_unique<LoopInvocation>(*this, lane, std::move(conn), watched, reused, sent,
                                           request.method == "HEAD", start,
                                           DeadlineFor(process_, start));
 }

@@ -34,6 +34,7 @@ class UpstreamPool {
   std::unique_ptr<UpstreamConnection> Take();  // null when none is idle
   void Give(std::unique_ptr<UpstreamConnection> connection);
   std::size_t idle() const;
+  std::size_t max_idle() const { return max_idle_; }
 
  private:
   const std::size_t max_idle_;
@@ -42,6 +43,7 @@ class UpstreamPool {
 };
 
 class LoopInvocation;
+class HttpLane;
 
 class HttpExecutor final : public Executor {
  public:
@@ -58,7 +60,9 @@ class HttpExecutor final : public Executor {
   bool StartsWithoutWaiting() const override { return true; }
   // With an idle, live upstream connection and the body in memory: sends the request without
   // waiting; the front loop reads the answer (PendingInvocation).
-  std::unique_ptr<PendingInvocation> Start(const FunctionRequest& request) override;
+  std::unique_ptr<PendingInvocation> Start(const FunctionRequest& request,
+                                           InvocationLane* lane) override;
+  std::unique_ptr<InvocationLane> NewLane() override;
   // SIGTERM to the function's process group, then waits (SIGKILL after write_timeout).
   void Shutdown() override;
 
@@ -75,7 +79,7 @@ class HttpExecutor final : public Executor {
   // The response to `head`: the body buffered (the connection goes back to the pool), or
   // streamed when Streams(head).
   FunctionResponse Relay(std::unique_ptr<UpstreamConnection> conn, ResponseHead head,
-                         TimePoint start, TimePoint deadline);
+                         TimePoint start, TimePoint deadline, HttpLane* lane = nullptr);
   FunctionResponse Failure(UpstreamFailure failure, const std::string& why, TimePoint start) const;
 
   const config::ProcessOptions& process_;

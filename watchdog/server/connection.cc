@@ -170,8 +170,9 @@ namespace {
 // or on the front loop, where nothing waits and whatever would is left to a worker.
 class Connection {
  public:
-  Connection(ClientConnection& c, const ConnectionServices& services, bool on_loop)
-      : c_(c), s_(services), on_loop_(on_loop) {
+  Connection(ClientConnection& c, const ConnectionServices& services, bool on_loop,
+             executor::InvocationLane* lane = nullptr)
+      : c_(c), s_(services), on_loop_(on_loop), lane_(lane) {
     if (c_.resume && c_.resume->parser) {
       parser_ = std::move(c_.resume->parser);
     } else {
@@ -221,6 +222,7 @@ class Connection {
   ClientConnection& c_;
   const ConnectionServices& s_;
   const bool on_loop_;
+  executor::InvocationLane* const lane_;  // on the loop: its lane
   std::unique_ptr<RequestParser> parser_;
   std::size_t offset_ = 0;                 // bytes of c_.buffered the parser has taken
   std::shared_ptr<BegunRequest> begun_;    // on the loop: the request a worker goes on with
@@ -428,9 +430,11 @@ LoopServed Connection::ServeHere() {
       // or until the function answers.
       Compact();
       c_.request_start = waiting_->ex.start;
-      if (waiting_->invocation) {
-        c_.upstream_fd = waiting_->invocation->fd();
-        c_.upstream_deadline = waiting_->invocation->deadline();
+      if (auto& invocation = waiting_->invocation) {
+        c_.upstream_fd = invocation->fd();
+        c_.upstream_watched = invocation->watched();
+        c_.upstream_deadline = invocation->deadline();
+        invocation->set_watched();  // the loop watches it from now on
       }
       waiting_->parser = std::move(parser_);
       c_.resume = std::move(waiting_);
@@ -458,6 +462,8 @@ bool Connection::Wait(Exchange& ex, Stage stage, std::unique_ptr<PendingRequest>
 }
 
 bool Connection::Defer(Exchange& ex, Stage stage, std::unique_ptr<PendingRequest> pending) {
+  // A worker uses the connection to the function from now on: the loop stops watching it.
+  if (invocation_ && invocation_->watched()) c_.unwatch_fd = invocation_->fd();
   begun_ = BegunRequest::Park(ex, stage, std::move(pending), std::move(invocation_));
   return true;
 }
@@ -466,7 +472,7 @@ bool Connection::Invoke(Exchange& ex, Stage stage, std::unique_ptr<PendingReques
   using Progress = executor::PendingInvocation::Progress;
   if (on_loop_) {
     if (stage == Stage::kRun) {
-      invocation_ = s_.pipeline->Start(*pending);
+      invocation_ = s_.pipeline->Start(*pending, lane_);
       if (!invocation_) return Defer(ex, Stage::kRun, std::move(pending));
       // Sent (the answer cannot be here yet), or a worker sends the rest.
       stage = Stage::kInvoked;
@@ -764,8 +770,9 @@ AfterServe ServeConnection(ClientConnection& connection, const ConnectionService
   return c.Serve();
 }
 
-LoopServed ServeOnLoop(ClientConnection& connection, const ConnectionServices& services) {
-  Connection c(connection, services, true);
+LoopServed ServeOnLoop(ClientConnection& connection, const ConnectionServices& services,
+                       executor::InvocationLane* lane) {
+  Connection c(connection, services, true, lane);
   return c.ServeHere();
 }
 

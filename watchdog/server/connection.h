@@ -18,6 +18,9 @@
 namespace hw::metrics {
 class Metrics;
 }
+namespace hw::executor {
+class InvocationLane;
+}
 
 namespace hw::server {
 
@@ -61,7 +64,9 @@ enum class LoopServed {
 // requests never occupy a worker. Stops at the first request that needs a worker (a matching
 // signature, a body still to come, auth_routes methods, a response the socket does not take
 // at once, a closing connection) and leaves its state in the connection. Never throws.
-LoopServed ServeOnLoop(ClientConnection& connection, const ConnectionServices& services);
+// `lane`: the calling loop's, for the invocations it starts (may be null).
+LoopServed ServeOnLoop(ClientConnection& connection, const ConnectionServices& services,
+                       executor::InvocationLane* lane = nullptr);
 
 // The reason phrase of a status code ("Not Found"); "Unknown" for codes without one.
 const char* StatusText(int status);

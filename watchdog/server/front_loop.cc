@@ -50,7 +50,8 @@ bool HeadComplete(std::string_view bytes) {
 
 Expected<std::unique_ptr<FrontLoop>> FrontLoop::Create(int listen_fd, Options options,
                                                        Dispatch dispatch, Tick tick,
-                                                       ServeHere serve_here, Place place) {
+                                                       ServeHere serve_here, Place place,
+                                                       Stray stray) {
   int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd < 0) return Error{fmt::format("epoll_create1: {}", std::strerror(errno))};
   int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -68,13 +69,13 @@ Expected<std::unique_ptr<FrontLoop>> FrontLoop::Create(int listen_fd, Options op
   }
   ev.data.fd = wake_fd;
   ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
-  return std::unique_ptr<FrontLoop>(new FrontLoop(listen_fd, epoll_fd, wake_fd, options,
-                                                  std::move(dispatch), std::move(tick),
-                                                  std::move(serve_here), std::move(place)));
+  return std::unique_ptr<FrontLoop>(
+      new FrontLoop(listen_fd, epoll_fd, wake_fd, options, std::move(dispatch), std::move(tick),
+                    std::move(serve_here), std::move(place), std::move(stray)));
 }
 
 FrontLoop::FrontLoop(int listen_fd, int epoll_fd, int wake_fd, Options options, Dispatch dispatch,
-                     Tick tick, ServeHere serve_here, Place place)
+                     Tick tick, ServeHere serve_here, Place place, Stray stray)
     : listen_fd_(listen_fd),
       epoll_fd_(epoll_fd),
       wake_fd_(wake_fd),
@@ -82,7 +83,8 @@ FrontLoop::FrontLoop(int listen_fd, int epoll_fd, int wake_fd, Options options, 
       dispatch_(std::move(dispatch)),
       tick_(std::move(tick)),
       serve_here_(std::move(serve_here)),
-      place_(std::move(place)) {}
+      place_(std::move(place)),
+      stray_(std::move(stray)) {}
 
 FrontLoop::~FrontLoop() {
   for (auto& [fd, held] : held_connections_) ::close(fd);
@@ -114,8 +116,10 @@ void FrontLoop::Run() {
         TakeReturned();
       } else if (awaited_.count(fd) != 0) {
         OnUpstream(fd);
-      } else {
+      } else if (held_connections_.count(fd) != 0) {
         OnReadable(fd);
+      } else if (!(stray_ && stray_(fd))) {
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // nobody's: not watched further
       }
     }
     if (!accepting_.load() && !listener_closed_) {
@@ -263,7 +267,9 @@ void FrontLoop::OnReadable(int fd) {
       held.connection.request_start = Clock::now();
     }
     if (HeadComplete(buffer) || buffer.size() > options_.head_limit || held.connection.resume) {
-      if (serve_here_ && serve_here_(held.connection) == Served::kKeep) {
+      const bool keep = serve_here_ && serve_here_(held.connection) == Served::kKeep;
+      Unwatch(held.connection);
+      if (keep) {
         Rearm(it);
         // One read's worth per turn: a client that keeps sending must not keep the loop from
         // its other connections (epoll reports this one again while bytes wait).
@@ -281,11 +287,12 @@ void FrontLoop::Rearm(std::unordered_map<int, Held>::iterator it) {
   Held& held = it->second;
   auto& c = held.connection;
   if (c.upstream_fd >= 0) {
-    // Waiting for the function's answer: the upstream connection is watched too.
+    // Waiting for the function's answer: the upstream connection is watched too (it may be
+    // already: one the lane kept).
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.fd = c.upstream_fd;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.upstream_fd, &ev) != 0) {
+    if (!c.upstream_watched && ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.upstream_fd, &ev) != 0) {
       log::Warn(
           fmt::format("epoll_ctl (upstream): {}; a worker waits instead", std::strerror(errno)));
       HandOver(it);
@@ -315,11 +322,17 @@ void FrontLoop::Rearm(std::unordered_map<int, Held>::iterator it) {
   }
 }
 
-void FrontLoop::StopAwaiting(Held& held) {
+void FrontLoop::StopAwaiting(Held& held, bool unwatch) {
   if (held.awaiting < 0) return;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, held.awaiting, nullptr);
+  if (unwatch) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, held.awaiting, nullptr);
   awaited_.erase(held.awaiting);
   held.awaiting = -1;
+}
+
+void FrontLoop::Unwatch(ClientConnection& c) {
+  if (c.unwatch_fd < 0) return;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.unwatch_fd, nullptr);
+  c.unwatch_fd = -1;
 }
 
 void FrontLoop::OnUpstream(int upstream_fd) {
@@ -328,9 +341,12 @@ void FrontLoop::OnUpstream(int upstream_fd) {
     awaited_.erase(upstream_fd);
     return;
   }
-  // Not watched while ServeHere runs: the connection may go back to a pool that workers use.
-  StopAwaiting(it->second);
-  if (serve_here_ && serve_here_(it->second.connection) == Served::kKeep) {
+  // Still watched while ServeHere runs: done here, the connection stays with this loop's
+  // lane; given to a worker, ServeHere names it in unwatch_fd.
+  StopAwaiting(it->second, false);
+  const Served served = serve_here_ ? serve_here_(it->second.connection) : Served::kDispatch;
+  Unwatch(it->second.connection);
+  if (served == Served::kKeep) {
     Rearm(it);
     return;
   }
@@ -340,7 +356,7 @@ void FrontLoop::OnUpstream(int upstream_fd) {
 void FrontLoop::Drop(int fd, bool cut) {
   (void)cut;
   if (auto it = held_connections_.find(fd); it != held_connections_.end()) {
-    StopAwaiting(it->second);
+    StopAwaiting(it->second, true);
   }
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   ::close(fd);
@@ -348,7 +364,7 @@ void FrontLoop::Drop(int fd, bool cut) {
 }
 
 void FrontLoop::HandOver(std::unordered_map<int, Held>::iterator it) {
-  StopAwaiting(it->second);
+  StopAwaiting(it->second, true);
   it->second.connection.upstream_fd = -1;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->first, nullptr);
   ClientConnection c = std::move(it->second.connection);

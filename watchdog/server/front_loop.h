@@ -44,7 +44,11 @@ struct ClientConnection {
   // connection) instead of the client, until `upstream_deadline`, then gives the connection
   // to Dispatch. -1: it waits for the client.
   int upstream_fd = -1;
+  bool upstream_watched = false;  // upstream_fd is in the loop's epoll already
   std::chrono::steady_clock::time_point upstream_deadline{};
+  // A descriptor the loop watched for this connection and must stop watching (a worker
+  // takes over the exchange on it); -1: none.
+  int unwatch_fd = -1;
 };
 
 class FrontLoop {
@@ -59,6 +63,10 @@ class FrontLoop {
   using Dispatch = std::function<void(ClientConnection&&)>;
   // Called on the loop thread every ~100 ms (deadlines of connections held by workers).
   using Tick = std::function<void()>;
+  // Called on the loop thread with a readable descriptor that is neither the listener, a
+  // held connection nor an awaited upstream: true when the caller knew it (an idle upstream
+  // connection its lane keeps, now closed); otherwise the loop stops watching it.
+  using Stray = std::function<bool(int fd)>;
   // Called on the loop thread, before Dispatch, with a connection whose head is complete (or
   // over head_limit), or whose upstream_fd became readable: answers what it can without
   // waiting. kKeep: answered, or waiting for its upstream_fd; the loop goes on holding the
@@ -75,7 +83,7 @@ class FrontLoop {
   static Expected<std::unique_ptr<FrontLoop>> Create(int listen_fd, Options options,
                                                      Dispatch dispatch, Tick tick,
                                                      ServeHere serve_here = nullptr,
-                                                     Place place = nullptr);
+                                                     Place place = nullptr, Stray stray = nullptr);
   ~FrontLoop();
   FrontLoop(const FrontLoop&) = delete;
   FrontLoop& operator=(const FrontLoop&) = delete;
@@ -103,7 +111,7 @@ class FrontLoop {
   };
 
   FrontLoop(int listen_fd, int epoll_fd, int wake_fd, Options options, Dispatch dispatch, Tick tick,
-            ServeHere serve_here, Place place);
+            ServeHere serve_here, Place place, Stray stray);
   void AcceptAll();
   void Adopt(ClientConnection&& connection);
   void OnReadable(int fd);
@@ -112,7 +120,10 @@ class FrontLoop {
   // After ServeHere kept a connection: watch its upstream too, or the client alone again for
   // its next request, with the deadline that applies.
   void Rearm(std::unordered_map<int, Held>::iterator it);
-  void StopAwaiting(Held& held);
+  // Forgets the upstream descriptor `held` awaits; `unwatch`: also removes it from epoll.
+  void StopAwaiting(Held& held, bool unwatch);
+  // Removes what the connection asked to stop watching (ClientConnection::unwatch_fd).
+  void Unwatch(ClientConnection& c);
   void Drop(int fd, bool cut);
   // Stops watching a held connection and gives it to Dispatch.
   void HandOver(std::unordered_map<int, Held>::iterator it);
@@ -128,6 +139,7 @@ class FrontLoop {
   Tick tick_;
   ServeHere serve_here_;
   Place place_;
+  Stray stray_;
   std::unordered_map<int, Held> held_connections_;  // loop thread only
   std::unordered_map<int, int> awaited_;            // upstream fd -> client fd; loop thread only
   std::mutex returned_mutex_;

@@ -158,6 +158,9 @@ class HttpServer::Impl {
   std::unique_ptr<MetricsEndpoint> metrics_;
   // One front loop per CPU (at most 4), each with its own epoll and thread; the first one
   // accepts.
+  // Each loop's lane (Executor::NewLane; null when the executor needs none), by loop; it
+  // outlives the loops, whose held requests may still point at it.
+  std::vector<std::unique_ptr<executor::InvocationLane>> lanes_;
   std::vector<std::unique_ptr<FrontLoop>> loops_;
   std::vector<std::thread> loop_threads_;
   std::unique_ptr<WorkerPool> workers_;
@@ -194,14 +197,18 @@ Status HttpServer::Impl::Bind() {
         loops_[next++ % loops_.size()]->Return(std::move(c));
       };
     }
+    executor::InvocationLane* lane = lanes_.emplace_back(deps_.executor->NewLane()).get();
+    FrontLoop::Stray stray = nullptr;
+    if (lane != nullptr) stray = [lane](int stray_fd) { return lane->OnIdleReadable(stray_fd); };
     auto loop = FrontLoop::Create(
         i == 0 ? *fd : -1, options, [this](ClientConnection&& c) { Dispatch(std::move(c)); },
         nullptr,
-        [this](ClientConnection& c) {
-          return ServeOnLoop(c, services_) == LoopServed::kKeep ? FrontLoop::Served::kKeep
-                                                                : FrontLoop::Served::kDispatch;
+        [this, lane](ClientConnection& c) {
+          return ServeOnLoop(c, services_, lane) == LoopServed::kKeep
+                     ? FrontLoop::Served::kKeep
+                     : FrontLoop::Served::kDispatch;
         },
-        std::move(place));
+        std::move(place), std::move(stray));
     if (!loop) {
       if (i == 0) ::close(*fd);
       return loop.error();

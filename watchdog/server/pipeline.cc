@@ -503,8 +503,9 @@ executor::FunctionRequest PendingRequest::ForFunction() const {
   return executor::FunctionRequest{method_, path_, target_, query_, remote_addr_, headers_, *body_};
 }
 
-std::unique_ptr<executor::PendingInvocation> Pipeline::Start(PendingRequest& request) const {
-  return executor_.Start(request.ForFunction());
+std::unique_ptr<executor::PendingInvocation> Pipeline::Start(PendingRequest& request,
+                                                             executor::InvocationLane* lane) const {
+  return executor_.Start(request.ForFunction(), lane);
 }
 
 PipelineResult Pipeline::Run(PendingRequest& request) const {

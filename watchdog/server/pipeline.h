@@ -192,7 +192,9 @@ class Pipeline {
   // Runs the executor for an admitted request, blocking.
   PipelineResult Run(PendingRequest& request) const;
   // Starts the executor for an admitted request without waiting (null when it cannot: Run).
-  std::unique_ptr<executor::PendingInvocation> Start(PendingRequest& request) const;
+  // `lane`: the calling loop's (Executor::NewLane), or null.
+  std::unique_ptr<executor::PendingInvocation> Start(PendingRequest& request,
+                                                     executor::InvocationLane* lane) const;
   // Finishes a started invocation on a worker, blocking.
   PipelineResult Finish(PendingRequest& request, executor::PendingInvocation& invocation) const;
   // Settles the claim and the slot of an admitted request with the executor's response.

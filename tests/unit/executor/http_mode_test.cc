@@ -90,7 +90,7 @@ Answer CallStarted(Executor& executor, std::string* how, std::string method = "P
   REQUIRE(body.Append(body_bytes).ok());
   const std::vector<Header> headers{{"Content-Type", "text/plain"}};
   const FunctionRequest request{method, "/fn", "/fn?a=1", "a=1", "127.0.0.1", headers, body};
-  std::unique_ptr<PendingInvocation> invocation = executor.Start(request);
+  std::unique_ptr<PendingInvocation> invocation = executor.Start(request, nullptr);
   REQUIRE(invocation != nullptr);  // loopback connects at once
   REQUIRE(invocation->sent());
   FunctionResponse response;
