@@ -177,9 +177,30 @@ int Serve(const hw::config::Config& cfg) {
 
   server::LockFile lock(cfg.tmpdir);
   int exit_code = 0;
-  auto start = (*executor)->Start();
-  if (!start) {
+  // Start may wait (http mode: up to upstream_ready_timeout for the function to listen), so
+  // it runs on a thread of its own while this one keeps taking signals: SIGTERM meanwhile
+  // cancels the wait and the watchdog stops at once, as it would once ready.
+  auto starting = std::async(std::launch::async, [&] { return (*executor)->Start(); });
+  int early_signal = 0;
+  bool early_fatal = false;
+  while (starting.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    const int sig = WaitForSignal(signals, std::chrono::milliseconds(50));
+    if (sig == SIGUSR1) early_fatal = true;  // acted on below
+    if ((sig == SIGTERM || sig == SIGINT) && early_signal == 0) {
+      early_signal = sig;
+      (*executor)->CancelStart();
+    }
+  }
+  auto start = starting.get();
+  if (early_signal != 0) {
+    log::Info(fmt::format("{} received before the function was ready: stopping",
+                          early_signal == SIGTERM ? "SIGTERM" : "SIGINT"));
+  } else if (!start) {
     log::Error(start.error().message);
+    exit_code = kExitRuntime;
+  } else if (early_fatal) {
+    std::lock_guard guard(fatal_mutex);
+    log::Error(fmt::format("stopping: {}", fatal_reason));
     exit_code = kExitRuntime;
   } else {
     health.SetFunctionReady();
@@ -191,7 +212,7 @@ int Serve(const hw::config::Config& cfg) {
     }
   }
 
-  if (exit_code == 0) {
+  if (exit_code == 0 && early_signal == 0 && !early_fatal) {
     log::Info(fmt::format("ready: {}",
                           cfg.suppress_lock ? "lock file suppressed" : "lock file " + lock.path()));
     int sig = WaitForSignal(signals, std::nullopt);

@@ -53,6 +53,28 @@ int DropSeen(int port) {
 
 }  // namespace
 
+TEST_CASE("http mode: SIGTERM while the function does not listen yet stops the watchdog") {
+  TempDir tmp;
+  Upstream up;  // nothing listens there: the function is `sleep`
+  auto w = Watchdog::Start({{"mode", "http"},
+                            {"fprocess", "sleep 1000"},
+                            {"upstream_url", up.Url()},
+                            {"upstream_ready_timeout", "120s"},
+                            {"hmac_scheme", "none"},
+                            {"TMPDIR", tmp.path()}},
+                           {}, false);
+  REQUIRE(w->WaitForPort());
+  REQUIRE(w->WaitForLog("started function process"));
+  w->Signal(SIGTERM);
+  // Well before upstream_ready_timeout: the wait is cancelled, the function stopped.
+  const auto code = w->WaitExit(10s);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK_THAT(w->Log(), Catch::Contains("SIGTERM received before the function was ready"));
+  CHECK_THAT(w->Log(), Catch::Contains("sent SIGTERM to the function process"));
+  CHECK_THAT(w->Log(), !Catch::Contains("] ready: "));
+}
+
 TEST_CASE("http mode forwards method, target, headers and the exact body, and relays the answer") {
   TempDir tmp;
   Upstream up;

@@ -96,6 +96,9 @@ class Executor {
   // Prepares the function before traffic is admitted (http mode: starts the function process
   // and waits until it accepts connections). Fails with a message for the operator.
   virtual Status Start() { return Ok{}; }
+  // Thread-safe: a Start waiting on another thread gives up soon with an error (SIGTERM
+  // before the function was ready).
+  virtual void CancelStart() {}
   // Called after the drain on shutdown (http mode: SIGTERM to the function, then wait).
   virtual void Shutdown() {}
   // Runs the function for one request. Thread-safe; never throws for a failing function

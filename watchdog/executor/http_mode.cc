@@ -170,6 +170,10 @@ Status HttpExecutor::Start() {
               .count()));
       return Ok{};
     }
+    if (start_cancelled_.load()) {
+      return Error{fmt::format("stopped before the function accepted connections on {}",
+                               upstream_.upstream_url)};
+    }
     if (function_ && function_->TryExitStatus()) {
       return Error{
           fmt::format("the function process exited ({}) before accepting connections on {}",

@@ -56,6 +56,7 @@ class HttpExecutor final : public Executor {
 
   // Starts fprocess (when set) and waits until upstream_url accepts connections.
   Status Start() override;
+  void CancelStart() override { start_cancelled_.store(true); }
   FunctionResponse Invoke(const FunctionRequest& request) override;
   bool StartsWithoutWaiting() const override { return true; }
   // With an idle, live upstream connection and the body in memory: sends the request without
@@ -90,6 +91,7 @@ class HttpExecutor final : public Executor {
   std::unique_ptr<ChildProcess> function_;
   std::thread output_thread_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> start_cancelled_{false};
   UpstreamPool pool_;
 };
 
