@@ -65,54 +65,38 @@ struct Answer {
   bool complete = true;
 };
 
-Answer Call(Executor& executor, std::string method = "POST", std::string body_bytes = "ping") {
-  Body body(1 << 20, "/tmp");
-  REQUIRE(body.Append(body_bytes).ok());
-  const std::vector<Header> headers{{"Content-Type", "text/plain"}};
-  const FunctionRequest request{method, "/fn", "/fn?a=1", "a=1", "127.0.0.1", headers, body};
-  FunctionResponse response = executor.Invoke(request);
-  Answer answer{response.status, response.body};
-  if (response.stream) {
-    answer.complete = response.stream->Pump([&](std::string_view chunk) {
-      answer.body.append(chunk);
-      return true;
-    });
-  }
-  return answer;
-}
-
-// The same call, begun without waiting (Executor::Start) and carried on as the front loop
-// does: Advance whenever the connection is readable, a worker's Finish when Advance says so
-// or when exec_timeout has passed. `how` tells which way it ended ("loop" or "worker").
-Answer CallStarted(Executor& executor, std::string* how, std::string method = "POST",
-                   std::string body_bytes = "ping") {
-  Body body(1 << 20, "/tmp");
-  REQUIRE(body.Append(body_bytes).ok());
-  const std::vector<Header> headers{{"Content-Type", "text/plain"}};
-  const FunctionRequest request{method, "/fn", "/fn?a=1", "a=1", "127.0.0.1", headers, body};
+// The function's response as Invoke returns it (how == nullptr), or begun without waiting
+// (Executor::Start) and carried on as the front loop does: Advance whenever the connection is
+// readable, a worker's Finish when Advance says so or when exec_timeout has passed; then
+// `how` tells which way it ended ("loop" or "worker").
+FunctionResponse Respond(Executor& executor, const FunctionRequest& request, std::string* how) {
+  if (how == nullptr) return executor.Invoke(request);
   std::unique_ptr<PendingInvocation> invocation = executor.Start(request, nullptr);
   REQUIRE(invocation != nullptr);  // loopback connects at once
   REQUIRE(invocation->sent());
-  FunctionResponse response;
   *how = "worker";
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         invocation->deadline() - std::chrono::steady_clock::now());
     pollfd p{invocation->fd(), POLLIN, 0};
     if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count()) + 1) <= 0) {
-      response = invocation->Finish(request);  // the deadline: a worker answers
-      break;
+      return invocation->Finish(request);  // the deadline: a worker answers
     }
     const auto progress = invocation->Advance();
     if (progress == PendingInvocation::Progress::kWaiting) continue;
-    if (progress == PendingInvocation::Progress::kDone) {
-      *how = "loop";
-      response = invocation->TakeResponse();
-    } else {
-      response = invocation->Finish(request);
-    }
-    break;
+    if (progress == PendingInvocation::Progress::kNeedsWorker) return invocation->Finish(request);
+    *how = "loop";
+    return invocation->TakeResponse();
   }
+}
+
+Answer Call(Executor& executor, std::string* how = nullptr, std::string method = "POST",
+            std::string body_bytes = "ping") {
+  Body body(1 << 20, "/tmp");
+  REQUIRE(body.Append(body_bytes).ok());
+  const std::vector<Header> headers{{"Content-Type", "text/plain"}};
+  const FunctionRequest request{method, "/fn", "/fn?a=1", "a=1", "127.0.0.1", headers, body};
+  FunctionResponse response = Respond(executor, request, how);
   Answer answer{response.status, response.body};
   if (response.stream) {
     answer.complete = response.stream->Pump([&](std::string_view chunk) {
@@ -134,7 +118,7 @@ TEST_CASE("http mode begun without waiting: answers whole on the loop, the rest 
       testing::Send(fd, "rt");
     });
     auto mode = Make(upstream.url());
-    const Answer answer = CallStarted(*mode->executor, &how);
+    const Answer answer = Call(*mode->executor, &how);
     CHECK(answer.status == 418);
     CHECK(answer.body == "short");
     CHECK(how == "loop");
@@ -145,19 +129,19 @@ TEST_CASE("http mode begun without waiting: answers whole on the loop, the rest 
   SECTION("garbage: 502 on the loop") {
     ScriptedUpstream upstream(Replies("this is not HTTP\r\n\r\n"));
     auto mode = Make(upstream.url());
-    CHECK(CallStarted(*mode->executor, &how).status == 502);
+    CHECK(Call(*mode->executor, &how).status == 502);
   }
   SECTION("cut inside the body: 502 from the worker, never a success") {
     ScriptedUpstream upstream(Replies("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf"));
     auto mode = Make(upstream.url());
-    CHECK(CallStarted(*mode->executor, &how).status == 502);
+    CHECK(Call(*mode->executor, &how).status == 502);
     CHECK(how == "worker");
   }
   SECTION("chunked: streamed by the worker") {
     ScriptedUpstream upstream(
         Replies("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nhalf\r\n0\r\n\r\n"));
     auto mode = Make(upstream.url());
-    const Answer answer = CallStarted(*mode->executor, &how);
+    const Answer answer = Call(*mode->executor, &how);
     CHECK(answer.status == 200);
     CHECK(answer.body == "half");
     CHECK(answer.complete);
@@ -167,14 +151,14 @@ TEST_CASE("http mode begun without waiting: answers whole on the loop, the rest 
     ScriptedUpstream upstream(
         Replies("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
     auto mode = Make(upstream.url());
-    const Answer answer = CallStarted(*mode->executor, &how);
+    const Answer answer = Call(*mode->executor, &how);
     CHECK(answer.status == 200);
     CHECK(answer.body == "ok");
   }
   SECTION("closed before the head: 502, and a POST is not sent twice") {
     ScriptedUpstream upstream([](int, const std::string&) {});
     auto mode = Make(upstream.url());
-    CHECK(CallStarted(*mode->executor, &how).status == 502);
+    CHECK(Call(*mode->executor, &how).status == 502);
     CHECK(upstream.Requests() == 1);
   }
   SECTION("silent past exec_timeout: 504") {
@@ -183,7 +167,7 @@ TEST_CASE("http mode begun without waiting: answers whole on the loop, the rest 
       (void)::read(fd, &byte, 1);
     });
     auto mode = Make(upstream.url(), {{"exec_timeout", "300ms"}});
-    CHECK(CallStarted(*mode->executor, &how).status == 504);
+    CHECK(Call(*mode->executor, &how).status == 504);
   }
 }
 
