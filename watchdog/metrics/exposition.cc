@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 
+#include <fmt/format.h>
+
 namespace hw::metrics {
 namespace {
 
@@ -87,7 +89,11 @@ void AppendValue(std::string& out, SampleValue value) {
     if (std::fabs(d) <= kMaxExactInteger && std::trunc(d) == d) {
       result = std::to_chars(std::begin(buffer), std::end(buffer), static_cast<std::int64_t>(d));
     } else {
-      result = std::to_chars(std::begin(buffer), std::end(buffer), d);
+      // fmt's shortest round-trip form (Dragonbox): std::to_chars(double) would link
+      // libstdc++'s floating_to_chars.o (128 KB, Ryu's tables) for this one call (README, P9).
+      const auto written = fmt::format_to_n(std::begin(buffer), sizeof buffer - 1, "{}", d);
+      out.append(buffer, written.out);
+      return;
     }
   }
   out.append(buffer, result.ptr);
