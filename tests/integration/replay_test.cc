@@ -1,6 +1,7 @@
 // Replay and duplicate protection through the real binary (issue 16): a real redis-server
 // (Debian's) on a loopback port and a Unix socket shared by several watchdog replicas, and
 // the memory store. The function counts its runs in a file.
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,7 +19,9 @@
 #include <catch2/catch.hpp>
 
 #include "harness.h"
+#include "raw_client.h"
 #include "replay/redis_store.h"
+#include "support/openssl_signature.h"
 
 using namespace hw::test;
 using namespace std::chrono_literals;
@@ -783,4 +786,247 @@ TEST_CASE("the redis store hammered by many threads while redis is killed and re
   CHECK(slowest_ms < 10000);
   // Back without a new store: the backoff (at most 2 s) runs out and claims resume.
   CHECK(Eventually([&] { return store.Claim("after", "t", 20s) == ClaimResult::kClaimed; }));
+}
+
+namespace {
+
+// Drives a store lane as a front loop does: Flush before each wait, poll on the descriptor it
+// asked to be watched, OnReadable when readable, Expire every turn.
+struct LaneDriver {
+  int watched = -1;
+  std::unique_ptr<hw::replay::StoreLane> lane;
+  explicit LaneDriver(hw::replay::Store& store)
+      : lane(store.NewLane([this](int fd, bool watch) { watched = watch ? fd : -1; })) {}
+  void Turn(int timeout_ms = 20) {
+    lane->Flush();
+    if (watched >= 0) {
+      pollfd p{watched, POLLIN, 0};
+      if (::poll(&p, 1, timeout_ms) > 0) lane->OnReadable();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
+    }
+    lane->Expire();
+  }
+  // Claims on the lane and turns until it is answered (within `turns`).
+  std::optional<hw::replay::ClaimResult> Claim(const std::string& key, const std::string& token,
+                                               int turns = 200) {
+    std::optional<hw::replay::ClaimResult> got;
+    auto started = lane->Claim(key, token, 10s, [&](hw::replay::ClaimResult r) { got = r; });
+    if (started.step == hw::replay::StoreLane::Step::kAnswered) return started.result;
+    if (started.step == hw::replay::StoreLane::Step::kNeedsWorker) return std::nullopt;
+    for (int i = 0; i < turns && !got; ++i) Turn();
+    return got;
+  }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "a loop's redis lane claims without waiting, in order, and gets its connection from a worker") {
+  using hw::replay::ClaimResult;
+  using Step = hw::replay::StoreLane::Step;
+  Redis redis;
+  auto endpoint = hw::replay::ParseRedisUrl(redis.Url());
+  REQUIRE(endpoint);
+  hw::replay::RedisStore store(*endpoint, "", 300ms, 2, std::make_shared<hw::SystemClock>());
+  LaneDriver d(store);
+  REQUIRE(d.lane);
+  CHECK(d.lane->fd() < 0);
+  // No connection yet: the lane never connects itself (that waits); a worker's claim opens
+  // one for it.
+  bool called = false;
+  CHECK(d.lane->Claim("k:first", "t1", 10s, [&](ClaimResult) { called = true; }).step ==
+        Step::kNeedsWorker);
+  CHECK(store.Claim("k:worker", hw::replay::NewToken(), 10s) == ClaimResult::kClaimed);
+  CHECK(d.Claim("k:first", "t1") == ClaimResult::kClaimed);
+  CHECK(d.watched >= 0);
+  CHECK(d.watched == d.lane->fd());
+  CHECK_FALSE(called);  // the first attempt, refused, is never called back
+
+  // Many claims in one turn, two per key: each answer reaches its own caller, in order.
+  constexpr int kKeys = 200;
+  std::vector<std::optional<ClaimResult>> first(kKeys), second(kKeys);
+  for (int i = 0; i < kKeys; ++i) {
+    const std::string key = "k:batch:" + std::to_string(i);
+    REQUIRE(d.lane->Claim(key, "a", 10s, [&, i](ClaimResult r) { first[i] = r; }).step ==
+            Step::kSent);
+    REQUIRE(d.lane->Claim(key, "b", 10s, [&, i](ClaimResult r) { second[i] = r; }).step ==
+            Step::kSent);
+  }
+  for (int turn = 0; turn < 200 && !second[kKeys - 1]; ++turn) d.Turn();
+  for (int i = 0; i < kKeys; ++i) {
+    CHECK(first[i] == ClaimResult::kClaimed);
+    CHECK(second[i] == ClaimResult::kInFlight);
+  }
+
+  // Keep: written at once; Redis then holds it as done, and the lane remembers it.
+  REQUIRE(d.lane->Keep("k:first", "t1", 10s));
+  for (int i = 0; i < 20; ++i) d.Turn(5);
+  CHECK(redis.Cli("GET k:first").rfind("done:", 0) == 0);
+  auto again = d.lane->Claim("k:first", "t2", 10s, [](ClaimResult) {});
+  CHECK(again.step == Step::kAnswered);
+  CHECK(again.result == ClaimResult::kDone);
+  // Release: a retry may claim it again, on the lane or on the store.
+  REQUIRE(d.lane->Release("k:batch:0", "a"));
+  for (int i = 0; i < 20; ++i) d.Turn(5);
+  CHECK(store.Claim("k:batch:0", "c", 10s) == ClaimResult::kClaimed);
+  CHECK(d.Claim("k:batch:1", "z") == ClaimResult::kInFlight);
+
+  // Scripts lost (SCRIPT FLUSH): the keep is sent again with EVAL, and still recorded.
+  redis.Cli("SCRIPT FLUSH");
+  REQUIRE(d.lane->Keep("k:batch:1", "a", 10s));
+  for (int i = 0; i < 40 && redis.Cli("GET k:batch:1").rfind("done:", 0) != 0; ++i) d.Turn(5);
+  CHECK(redis.Cli("GET k:batch:1").rfind("done:", 0) == 0);
+  CHECK(store.stats().errors == 0);
+
+  // Redis stops answering: the claim fails as unavailable after the timeout, the connection
+  // is dropped, and the lane goes back to the workers.
+  redis.Pause();
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(d.Claim("k:paused", "t", 200) == ClaimResult::kUnavailable);
+  CHECK(std::chrono::steady_clock::now() - start >= 250ms);
+  CHECK(d.watched < 0);
+  CHECK(d.lane->fd() < 0);
+  CHECK(store.stats().errors >= 1);
+  redis.Resume();
+  CHECK(d.lane->Claim("k:after", "t", 10s, [](ClaimResult) {}).step == Step::kNeedsWorker);
+  // Workers' claims, past the backoff, reconnect and open the lane a connection again.
+  REQUIRE(Eventually([&] {
+    store.Claim("k:worker:" + hw::replay::NewToken(), "w", 10s);
+    return d.Claim("k:after", "t") == ClaimResult::kClaimed;
+  }));
+
+  // Redis killed with a claim in flight: answered unavailable at once (connection closed).
+  bool answered = false;
+  ClaimResult killed{};
+  redis.Pause();
+  REQUIRE(d.lane
+              ->Claim("k:killed", "t", 10s,
+                      [&](ClaimResult r) {
+                        answered = true;
+                        killed = r;
+                      })
+              .step == Step::kSent);
+  d.lane->Flush();
+  redis.Kill();
+  for (int i = 0; i < 50 && !answered; ++i) d.Turn();
+  CHECK(answered);
+  CHECK(killed == ClaimResult::kUnavailable);
+}
+
+namespace {
+
+// A watchdog in http mode (github) in front of the test upstream, sharing `redis`.
+struct HttpReplica {
+  TempDir tmp;
+  int upstream_port = FreePort();
+  std::unique_ptr<Watchdog> w;
+  HttpReplica(const Redis& redis, Env extra = {}) {
+    tmp.Write("secrets/webhook-secret", "s3cret");
+    Env env = {{"mode", "http"},
+               {"fprocess", ProgramPath("upstream") + " " + std::to_string(upstream_port)},
+               {"upstream_url", "http://127.0.0.1:" + std::to_string(upstream_port)},
+               {"hmac_scheme", "github"},
+               {"hmac_replay_store", redis.Url()},
+               {"secrets_path", tmp.path() + "/secrets"},
+               {"metrics_port", std::to_string(FreePort())},
+               {"TMPDIR", tmp.path()}};
+    for (auto& [k, v] : extra) env[k] = v;
+    w = Watchdog::Start(env);
+  }
+  long Upstream() const {
+    return static_cast<long>(MetricValue(*w, "hmac_upstream_requests_total").value_or(-1));
+  }
+};
+
+std::string SignedPost(const std::string& target, const std::string& body) {
+  return RawPost(target, {{"X-Hub-Signature-256", OpenSslGithubSignature("s3cret", body)}}, body);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "http mode with redis: deliveries on 40 pipelined connections are claimed on the loops, "
+    "run once, repeats are duplicates, no thread added") {
+  Redis redis;
+  HttpReplica h(redis);
+  // Warm up on a few connections: each loop's lane gets its connection from a worker.
+  for (int i = 0; i < 8; ++i) {
+    RawConnection c(h.w->port());
+    REQUIRE(c.Send(SignedPost("/echo", "warm " + std::to_string(i))));
+    auto got = ReadResponses(c, 1);
+    REQUIRE(got.size() == 1);
+    REQUIRE(got[0].status == 200);
+  }
+  const long threads_before = ProcStatusKb(h.w->pid(), "Threads");
+  const long upstream_before = h.Upstream();
+  constexpr int kConnections = 40;
+  constexpr int kDeliveries = 5;  // each sent twice in a row on its connection
+  std::vector<std::unique_ptr<RawConnection>> conns;
+  for (int c = 0; c < kConnections; ++c) {
+    conns.push_back(std::make_unique<RawConnection>(h.w->port()));
+    std::string pipelined;
+    for (int i = 0; i < kDeliveries; ++i) {
+      const std::string body = "delivery " + std::to_string(c) + "/" + std::to_string(i);
+      pipelined += SignedPost("/echo", body) + SignedPost("/echo", body);
+    }
+    REQUIRE(conns.back()->Send(pipelined));
+  }
+  int wrong = 0;
+  for (int c = 0; c < kConnections; ++c) {
+    auto got = ReadResponses(*conns[static_cast<std::size_t>(c)], 2 * kDeliveries);
+    REQUIRE(got.size() == 2 * kDeliveries);
+    for (int i = 0; i < kDeliveries; ++i) {
+      const Response& run = got[static_cast<std::size_t>(2 * i)];
+      const Response& repeat = got[static_cast<std::size_t>(2 * i + 1)];
+      const std::string body = "delivery " + std::to_string(c) + "/" + std::to_string(i);
+      if (run.status != 200 || run.body.find(body) == std::string::npos) ++wrong;
+      if (!IsDuplicate(repeat)) ++wrong;
+    }
+  }
+  CHECK(wrong == 0);
+  CHECK(h.Upstream() - upstream_before == kConnections * kDeliveries);
+  CHECK(ProcStatusKb(h.w->pid(), "Threads") <= threads_before);
+  const std::string m = Get(h.w->metrics_port(), "/metrics").body;
+  CHECK_THAT(m, Catch::Contains("outcome=\"duplicate\""));
+  CHECK(Clean(*h.w));
+}
+
+TEST_CASE(
+    "http mode with redis paused: claims waiting on the loops fail at the timeout with 503, "
+    "health answers meanwhile, the function never runs, then claims resume") {
+  Redis redis;
+  HttpReplica h(redis, {{"hmac_replay_store_timeout", "400ms"}});
+  for (int i = 0; i < 8; ++i) {
+    RawConnection c(h.w->port());
+    REQUIRE(c.Send(SignedPost("/echo", "warm " + std::to_string(i))));
+    REQUIRE(ReadResponses(c, 1).size() == 1);
+  }
+  const long upstream_before = h.Upstream();
+  redis.Pause();
+  constexpr int kConnections = 20;
+  std::vector<std::unique_ptr<RawConnection>> conns;
+  for (int c = 0; c < kConnections; ++c) {
+    conns.push_back(std::make_unique<RawConnection>(h.w->port()));
+    REQUIRE(conns.back()->Send(SignedPost("/echo", "paused " + std::to_string(c))));
+  }
+  CHECK(Get(h.w->port(), "/_/health").status == 200);  // the loops are not blocked
+  int unavailable = 0;
+  for (auto& c : conns) {
+    auto got = ReadResponses(*c, 1);
+    if (got.size() == 1 && got[0].status == 503 && got[0].Header("Retry-After")) ++unavailable;
+  }
+  redis.Resume();
+  CHECK(unavailable == kConnections);
+  CHECK(h.Upstream() == upstream_before);
+  CHECK(Eventually(
+      [&] {
+        RawConnection c(h.w->port());
+        const std::string body = "after " + hw::replay::NewToken();
+        if (!c.Send(SignedPost("/echo", body))) return false;
+        auto got = ReadResponses(c, 1);
+        return got.size() == 1 && got[0].status == 200;
+      },
+      10s));
+  CHECK(Clean(*h.w));
 }

@@ -1,10 +1,12 @@
 #include "replay/redis_store.h"
 
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <semaphore>
 #include <utility>
@@ -279,10 +281,16 @@ RedisStore::Lane& RedisStore::PickLane() {
 bool RedisStore::EnsureConnected(Lane& lane, std::string& error) {
   const std::uint64_t generation = failure_generation_.load(std::memory_order_relaxed);
   if (lane.connection && lane.generation == generation) return true;
-  lane.connection.reset();
+  lane.connection = OpenConnection(error);
+  if (!lane.connection) return false;
+  lane.generation = generation;
+  return true;
+}
+
+std::unique_ptr<RedisStore::Connection> RedisStore::OpenConnection(std::string& error) {
   {
     std::lock_guard lock(backoff_mutex_);
-    if (std::chrono::steady_clock::now() < next_attempt_) return false;  // error stays empty
+    if (std::chrono::steady_clock::now() < next_attempt_) return nullptr;  // error stays empty
   }
   auto connection = std::make_unique<Connection>();
   const timeval tv = ToTimeval(timeout_);
@@ -292,15 +300,15 @@ bool RedisStore::EnsureConnected(Lane& lane, std::string& error) {
   connection->context.reset(raw);
   if (raw == nullptr) {
     error = "out of memory";
-    return false;
+    return nullptr;
   }
   if (raw->err != 0) {
     error = raw->errstr;
-    return false;
+    return nullptr;
   }
   if (redisSetTimeout(raw, tv) != REDIS_OK) {
     error = "cannot set the command timeout";
-    return false;
+    return nullptr;
   }
   // AUTH, SELECT and loading the scripts (so EVALSHA finds them) in one round trip.
   Command setup[4];
@@ -310,12 +318,12 @@ bool RedisStore::EnsureConnected(Lane& lane, std::string& error) {
   if (endpoint_.db != 0) sent.push_back(&setup[1].Arg("SELECT").Arg(db));
   sent.push_back(&setup[2].Arg("SCRIPT").Arg("LOAD").Arg(kKeepScript));
   sent.push_back(&setup[3].Arg("SCRIPT").Arg("LOAD").Arg(kReleaseScript));
-  if (!Exchange(raw, sent, error)) return false;
+  if (!Exchange(raw, sent, error)) return nullptr;
   const char* names[] = {"AUTH", "SELECT", "SCRIPT LOAD", "SCRIPT LOAD"};
   for (std::size_t i = 0; i < std::size(setup); ++i) {
     if (setup[i].status == Command::Status::kErrorReply) {
       error = fmt::format("{}: {}", names[i], setup[i].error);  // Redis's words: no password
-      return false;
+      return nullptr;
     }
   }
   for (auto [i, sha] : {std::pair{2, kKeepScriptSha}, std::pair{3, kReleaseScriptSha}}) {
@@ -326,9 +334,7 @@ bool RedisStore::EnsureConnected(Lane& lane, std::string& error) {
           fmt::format("replay store: a script's SHA-1 is not {} (update redis_store.cc)", sha));
     }
   }
-  lane.connection = std::move(connection);
-  lane.generation = generation;
-  return true;
+  return connection;
 }
 
 void RedisStore::Run(Command& command) {
@@ -459,24 +465,6 @@ ClaimResult RedisStore::Claim(const std::string& key, const std::string& token,
   }
   const std::string running = "running:" + token;
   const std::string px = std::to_string(ttl.count());
-  // What was there: "done:<expiry>" (remembered until then), "done" (written by an older
-  // watchdog), else a running claim.
-  auto done_or_in_flight = [&](const redisReply& r) {
-    const std::string_view value =
-        r.type == REDIS_REPLY_STRING ? std::string_view(r.str, r.len) : std::string_view();
-    if (!value.starts_with("done")) return ClaimResult::kInFlight;
-    std::int64_t expires_ms = 0;
-    if (value.starts_with("done:")) {
-      auto [end, ec] = std::from_chars(value.data() + 5, value.data() + value.size(), expires_ms);
-      // Dated by the replica that kept it, on its clock: remembered no longer than this
-      // claim's own ttl (at most the window), so a skewed clock cannot stretch the window.
-      expires_ms = std::min(expires_ms, now_ms + ttl.count());
-      if (ec == std::errc() && end == value.data() + value.size() && expires_ms > now_ms) {
-        RememberDone(digest, expires_ms);
-      }
-    }
-    return ClaimResult::kDone;
-  };
   ClaimResult result = ClaimResult::kUnavailable;
   for (int attempt = 0; attempt < 2; ++attempt) {
     // Redis >= 7.0: SET NX GET answers what was there in the same round trip (nil: claimed).
@@ -489,7 +477,7 @@ ClaimResult RedisStore::Claim(const std::string& key, const std::string& token,
       } else {
         if (Answered(set, "claim")) {
           result = set.reply->type == REDIS_REPLY_NIL ? ClaimResult::kClaimed
-                                                      : done_or_in_flight(*set.reply);
+                                                      : Existing(*set.reply, digest, now_ms, ttl);
         }
         break;
       }
@@ -507,14 +495,35 @@ ClaimResult RedisStore::Claim(const std::string& key, const std::string& token,
     Run(get);
     if (!Answered(get, "claim")) break;
     if (get.reply->type == REDIS_REPLY_STRING) {
-      result = done_or_in_flight(*get.reply);
+      result = Existing(*get.reply, digest, now_ms, ttl);
       break;
     }
     result = ClaimResult::kInFlight;  // released or expired in between: try once more
   }
   stats_.claims[static_cast<std::size_t>(result)].fetch_add(1, std::memory_order_relaxed);
   stats_.Observe(std::chrono::steady_clock::now() - start);
+  if (result != ClaimResult::kUnavailable) ServeWantingLane();
   return result;
+}
+
+ClaimResult RedisStore::Existing(const redisReply& r, const Digest& digest, std::int64_t now_ms,
+                                 std::chrono::milliseconds ttl) {
+  // "done:<expiry>" (remembered until then), "done" (written by an older watchdog), else a
+  // running claim.
+  const std::string_view value =
+      r.type == REDIS_REPLY_STRING ? std::string_view(r.str, r.len) : std::string_view();
+  if (!value.starts_with("done")) return ClaimResult::kInFlight;
+  std::int64_t expires_ms = 0;
+  if (value.starts_with("done:")) {
+    auto [end, ec] = std::from_chars(value.data() + 5, value.data() + value.size(), expires_ms);
+    // Dated by the replica that kept it, on its clock: remembered no longer than this claim's
+    // own ttl (at most the window), so a skewed clock cannot stretch the window.
+    expires_ms = std::min(expires_ms, now_ms + ttl.count());
+    if (ec == std::errc() && end == value.data() + value.size() && expires_ms > now_ms) {
+      RememberDone(digest, expires_ms);
+    }
+  }
+  return ClaimResult::kDone;
 }
 
 void RedisStore::Keep(const std::string& key, const std::string& token,
@@ -551,6 +560,327 @@ void RedisStore::Release(const std::string& key, const std::string& token) {
         "retries get 409 until its claim expires");
   }
   stats_.Observe(std::chrono::steady_clock::now() - start);
+}
+
+// A front loop's connection. Commands are appended to the hiredis context's output buffer
+// and written by Flush (claims: once per loop turn) or at once (keep, release); answers are
+// parsed by hiredis's reader as they arrive, in the order of `ops_`.
+class RedisStore::LoopLane final : public StoreLane {
+ public:
+  LoopLane(RedisStore& store, WatchDescriptor watch) : store_(store), watch_(std::move(watch)) {
+    std::lock_guard lock(store_.lanes_mutex_);
+    store_.loop_lanes_.push_back(this);
+  }
+  ~LoopLane() override {
+    {
+      std::lock_guard lock(store_.lanes_mutex_);
+      std::erase(store_.loop_lanes_, this);
+      std::erase(store_.wanting_, this);
+      store_.any_wanting_.store(!store_.wanting_.empty(), std::memory_order_relaxed);
+    }
+    // After the loop ended: nothing to unwatch, and what is unanswered is not called back
+    // (its requests are gone with the loop).
+    connection_.reset();
+  }
+
+  Started Claim(const std::string& key, const std::string& token, std::chrono::milliseconds ttl,
+                std::function<void(ClaimResult)> done) override {
+    const auto start = std::chrono::steady_clock::now();
+    const std::int64_t now_ms = store_.clock_->NowUnixMillis();
+    const Digest digest = DigestOf(key);
+    if (store_.KnownDone(digest, now_ms)) {
+      Count(ClaimResult::kDone, start);
+      return {Step::kAnswered, ClaimResult::kDone};
+    }
+    // Before Redis 7.0 a claim takes two commands and maybe a second try: workers do that.
+    if (!store_.set_get_.load(std::memory_order_relaxed) || !Usable()) return {Step::kNeedsWorker};
+    const std::string running = "running:" + token;
+    const std::string px = std::to_string(ttl.count());
+    if (!Append({"SET", key, running, "NX", "PX", px, "GET"})) return {Step::kNeedsWorker};
+    Op& op = ops_.emplace_back();
+    op.kind = Op::kClaim;
+    op.start = start;
+    op.digest = digest;
+    op.now_ms = now_ms;
+    op.ttl = ttl;
+    op.done = std::move(done);
+    claims_waiting_.fetch_add(1, std::memory_order_relaxed);
+    return {Step::kSent};
+  }
+
+  bool Keep(const std::string& key, const std::string& token,
+            std::chrono::milliseconds ttl) override {
+    const std::int64_t expires_ms = store_.clock_->NowUnixMillis() + ttl.count();
+    return Settle(Op::kKeep,
+                  {std::string(kKeepScriptSha), "1", key, "running:" + token,
+                   std::to_string(ttl.count()), "done:" + std::to_string(expires_ms)},
+                  DigestOf(key), expires_ms);
+  }
+
+  bool Release(const std::string& key, const std::string& token) override {
+    return Settle(Op::kRelease, {std::string(kReleaseScriptSha), "1", key, "running:" + token}, {},
+                  0);
+  }
+
+  int fd() const override { return connection_ ? connection_->context->fd : -1; }
+  std::size_t ClaimsWaiting() const override {
+    return claims_waiting_.load(std::memory_order_relaxed);
+  }
+
+  void OnReadable() override {
+    if (!connection_) return;
+    redisContext* c = connection_->context.get();
+    if (redisBufferRead(c) != REDIS_OK) {
+      Fail(c->errstr[0] != '\0' ? c->errstr : "connection closed");
+      return;
+    }
+    while (connection_ && !ops_.empty()) {
+      void* raw = nullptr;
+      if (redisGetReplyFromReader(c, &raw) != REDIS_OK) {
+        Fail(c->errstr[0] != '\0' ? c->errstr : "unreadable answer");
+        return;
+      }
+      if (raw == nullptr) break;
+      Reply reply(static_cast<redisReply*>(raw));
+      Op op = std::move(ops_.front());
+      ops_.pop_front();
+      Answer(op, *reply);
+    }
+  }
+
+  void Flush() override {
+    if (!connection_) return;
+    redisContext* c = connection_->context.get();
+    int done = 0;
+    // Non-blocking: a socket that takes only part of it gets the rest on the next turn.
+    for (int i = 0; i < 2 && done == 0; ++i) {
+      if (redisBufferWrite(c, &done) != REDIS_OK) {
+        Fail(c->errstr[0] != '\0' ? c->errstr : "write failed");
+        return;
+      }
+    }
+  }
+
+  void Expire() override {
+    Flush();
+    if (!ops_.empty() && std::chrono::steady_clock::now() - ops_.front().start > store_.timeout_) {
+      Fail(fmt::format("no answer within {} ms", store_.timeout_.count()));
+    }
+  }
+
+  // From a worker, under lanes_mutex_: a connection for this lane.
+  void Deliver(std::unique_ptr<Connection> connection, std::uint64_t generation) {
+    mail_ = std::move(connection);
+    mail_generation_ = generation;
+    has_mail_.store(true, std::memory_order_release);
+  }
+
+ private:
+  struct Op {
+    enum Kind { kClaim, kKeep, kRelease } kind = kClaim;
+    std::chrono::steady_clock::time_point start;
+    Digest digest{};
+    std::int64_t now_ms = 0;  // claim: when it was asked; keep: the expiry it records
+    std::chrono::milliseconds ttl{0};
+    std::function<void(ClaimResult)> done;  // claim
+    std::vector<std::string> args;          // keep, release: EVALSHA's, sent again as EVAL
+  };
+
+  // True when a connection is there to send on (taking one a worker opened, dropping one
+  // from before the last failure when nothing waits on it); otherwise asks for one.
+  bool Usable() {
+    if (has_mail_.load(std::memory_order_acquire)) {
+      std::unique_ptr<Connection> mail;
+      {
+        std::lock_guard lock(store_.lanes_mutex_);
+        mail = std::move(mail_);
+        generation_ = mail_generation_;
+        has_mail_.store(false, std::memory_order_relaxed);
+      }
+      if (mail && ops_.empty()) {
+        Close();
+        connection_ = std::move(mail);
+        redisContext* c = connection_->context.get();
+        ::fcntl(c->fd, F_SETFL, ::fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+        c->flags &= ~REDIS_BLOCK;
+        watch_(c->fd, true);
+      }
+    }
+    if (connection_ && ops_.empty() &&
+        generation_ != store_.failure_generation_.load(std::memory_order_relaxed)) {
+      Close();  // opened before a failure: most likely broken too
+    }
+    if (connection_) return true;
+    std::lock_guard lock(store_.lanes_mutex_);
+    if (std::find(store_.wanting_.begin(), store_.wanting_.end(), this) == store_.wanting_.end()) {
+      store_.wanting_.push_back(this);
+      store_.any_wanting_.store(true, std::memory_order_relaxed);
+    }
+    return false;
+  }
+
+  bool Append(std::initializer_list<std::string_view> args) {
+    const char* argv[Command::kMaxArgs];
+    std::size_t lengths[Command::kMaxArgs];
+    int argc = 0;
+    for (std::string_view a : args) {
+      argv[argc] = a.data();
+      lengths[argc++] = a.size();
+    }
+    return redisAppendCommandArgv(connection_->context.get(), argc, argv, lengths) == REDIS_OK;
+  }
+
+  bool AppendArgs(std::string_view command, const std::vector<std::string>& rest) {
+    const char* argv[Command::kMaxArgs];
+    std::size_t lengths[Command::kMaxArgs];
+    argv[0] = command.data();
+    lengths[0] = command.size();
+    int argc = 1;
+    for (const std::string& a : rest) {
+      argv[argc] = a.data();
+      lengths[argc++] = a.size();
+    }
+    return redisAppendCommandArgv(connection_->context.get(), argc, argv, lengths) == REDIS_OK;
+  }
+
+  bool Settle(Op::Kind kind, std::vector<std::string> args, const Digest& digest,
+              std::int64_t expires_ms) {
+    if (!connection_ || !AppendArgs("EVALSHA", args)) return false;
+    Op& op = ops_.emplace_back();
+    op.kind = kind;
+    op.start = std::chrono::steady_clock::now();
+    op.digest = digest;
+    op.now_ms = expires_ms;
+    op.args = std::move(args);
+    Flush();
+    return true;
+  }
+
+  void Count(ClaimResult result, std::chrono::steady_clock::time_point start) {
+    store_.stats_.claims[static_cast<std::size_t>(result)].fetch_add(1, std::memory_order_relaxed);
+    store_.stats_.Observe(std::chrono::steady_clock::now() - start);
+  }
+
+  void Answer(Op& op, const redisReply& reply) {
+    const bool error = reply.type == REDIS_REPLY_ERROR;
+    const std::string_view text = error ? std::string_view(reply.str, reply.len) : "";
+    if (op.kind == Op::kClaim) {
+      ClaimResult result = ClaimResult::kUnavailable;
+      if (!error) {
+        store_.NoteSuccess();
+        result = reply.type == REDIS_REPLY_NIL
+                     ? ClaimResult::kClaimed
+                     : store_.Existing(reply, op.digest, op.now_ms, op.ttl);
+      } else if (text.starts_with("ERR syntax")) {
+        store_.set_get_.store(false, std::memory_order_relaxed);  // before 7.0: workers claim
+      } else {
+        store_.stats_.errors.fetch_add(1, std::memory_order_relaxed);
+        store_.NoteFailure(fmt::format("claim: {}", text));
+      }
+      Count(result, op.start);
+      claims_waiting_.fetch_sub(1, std::memory_order_relaxed);
+      op.done(result);
+      return;
+    }
+    // A Redis that lost its scripts (restarted, SCRIPT FLUSH): EVAL sends them again.
+    if (error && text.starts_with("NOSCRIPT") && !op.args.empty() && connection_) {
+      op.args[0] = std::string(op.kind == Op::kKeep ? kKeepScript : kReleaseScript);
+      if (AppendArgs("EVAL", op.args)) {
+        op.args.clear();  // once
+        ops_.push_back(std::move(op));
+        Flush();
+        return;
+      }
+    }
+    store_.stats_.Observe(std::chrono::steady_clock::now() - op.start);
+    if (error) {
+      store_.stats_.errors.fetch_add(1, std::memory_order_relaxed);
+      store_.NoteFailure(fmt::format("{}: {}", op.kind == Op::kKeep ? "keep" : "release", text));
+      Unsettled(op.kind, 1);
+      return;
+    }
+    store_.NoteSuccess();
+    if (op.kind == Op::kKeep && reply.type == REDIS_REPLY_STATUS) {
+      store_.RememberDone(op.digest, op.now_ms);  // OK: it was ours, now done
+    }
+  }
+
+  void Unsettled(Op::Kind kind, std::size_t n) {
+    log::Warn(kind == Op::kKeep
+                  ? fmt::format("replay store: {} success(es) could not be recorded (Redis "
+                                "unreachable); their claims expire by themselves",
+                                n)
+                  : fmt::format("replay store: {} failed deliveries could not be released (Redis "
+                                "unreachable); retries get 409 until their claims expire",
+                                n));
+  }
+
+  // The connection broke or timed out: every command on it fails (claims as kUnavailable),
+  // the store backs off, and the lane asks a worker for a new connection.
+  void Fail(const std::string& why) {
+    Close();
+    store_.NoteFailure(why);
+    std::deque<Op> failed;
+    failed.swap(ops_);
+    std::size_t keeps = 0, releases = 0;
+    for (Op& op : failed) {
+      store_.stats_.errors.fetch_add(1, std::memory_order_relaxed);
+      if (op.kind == Op::kClaim) {
+        Count(ClaimResult::kUnavailable, op.start);
+        claims_waiting_.fetch_sub(1, std::memory_order_relaxed);
+        op.done(ClaimResult::kUnavailable);
+      } else {
+        ++(op.kind == Op::kKeep ? keeps : releases);
+      }
+    }
+    if (keeps > 0) Unsettled(Op::kKeep, keeps);
+    if (releases > 0) Unsettled(Op::kRelease, releases);
+  }
+
+  void Close() {
+    if (!connection_) return;
+    watch_(connection_->context->fd, false);
+    connection_.reset();
+  }
+
+  RedisStore& store_;
+  const WatchDescriptor watch_;
+  std::unique_ptr<Connection> connection_;
+  std::uint64_t generation_ = 0;  // failure_generation_ when connection_ was opened
+  std::deque<Op> ops_;            // sent or to be sent, oldest first: answers come in this order
+  // Under store_.lanes_mutex_: a connection a worker opened for this lane.
+  std::unique_ptr<Connection> mail_;
+  std::uint64_t mail_generation_ = 0;
+  std::atomic<bool> has_mail_{false};
+  std::atomic<std::size_t> claims_waiting_{0};
+};
+
+std::unique_ptr<StoreLane> RedisStore::NewLane(WatchDescriptor watch) {
+  return std::make_unique<LoopLane>(*this, std::move(watch));
+}
+
+void RedisStore::ServeWantingLane() {
+  if (!any_wanting_.load(std::memory_order_relaxed)) return;
+  LoopLane* lane = nullptr;
+  {
+    std::lock_guard lock(lanes_mutex_);
+    if (wanting_.empty()) return;
+    lane = wanting_.back();
+    wanting_.pop_back();
+    any_wanting_.store(!wanting_.empty(), std::memory_order_relaxed);
+  }
+  const std::uint64_t generation = failure_generation_.load(std::memory_order_relaxed);
+  std::string error;
+  std::unique_ptr<Connection> connection = OpenConnection(error);
+  if (!error.empty()) NoteFailure(error);
+  std::lock_guard lock(lanes_mutex_);
+  if (std::find(loop_lanes_.begin(), loop_lanes_.end(), lane) == loop_lanes_.end()) return;
+  if (connection) {
+    lane->Deliver(std::move(connection), generation);
+  } else if (std::find(wanting_.begin(), wanting_.end(), lane) == wanting_.end()) {
+    wanting_.push_back(lane);  // the next worker tries again (after the backoff)
+    any_wanting_.store(true, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace hw::replay

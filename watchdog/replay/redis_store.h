@@ -13,6 +13,11 @@
 // Redis and the kernel handle one batch instead of one round trip per request. A broken
 // connection is reopened with backoff.
 //
+// The front loops do not wait: each has a lane (NewLane) with a connection of its own, on
+// which it writes the claims of one turn in one go and reads the answers when epoll says so.
+// A lane never connects (that waits: DNS, connect, AUTH): while it has no connection its
+// claims go to workers, and the next worker to claim opens one for it and hands it over.
+//
 // Time bound: a command waits for the batch in flight when it was queued (if any), then for
 // its own; each batch is bounded by the timeout per connect and per blocking read or write,
 // and a batch after a failed one fails at once (backoff). The store must outlive every call
@@ -30,6 +35,8 @@
 #include <vector>
 
 #include "replay/store.h"
+
+struct redisReply;  // hiredis (only redis_store.cc includes it)
 
 namespace hw::replay {
 
@@ -66,9 +73,12 @@ class RedisStore final : public Store {
   void Release(const std::string& key, const std::string& token) override;
   std::string Describe() const override { return endpoint_.display; }
   bool MayWait() const override { return true; }
+  std::unique_ptr<StoreLane> NewLane(WatchDescriptor watch) override;
+  bool HasLanes() const override { return true; }
 
   struct Connection;  // a hiredis context (redis_store.cc)
   struct Command;     // one command waiting for its batch (redis_store.cc)
+  class LoopLane;     // a front loop's connection (redis_store.cc)
 
  private:
   // One connection and the commands queued for it. Who may touch what:
@@ -103,6 +113,11 @@ class RedisStore final : public Store {
   // Opens lane.connection if it has none (or an old one from before the last failure);
   // false (with `error`) when Redis cannot be reached or the store is backing off.
   bool EnsureConnected(Lane& lane, std::string& error);
+  // A new connection, set up (AUTH, SELECT, scripts loaded); null with `error` when Redis
+  // cannot be reached, null with an empty `error` while backing off. Blocks up to the timeout.
+  std::unique_ptr<Connection> OpenConnection(std::string& error);
+  // On a worker, after its claim: opens a connection for one loop lane that has none.
+  void ServeWantingLane();
   // True when `command` got an answer; otherwise counts the error (and notes a failure for
   // an error answer: `what` names the operation in the log).
   bool Answered(Command& command, std::string_view what);
@@ -141,10 +156,21 @@ class RedisStore final : public Store {
   static Digest DigestOf(const std::string& key);
   bool KnownDone(const Digest& key, std::int64_t now_ms);
   void RememberDone(const Digest& key, std::int64_t expires_ms);
+  // What a claim found when the key was there already ("done:<expiry>", "done", or a running
+  // claim): kDone (remembered until its expiry, at most `ttl`) or kInFlight.
+  ClaimResult Existing(const redisReply& value, const Digest& digest, std::int64_t now_ms,
+                       std::chrono::milliseconds ttl);
   static constexpr std::size_t kDoneEntries = 16384;
   const std::shared_ptr<const Clock> clock_;
   std::mutex done_mutex_;
   std::unordered_map<Digest, std::int64_t, DigestHash> done_;
+
+  // Loop lanes alive (registered by LoopLane's constructor), and those waiting for a
+  // connection; a connection opened for one is handed over under lanes_mutex_.
+  std::mutex lanes_mutex_;
+  std::vector<LoopLane*> loop_lanes_;
+  std::vector<LoopLane*> wanting_;
+  std::atomic<bool> any_wanting_{false};  // !wanting_.empty(), read without the lock
 };
 
 }  // namespace hw::replay

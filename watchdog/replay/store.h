@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +36,43 @@ struct StoreStats {
   void Observe(std::chrono::nanoseconds elapsed);
 };
 
+// A store's connection for one front loop, which must never wait: claims, keeps and releases
+// are written without waiting and answered when the loop finds fd() readable. The loop calls
+// Flush before it waits (the claims of one turn go out in one write) and Expire every tick
+// (commands unanswered after the store's timeout fail as kUnavailable). Loop thread only.
+class StoreLane {
+ public:
+  virtual ~StoreLane() = default;
+  enum class Step {
+    kSent,         // the answer comes later, through `done`, from OnReadable or Expire
+    kAnswered,     // answered at once (`result`): a key known to be done, say
+    kNeedsWorker,  // the lane cannot send now (no connection yet): claim on a worker
+  };
+  struct Started {
+    Step step;
+    ClaimResult result = ClaimResult::kUnavailable;  // with kAnswered
+  };
+  // As Store::Claim, without waiting. `done` is never called from within Claim itself.
+  virtual Started Claim(const std::string& key, const std::string& token,
+                        std::chrono::milliseconds ttl, std::function<void(ClaimResult)> done) = 0;
+  // As Store::Keep and Store::Release, written at once (so Redis has them before the client
+  // has its answer); answers are only checked. False when the lane has no connection: the
+  // caller settles on the store instead.
+  virtual bool Keep(const std::string& key, const std::string& token,
+                    std::chrono::milliseconds ttl) = 0;
+  virtual bool Release(const std::string& key, const std::string& token) = 0;
+  virtual int fd() const = 0;  // the descriptor the loop watches; -1: none now
+  virtual void OnReadable() = 0;
+  virtual void Flush() = 0;
+  virtual void Expire() = 0;
+  // Thread-safe: claims sent and not answered yet (the drain waits for them).
+  virtual std::size_t ClaimsWaiting() const = 0;
+};
+
+// Tells the loop to watch (true) or stop watching (false) a lane's descriptor; called by the
+// lane on the loop thread, before the descriptor is closed.
+using WatchDescriptor = std::function<void(int fd, bool watch)>;
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -55,6 +93,10 @@ class Store {
   // True when Claim, Keep and Release may wait on another process (Redis): the front loop,
   // which must never wait, then leaves verified requests to a worker.
   virtual bool MayWait() const = 0;
+  // A lane for one front loop (null: this store's calls do not wait, or it has none). The
+  // store must outlive it.
+  virtual std::unique_ptr<StoreLane> NewLane(WatchDescriptor /*watch*/) { return nullptr; }
+  virtual bool HasLanes() const { return false; }
 
   const StoreStats& stats() const { return stats_; }
 

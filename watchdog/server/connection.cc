@@ -130,6 +130,7 @@ enum class Stage {
   kBegin,    // Pipeline::Begin comes next
   kBody,     // begun: its body is read next
   kDecide,   // its body is read and nothing refused it yet: Handle decides and runs it
+  kClaimed,  // on the loop: its replay claim was answered on the loop's lane; Admit next
   kRun,      // admitted (Pipeline::Admit): the executor runs it
   kInvoked,  // admitted and started (Pipeline::Start): its invocation is finished next
 };
@@ -171,8 +172,8 @@ namespace {
 class Connection {
  public:
   Connection(ClientConnection& c, const ConnectionServices& services, bool on_loop,
-             executor::InvocationLane* lane = nullptr)
-      : c_(c), s_(services), on_loop_(on_loop), lane_(lane) {
+             const LoopLanes& lanes = {})
+      : c_(c), s_(services), on_loop_(on_loop), lanes_(lanes) {
     if (c_.resume && c_.resume->parser) {
       parser_ = std::move(c_.resume->parser);
     } else {
@@ -201,6 +202,11 @@ class Connection {
   // An admitted request: on the loop, started if it can be and then awaited; on a worker,
   // run (kRun) or finished (kInvoked).
   bool Invoke(Exchange& ex, Stage stage, std::unique_ptr<PendingRequest> pending);
+  // On the loop, a request whose signature matched and whose claim is decided: admitted and
+  // run here (http mode), or left to a worker.
+  bool Decided(Exchange& ex, std::unique_ptr<PendingRequest> pending);
+  // On a worker: reads the body (unless read), decides, runs and answers, blocking.
+  bool Handle(Exchange& ex, std::unique_ptr<PendingRequest> pending, const BodyReader& reader);
   // Writes `out` (and logs it); false when the connection must end.
   bool Respond(Exchange& ex, executor::FunctionResponse&& out, bool holds_slot);
   bool RespondResult(Exchange& ex, PipelineResult&& result);
@@ -222,7 +228,7 @@ class Connection {
   ClientConnection& c_;
   const ConnectionServices& s_;
   const bool on_loop_;
-  executor::InvocationLane* const lane_;  // on the loop: its lane
+  const LoopLanes& lanes_;  // on the loop: its lanes
   std::unique_ptr<RequestParser> parser_;
   std::size_t offset_ = 0;                 // bytes of c_.buffered the parser has taken
   std::shared_ptr<BegunRequest> begun_;    // on the loop: the request a worker goes on with
@@ -397,6 +403,7 @@ LoopServed Connection::ServeHere() {
   const std::size_t head_limit = s_.limits.max_head_bytes + s_.limits.max_target_bytes;
   std::shared_ptr<BegunRequest> waiting = std::move(c_.resume);  // its body or answer was due
   c_.upstream_fd = -1;
+  c_.awaiting_store = false;
   while (true) {
     Exchange ex;
     Stage stage = Stage::kChecks;
@@ -472,7 +479,7 @@ bool Connection::Invoke(Exchange& ex, Stage stage, std::unique_ptr<PendingReques
   using Progress = executor::PendingInvocation::Progress;
   if (on_loop_) {
     if (stage == Stage::kRun) {
-      invocation_ = s_.pipeline->Start(*pending, lane_);
+      invocation_ = s_.pipeline->Start(*pending, lanes_.invocations);
       if (!invocation_) return Defer(ex, Stage::kRun, std::move(pending));
       // Sent (the answer cannot be here yet), or a worker sends the rest.
       stage = Stage::kInvoked;
@@ -489,7 +496,7 @@ bool Connection::Invoke(Exchange& ex, Stage stage, std::unique_ptr<PendingReques
     }
     executor::FunctionResponse response = invocation_->TakeResponse();
     invocation_.reset();
-    return RespondResult(ex, s_.pipeline->Complete(*pending, std::move(response)));
+    return RespondResult(ex, s_.pipeline->Complete(*pending, std::move(response), lanes_.store));
   }
   PipelineResult result;
   try {
@@ -535,6 +542,11 @@ bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline, Stage st
                               std::unique_ptr<PendingRequest> pending) {
   if (stage == Stage::kRun || stage == Stage::kInvoked) {
     return Invoke(ex, stage, std::move(pending));
+  }
+  if (stage == Stage::kClaimed) {
+    // Only the loop parks a request at kClaimed, and it never hands one over before its claim
+    // is answered: Admit waits on nothing now, wherever it runs.
+    return on_loop_ ? Decided(ex, std::move(pending)) : Handle(ex, std::move(pending), nullptr);
   }
   if (stage == Stage::kChecks) {
     const ParsedHead& head = parser_->head();
@@ -628,19 +640,43 @@ bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline, Stage st
     if (auto refused = s_.pipeline->RefuseNow(*pending)) {
       return RespondResult(ex, std::move(*refused));
     }
-    // A matching signature: the loop decides and runs it too when nothing there waits
-    // (a memory replay store; http mode), unless the connection is ending or has a response
-    // still to write.
-    if (!s_.loop_invokes || s_.stopping->load() || !c_.unsent.empty()) {
+    if (s_.stopping->load() || !c_.unsent.empty()) {
       return Defer(ex, Stage::kDecide, std::move(pending));
     }
-    if (auto refused = s_.pipeline->Admit(*pending)) {
-      return RespondResult(ex, std::move(*refused));
+    // A matching signature: its replay claim goes out on the loop's store lane (Redis), and
+    // the request waits in the loop for the answer, costing no worker.
+    const int fd = c_.fd;
+    switch (s_.pipeline->StartClaim(*pending, lanes_.store, [ready = lanes_.ready, fd] {
+      if (ready) ready(fd);
+    })) {
+      case signature::Check::ClaimStep::kNeedsWorker:
+        return Defer(ex, Stage::kDecide, std::move(pending));
+      case signature::Check::ClaimStep::kWaiting:
+        c_.awaiting_store = true;
+        return Wait(ex, Stage::kClaimed, std::move(pending));
+      case signature::Check::ClaimStep::kDecided:
+        break;
     }
-    return Invoke(ex, Stage::kRun, std::move(pending));
+    return Decided(ex, std::move(pending));
   }
-
   if (reader && head.expect_continue && !Send({"HTTP/1.1 100 Continue\r\n\r\n"})) return false;
+  return Handle(ex, std::move(pending), reader);
+}
+
+bool Connection::Decided(Exchange& ex, std::unique_ptr<PendingRequest> pending) {
+  // The loop admits and runs it too when nothing there waits (http mode), unless the
+  // connection is ending or has a response still to write.
+  if (!s_.loop_invokes || s_.stopping->load() || !c_.unsent.empty()) {
+    return Defer(ex, Stage::kDecide, std::move(pending));
+  }
+  if (auto refused = s_.pipeline->Admit(*pending)) {
+    return RespondResult(ex, std::move(*refused));
+  }
+  return Invoke(ex, Stage::kRun, std::move(pending));
+}
+
+bool Connection::Handle(Exchange& ex, std::unique_ptr<PendingRequest> pending,
+                        const BodyReader& reader) {
   PipelineResult result;
   try {
     result = s_.pipeline->Handle(*pending, reader);
@@ -771,8 +807,8 @@ AfterServe ServeConnection(ClientConnection& connection, const ConnectionService
 }
 
 LoopServed ServeOnLoop(ClientConnection& connection, const ConnectionServices& services,
-                       executor::InvocationLane* lane) {
-  Connection c(connection, services, true, lane);
+                       const LoopLanes& lanes) {
+  Connection c(connection, services, true, lanes);
   return c.ServeHere();
 }
 

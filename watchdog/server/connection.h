@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "config/config.h"
@@ -20,6 +21,9 @@ class Metrics;
 }
 namespace hw::executor {
 class InvocationLane;
+}
+namespace hw::replay {
+class StoreLane;
 }
 
 namespace hw::server {
@@ -37,7 +41,7 @@ struct ConnectionServices {
   ParseLimits limits;
   const std::atomic<bool>* stopping;     // answer the current request, then close
   const std::atomic<bool>* cut_streams;  // streamed responses give up (end of the drain)
-  // The front loop runs verified requests itself (Pipeline::DecidesWithoutWaiting and an
+  // The front loop runs verified requests itself (Pipeline::DecidesOnLoop and an
   // executor that starts without waiting: http mode): workers then give connections back
   // after each request instead of lingering on them.
   bool loop_invokes = false;
@@ -64,9 +68,16 @@ enum class LoopServed {
 // requests never occupy a worker. Stops at the first request that needs a worker (a matching
 // signature, a body still to come, auth_routes methods, a response the socket does not take
 // at once, a closing connection) and leaves its state in the connection. Never throws.
-// `lane`: the calling loop's, for the invocations it starts (may be null).
+// What the calling loop lends the requests it serves; every member may be null.
+struct LoopLanes {
+  executor::InvocationLane* invocations = nullptr;  // for the invocations it starts
+  replay::StoreLane* store = nullptr;               // for replay claims, keeps and releases
+  // Called (on the loop thread) with a connection's descriptor when the claim its request
+  // waits on (ClientConnection::awaiting_store) is answered: serve it again.
+  std::function<void(int fd)> ready;
+};
 LoopServed ServeOnLoop(ClientConnection& connection, const ConnectionServices& services,
-                       executor::InvocationLane* lane = nullptr);
+                       const LoopLanes& lanes = {});
 
 // The reason phrase of a status code ("Not Found"); "Unknown" for codes without one.
 const char* StatusText(int status);

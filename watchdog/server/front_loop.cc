@@ -101,6 +101,7 @@ void FrontLoop::Run() {
   epoll_event events[256];
   auto next_tick = Clock::now() + kTickInterval;
   while (!stop_.load()) {
+    if (before_wait_) before_wait_();
     int n = ::epoll_wait(epoll_fd_, events, 256, static_cast<int>(kTickInterval.count()));
     if (n < 0 && errno != EINTR) {
       log::Error(fmt::format("epoll_wait: {}", std::strerror(errno)));
@@ -122,11 +123,14 @@ void FrontLoop::Run() {
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // nobody's: not watched further
       }
     }
+    ServeReady();
     if (!accepting_.load() && !listener_closed_) {
       CloseListener();
       std::vector<int> fds;
       std::vector<int> running;  // admitted requests waiting on the function: a worker ends them
       for (auto& [fd, held] : held_connections_) {
+        // One waiting for its replay claim stays: the answer comes within the store's timeout.
+        if (held.connection.awaiting_store) continue;
         (held.awaiting >= 0 ? running : fds).push_back(fd);
       }
       for (int fd : fds) Drop(fd, false);
@@ -145,6 +149,7 @@ void FrontLoop::Run() {
       }
       ExpireDeadlines();
       if (tick_) tick_();
+      ServeReady();
     }
   }
   CloseListener();
@@ -228,10 +233,10 @@ void FrontLoop::OnReadable(int fd) {
   if (it == held_connections_.end()) return;
   Held& held = it->second;
   auto& buffer = held.connection.buffered;
-  if (held.awaiting >= 0) {
-    // Its request waits on the function: what the client sends meanwhile (a pipelined
-    // request) is kept for later, up to head_limit; at that limit, or at its end of file, the
-    // client is not watched until the answer is out (then epoll reports it again).
+  if (held.awaiting >= 0 || held.connection.awaiting_store) {
+    // Its request waits on the function (or its claim): what the client sends meanwhile (a
+    // pipelined request) is kept for later, up to head_limit; at that limit, or at its end of file,
+    // the client is not watched until the answer is out (then epoll reports it again).
     char chunk[kReadChunk];
     const bool full = buffer.size() > options_.head_limit;
     const ssize_t n = full ? 0 : ::recv(fd, chunk, kReadChunk, 0);
@@ -303,6 +308,10 @@ void FrontLoop::Rearm(std::unordered_map<int, Held>::iterator it) {
     held.deadline = c.upstream_deadline;
     return;
   }
+  if (c.awaiting_store) {
+    held.deadline = Clock::time_point::max();  // the lane answers within the store's timeout
+    return;
+  }
   if (held.client_paused) {
     held.client_paused = false;
     epoll_event ev{};
@@ -351,6 +360,37 @@ void FrontLoop::OnUpstream(int upstream_fd) {
     return;
   }
   HandOver(it);
+}
+
+void FrontLoop::ServeReady() {
+  while (!ready_.empty()) {
+    std::vector<int> ready;
+    ready.swap(ready_);
+    for (int fd : ready) {
+      auto it = held_connections_.find(fd);
+      if (it == held_connections_.end() || !it->second.connection.awaiting_store) continue;
+      const Served served = serve_here_ ? serve_here_(it->second.connection) : Served::kDispatch;
+      Unwatch(it->second.connection);
+      if (served == Served::kKeep) {
+        Rearm(it);
+      } else {
+        HandOver(it);
+      }
+    }
+  }
+}
+
+void FrontLoop::Watch(int fd, bool watch) {
+  if (!watch) {
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    return;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    log::Warn(fmt::format("epoll_ctl (replay store): {}", std::strerror(errno)));
+  }
 }
 
 void FrontLoop::Drop(int fd, bool cut) {

@@ -46,6 +46,10 @@ struct ClientConnection {
   int upstream_fd = -1;
   bool upstream_watched = false;  // upstream_fd is in the loop's epoll already
   std::chrono::steady_clock::time_point upstream_deadline{};
+  // With `resume`: its request waits for a replay claim on the loop's store lane, which
+  // answers within the store's timeout (then LoopLanes::ready names it: FrontLoop::Ready).
+  // Meanwhile the connection is neither timed out nor handed over.
+  bool awaiting_store = false;
   // A descriptor the loop watched for this connection and must stop watching (a worker
   // takes over the exchange on it); -1: none.
   int unwatch_fd = -1;
@@ -99,6 +103,15 @@ class FrontLoop {
   // (closed at once after StopAccepting).
   void Return(ClientConnection&& connection);
   bool running() const { return running_.load(); }
+  // Loop thread only. Serves a held connection again (ServeHere) once this turn's events are
+  // handled: the claim its request waited on was answered.
+  void Ready(int fd) { ready_.push_back(fd); }
+  // Loop thread only. Watches (or stops watching) a descriptor of the loop's own (a replay
+  // store lane's connection); its events go to the Stray callback.
+  void Watch(int fd, bool watch);
+  // Called on the loop thread before each wait, and every ~100 ms (a store lane's writes and
+  // timeouts). Set before Run().
+  void SetBeforeWait(std::function<void()> before_wait) { before_wait_ = std::move(before_wait); }
   std::size_t held() const { return held_.load(); }  // connections the loop holds now
 
  private:
@@ -130,6 +143,8 @@ class FrontLoop {
   void ExpireDeadlines();
   void TakeReturned();
   void CloseListener();
+  // Serves the connections Ready named.
+  void ServeReady();
 
   int listen_fd_;
   int epoll_fd_;
@@ -142,6 +157,8 @@ class FrontLoop {
   Stray stray_;
   std::unordered_map<int, Held> held_connections_;  // loop thread only
   std::unordered_map<int, int> awaited_;            // upstream fd -> client fd; loop thread only
+  std::vector<int> ready_;                          // loop thread only
+  std::function<void()> before_wait_;
   std::mutex returned_mutex_;
   std::vector<ClientConnection> returned_;
   std::atomic<bool> accepting_{true};

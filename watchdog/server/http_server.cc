@@ -22,6 +22,7 @@
 #include "common/unique_fd.h"
 #include "logging/log.h"
 #include "metrics/metrics.h"
+#include "replay/store.h"
 #include "server/connection.h"
 #include "server/front_loop.h"
 #include "server/health.h"
@@ -127,8 +128,7 @@ class HttpServer::Impl {
     limits.max_body_bytes = cfg_.max_body_bytes;
     services_ = ConnectionServices{&pipeline_,         deps.health, deps.metrics, cfg_.read_timeout,
                                    cfg_.write_timeout, limits,      &stopping_,   &cut_streams_};
-    services_.loop_invokes =
-        pipeline_.DecidesWithoutWaiting() && deps.executor->StartsWithoutWaiting();
+    services_.loop_invokes = pipeline_.DecidesOnLoop() && deps.executor->StartsWithoutWaiting();
   }
   ~Impl() {
     if (workers_) workers_->Shutdown();
@@ -158,9 +158,15 @@ class HttpServer::Impl {
   std::unique_ptr<MetricsEndpoint> metrics_;
   // One front loop per CPU (at most 4), each with its own epoll and thread; the first one
   // accepts.
-  // Each loop's lane (Executor::NewLane; null when the executor needs none), by loop; it
-  // outlives the loops, whose held requests may still point at it.
-  std::vector<std::unique_ptr<executor::InvocationLane>> lanes_;
+  // Each loop's lanes, by loop: Executor::NewLane's (null when the executor needs none),
+  // which outlives the loops, whose held requests may still point at it; and the replay
+  // store's (null without Redis), which the loop's thread alone uses.
+  struct Lanes {
+    std::unique_ptr<executor::InvocationLane> invocations;
+    std::unique_ptr<replay::StoreLane> store;
+    LoopLanes lent;  // what the loop lends ServeOnLoop
+  };
+  std::vector<std::unique_ptr<Lanes>> lanes_;
   std::vector<std::unique_ptr<FrontLoop>> loops_;
   std::vector<std::thread> loop_threads_;
   std::unique_ptr<WorkerPool> workers_;
@@ -197,14 +203,27 @@ Status HttpServer::Impl::Bind() {
         loops_[next++ % loops_.size()]->Return(std::move(c));
       };
     }
-    executor::InvocationLane* lane = lanes_.emplace_back(deps_.executor->NewLane()).get();
-    FrontLoop::Stray stray = nullptr;
-    if (lane != nullptr) stray = [lane](int stray_fd) { return lane->OnIdleReadable(stray_fd); };
+    Lanes* lanes = lanes_.emplace_back(std::make_unique<Lanes>()).get();
+    lanes->invocations = deps_.executor->NewLane();
+    lanes->store = deps_.verifier->NewStoreLane(
+        [this, i](int lane_fd, bool watch) { loops_[i]->Watch(lane_fd, watch); });
+    lanes->lent.invocations = lanes->invocations.get();
+    lanes->lent.store = lanes->store.get();
+    lanes->lent.ready = [this, i](int client_fd) { loops_[i]->Ready(client_fd); };
+    FrontLoop::Stray stray = [lanes](int stray_fd) {
+      if (lanes->store && stray_fd == lanes->store->fd()) {
+        lanes->store->OnReadable();
+        return true;
+      }
+      return lanes->invocations && lanes->invocations->OnIdleReadable(stray_fd);
+    };
+    FrontLoop::Tick tick = nullptr;
+    if (lanes->store) tick = [lanes] { lanes->store->Expire(); };
     auto loop = FrontLoop::Create(
         i == 0 ? *fd : -1, options, [this](ClientConnection&& c) { Dispatch(std::move(c)); },
-        nullptr,
-        [this, lane](ClientConnection& c) {
-          return ServeOnLoop(c, services_, lane) == LoopServed::kKeep
+        std::move(tick),
+        [this, lanes](ClientConnection& c) {
+          return ServeOnLoop(c, services_, lanes->lent) == LoopServed::kKeep
                      ? FrontLoop::Served::kKeep
                      : FrontLoop::Served::kDispatch;
         },
@@ -213,6 +232,7 @@ Status HttpServer::Impl::Bind() {
       if (i == 0) ::close(*fd);
       return loop.error();
     }
+    if (lanes->store) (*loop)->SetBeforeWait([lanes] { lanes->store->Flush(); });
     loops_.push_back(std::move(*loop));
   }
   return Ok{};
@@ -256,7 +276,14 @@ void HttpServer::Impl::Stop() {
   stopping_.store(true);
   for (auto& loop : loops_) loop->StopAccepting();
   const auto deadline = Clock::now() + cfg_.write_timeout;
-  while (deps_.health->inflight() > 0 && Clock::now() < deadline) {
+  // Requests whose replay claim is still out on a loop's lane are in flight too: their answer
+  // comes within the store's timeout, and a claim left behind would block its retries.
+  auto claims_waiting = [this] {
+    std::size_t n = 0;
+    for (const auto& lanes : lanes_) n += lanes->store ? lanes->store->ClaimsWaiting() : 0;
+    return n;
+  };
+  while ((deps_.health->inflight() > 0 || claims_waiting() > 0) && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   cut_streams_.store(true);

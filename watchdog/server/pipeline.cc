@@ -218,6 +218,8 @@ Pipeline::Pipeline(const config::ServerOptions& options, const signature::Verifi
       begins_without_waiting_(gate == nullptr || (!gate->policy().Uses(auth::Method::kPlugin) &&
                                                   !gate->policy().Uses(auth::Method::kJwt))),
       decides_without_waiting_(begins_without_waiting_ && verifier.DecidesWithoutWaiting()),
+      decides_on_loop_(begins_without_waiting_ &&
+                       (verifier.DecidesWithoutWaiting() || verifier.ClaimsOnLanes())),
       budget_(options.max_unverified_bytes, metrics) {}
 
 // The answer when the signature check refused the request: the signature's own 401 (413),
@@ -492,6 +494,19 @@ std::optional<PipelineResult> Pipeline::Admit(PendingRequest& request) const {
   return std::nullopt;
 }
 
+signature::Check::ClaimStep Pipeline::StartClaim(PendingRequest& request, replay::StoreLane* lane,
+                                                 std::function<void()> ready) const {
+  using Step = signature::Check::ClaimStep;
+  if (request.plugin_with_body_) return Step::kNeedsWorker;  // the plugin is asked, waiting
+  // Admitted by the head, or decided by it: no claim to wait for.
+  if (request.auth_admitted_ || request.early_ || !request.check_) return Step::kDecided;
+  if (lane == nullptr) {
+    return verifier_.DecidesWithoutWaiting() ? Step::kDecided : Step::kNeedsWorker;
+  }
+  if (!request.alive_) request.alive_ = std::make_shared<char>();
+  return request.check_->StartClaim(*lane, request.alive_, std::move(ready));
+}
+
 PendingRequest::~PendingRequest() { ReleaseSlot(); }
 
 void PendingRequest::ReleaseSlot() {
@@ -529,8 +544,8 @@ PipelineResult Pipeline::Completed(
   return Complete(request, std::move(response));
 }
 
-PipelineResult Pipeline::Complete(PendingRequest& request,
-                                  executor::FunctionResponse response) const {
+PipelineResult Pipeline::Complete(PendingRequest& request, executor::FunctionResponse response,
+                                  replay::StoreLane* lane) const {
   PipelineResult result;
   result.outcome = request.outcome_;
   result.scheme = request.scheme_;
@@ -541,6 +556,8 @@ PipelineResult Pipeline::Complete(PendingRequest& request,
     if (result.response.stream) {
       result.response.stream =
           std::make_unique<SettlingStream>(std::move(result.response.stream), std::move(claim), ok);
+    } else if (lane != nullptr) {
+      claim->SettleOn(ok, *lane);
     } else {
       claim->Settle(ok);
     }

@@ -134,7 +134,8 @@ class PendingRequest {
   // Once admitted (Pipeline::Admit), until Complete: the replay claim to settle, the
   // max_inflight slot, and what admitted it.
   std::shared_ptr<signature::Claim> claim_;
-  Health* slot_ = nullptr;  // the slot's owner while held; given back when destroyed
+  std::shared_ptr<void> alive_;  // while a claim is answered on a loop's lane (StartClaim)
+  Health* slot_ = nullptr;       // the slot's owner while held; given back when destroyed
   std::string_view outcome_ = "-", scheme_ = "-";
 };
 
@@ -189,6 +190,15 @@ class Pipeline {
   // Waits on nothing when DecidesWithoutWaiting().
   std::optional<PipelineResult> Admit(PendingRequest& request) const;
   bool DecidesWithoutWaiting() const { return decides_without_waiting_; }
+  // On a front loop, after RefuseNow: starts the replay claim on the loop's store lane (may
+  // be null), so that Admit waits on nothing. kDecided: Admit now. kWaiting: `ready` is
+  // called on the loop thread when the claim is answered; Admit then. kNeedsWorker: Admit
+  // must run on a worker (it may wait on the store).
+  signature::Check::ClaimStep StartClaim(PendingRequest& request, replay::StoreLane* lane,
+                                         std::function<void()> ready) const;
+  // True when every loop with a store lane decides without waiting: DecidesWithoutWaiting,
+  // or a replay store whose claims go on lanes (Redis), and nothing else that waits.
+  bool DecidesOnLoop() const { return decides_on_loop_; }
   // Runs the executor for an admitted request, blocking.
   PipelineResult Run(PendingRequest& request) const;
   // Starts the executor for an admitted request without waiting (null when it cannot: Run).
@@ -198,7 +208,9 @@ class Pipeline {
   // Finishes a started invocation on a worker, blocking.
   PipelineResult Finish(PendingRequest& request, executor::PendingInvocation& invocation) const;
   // Settles the claim and the slot of an admitted request with the executor's response.
-  PipelineResult Complete(PendingRequest& request, executor::FunctionResponse response) const;
+  // On a loop, `lane` (its store lane, or null) settles the claim without waiting.
+  PipelineResult Complete(PendingRequest& request, executor::FunctionResponse response,
+                          replay::StoreLane* lane = nullptr) const;
 
  private:
   Rejection HmacRejection(PendingRequest& request, const signature::Decision& d) const;
@@ -215,6 +227,7 @@ class Pipeline {
   const auth::Gate* gate_;
   bool begins_without_waiting_;
   bool decides_without_waiting_;
+  bool decides_on_loop_;
   mutable UnverifiedBudget budget_;
 };
 

@@ -83,6 +83,15 @@ class ClaimImpl final : public Claim {
       store_->Release(key_, token_);
     }
   }
+  void SettleOn(bool success, replay::StoreLane& lane) override {
+    if (settled_.load()) return;
+    const bool written = success ? lane.Keep(key_, token_, window_) : lane.Release(key_, token_);
+    if (written) {
+      settled_.store(true);
+    } else {
+      Settle(success);  // the lane has no connection: on the store, bounded by its timeout
+    }
+  }
 
  private:
   std::shared_ptr<replay::Store> store_;
@@ -182,41 +191,101 @@ class AnySchemeCheck final : public Check {
     return Decision{entries_.front().outcome, entries_.front().scheme};
   }
 
-  Decision ClaimFor(const Entry& e) {
+  // What a claim of `e`'s identity is made of: the key (namespaced per function and scheme;
+  // the id or signature only as a SHA-256), a new owner token, the window it is kept for and
+  // the ttl of the claim while the function runs.
+  struct ClaimParts {
+    std::string key, token;
+    std::chrono::milliseconds window, ttl;
+  };
+  std::chrono::milliseconds PartsWindow(const Entry& e) const {
+    return e.keyed_on_signature ? replay_->dedupe_window : replay_->timestamp_window;
+  }
+  ClaimParts PartsFor(const Entry& e) const {
     const ReplayContext& r = *replay_;
-    // Namespaced per function and scheme; the id or signature only as a SHA-256.
-    std::string key = r.prefix;
-    key.append(e.scheme);
-    key.push_back(':');
-    key += crypto::EncodeHex(crypto::Sha256(e.replay_key));
-    const std::chrono::milliseconds window =
-        e.keyed_on_signature ? r.dedupe_window : r.timestamp_window;
-    std::string token = replay::NewToken();
-    const auto claim_ttl = r.claim_ttl.count() > 0 ? std::min(r.claim_ttl, window) : window;
-    switch (r.store->Claim(key, token, claim_ttl)) {
+    ClaimParts p;
+    p.key = r.prefix;
+    p.key.append(e.scheme);
+    p.key.push_back(':');
+    p.key += crypto::EncodeHex(crypto::Sha256(e.replay_key));
+    p.window = PartsWindow(e);
+    p.token = replay::NewToken();
+    p.ttl = r.claim_ttl.count() > 0 ? std::min(r.claim_ttl, p.window) : p.window;
+    return p;
+  }
+
+  Decision ClaimFor(const Entry& e) {
+    ClaimParts p = PartsFor(e);
+    const replay::ClaimResult result = replay_->store->Claim(p.key, p.token, p.ttl);
+    return DecisionFor(e.scheme, result, std::move(p));
+  }
+
+  Decision DecisionFor(std::string_view scheme, replay::ClaimResult result, ClaimParts p) const {
+    const ReplayContext& r = *replay_;
+    switch (result) {
       case replay::ClaimResult::kClaimed:
         if (r.open_episode.exchange(false)) log::Info("replay store: claims resumed");
         return Decision{
-            Outcome::kValid, e.scheme,
-            std::make_shared<ClaimImpl>(r.store, std::move(key), std::move(token), window)};
+            Outcome::kValid, scheme,
+            std::make_shared<ClaimImpl>(r.store, std::move(p.key), std::move(p.token), p.window)};
       case replay::ClaimResult::kDone:
-        return Decision{Outcome::kDuplicate, e.scheme};
+        return Decision{Outcome::kDuplicate, scheme};
       case replay::ClaimResult::kInFlight:
-        return Decision{Outcome::kInFlight, e.scheme};
+        return Decision{Outcome::kInFlight, scheme};
       case replay::ClaimResult::kFull:
-        return Decision{Outcome::kReplayFull, e.scheme};
+        return Decision{Outcome::kReplayFull, scheme};
       case replay::ClaimResult::kUnavailable:
         break;
     }
-    if (!r.fail_open) return Decision{Outcome::kReplayUnavailable, e.scheme};
+    if (!r.fail_open) return Decision{Outcome::kReplayUnavailable, scheme};
     if (!r.open_episode.exchange(true)) {
       log::Warn(
           "replay store unreachable and hmac_replay_store_fail_open=true: verified requests are "
           "admitted without duplicate protection until it is back");
     }
-    return Decision{Outcome::kValid, e.scheme};
+    return Decision{Outcome::kValid, scheme};
   }
 
+ public:
+  ClaimStep StartClaim(replay::StoreLane& lane, std::weak_ptr<void> alive,
+                       std::function<void()> ready) override {
+    if (result_) return ClaimStep::kDecided;
+    FinishBodyChecks();
+    const auto valid = std::find_if(entries_.begin(), entries_.end(),
+                                    [](const Entry& e) { return e.outcome == Outcome::kValid; });
+    if (valid == entries_.end() || !replay_ || !replay_->store || valid->replay_key.empty()) {
+      result_ = Decide();  // claims nothing
+      return ClaimStep::kDecided;
+    }
+    ClaimParts parts = PartsFor(*valid);
+    const std::string key = parts.key, token = parts.token;
+    const std::chrono::milliseconds ttl = parts.ttl;
+    const std::string_view scheme = valid->scheme;
+    auto answered = [this, alive = std::move(alive), ready = std::move(ready), &lane, scheme,
+                     parts = std::move(parts)](replay::ClaimResult result) mutable {
+      if (alive.expired()) {
+        // The request is gone (its loop ended): what it claimed must not block a retry.
+        if (result == replay::ClaimResult::kClaimed) lane.Release(parts.key, parts.token);
+        return;
+      }
+      result_ = DecisionFor(scheme, result, std::move(parts));
+      ready();
+    };
+    const replay::StoreLane::Started started = lane.Claim(key, token, ttl, std::move(answered));
+    switch (started.step) {
+      case replay::StoreLane::Step::kSent:
+        return ClaimStep::kWaiting;
+      case replay::StoreLane::Step::kAnswered:
+        result_ =
+            DecisionFor(scheme, started.result, ClaimParts{key, token, PartsWindow(*valid), ttl});
+        return ClaimStep::kDecided;
+      case replay::StoreLane::Step::kNeedsWorker:
+        break;
+    }
+    return ClaimStep::kNeedsWorker;
+  }
+
+ private:
   std::shared_ptr<const Snapshot> snapshot_;  // keeps the keys of running checks alive
   std::shared_ptr<const ReplayContext> replay_;
   std::vector<Entry> entries_;
@@ -509,6 +578,15 @@ bool Verifier::Disabled() const { return state_->disabled; }
 
 bool Verifier::DecidesWithoutWaiting() const {
   return !state_->replay || !state_->replay->store || !state_->replay->store->MayWait();
+}
+
+bool Verifier::ClaimsOnLanes() const {
+  return state_->replay && state_->replay->store && state_->replay->store->HasLanes();
+}
+
+std::unique_ptr<replay::StoreLane> Verifier::NewStoreLane(replay::WatchDescriptor watch) const {
+  if (!state_->replay || !state_->replay->store) return nullptr;
+  return state_->replay->store->NewLane(std::move(watch));
 }
 
 std::string Verifier::SchemesText() const {

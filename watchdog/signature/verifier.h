@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,9 @@ class Claim {
  public:
   virtual ~Claim() = default;
   virtual void Settle(bool success) = 0;
+  // As Settle, written on a front loop's lane without waiting (on the store when the lane has
+  // no connection). Loop thread only.
+  virtual void SettleOn(bool success, replay::StoreLane& lane) = 0;
 };
 
 struct Decision {
@@ -50,6 +54,15 @@ class Check {
   // Finish must claim its identity (which may wait on the store). At most once, before Finish.
   virtual std::optional<Decision> Refusal() = 0;
   virtual Decision Finish() = 0;  // call once, after the whole body
+
+  // After Refusal() found a matching signature, on a front loop: starts its claim on the
+  // loop's lane. kDecided: Finish now waits on nothing. kWaiting: `ready` is called on the loop
+  // thread once the claim is answered (unless `alive` has expired by then: a claim made for a
+  // request that is gone is released), and Finish then waits on nothing. kNeedsWorker: Finish
+  // must claim on a worker.
+  enum class ClaimStep { kDecided, kWaiting, kNeedsWorker };
+  virtual ClaimStep StartClaim(replay::StoreLane& lane, std::weak_ptr<void> alive,
+                               std::function<void()> ready) = 0;
 };
 
 class Verifier {
@@ -79,6 +92,11 @@ class Verifier {
   // False when deciding a matching signature (Check::Finish) and settling its claim may wait
   // on the replay store (Redis).
   bool DecidesWithoutWaiting() const;
+  // True when a front loop's lane (NewStoreLane) claims without waiting where
+  // DecidesWithoutWaiting() is false (Redis).
+  bool ClaimsOnLanes() const;
+  // A lane of the replay store for one front loop; null when it has none.
+  std::unique_ptr<replay::StoreLane> NewStoreLane(replay::WatchDescriptor watch) const;
 
   struct Stats {
     std::uint64_t reloads;          // secret changes picked up
