@@ -1030,3 +1030,40 @@ TEST_CASE(
       10s));
   CHECK(Clean(*h.w));
 }
+
+TEST_CASE("SIGTERM while a claim waits on redis: the drain waits for its answer, then serves it") {
+  Redis redis;
+  // Drain at once (no health-check grace), and give requests in flight up to 10 s.
+  HttpReplica h(redis, {{"hmac_replay_store_timeout", "5s"},
+                        {"healthcheck_interval", "0"},
+                        {"write_timeout", "10s"}});
+  for (int i = 0; i < 8; ++i) {
+    RawConnection c(h.w->port());
+    REQUIRE(c.Send(SignedPost("/echo", "warm " + std::to_string(i))));
+    REQUIRE(ReadResponses(c, 1).size() == 1);
+  }
+  redis.Pause();
+  constexpr int kConnections = 4;
+  std::vector<std::unique_ptr<RawConnection>> conns;
+  for (int c = 0; c < kConnections; ++c) {
+    conns.push_back(std::make_unique<RawConnection>(h.w->port()));
+    REQUIRE(conns.back()->Send(SignedPost("/echo", "draining " + std::to_string(c))));
+  }
+  std::this_thread::sleep_for(200ms);  // the claims are out, unanswered
+  h.w->Signal(SIGTERM);
+  std::this_thread::sleep_for(300ms);
+  redis.Resume();
+  int served = 0;
+  for (int c = 0; c < kConnections; ++c) {
+    auto got = ReadResponses(*conns[static_cast<std::size_t>(c)], 1);
+    if (got.size() == 1 && got[0].status == 200 &&
+        got[0].body.find("draining " + std::to_string(c)) != std::string::npos) {
+      ++served;
+    }
+  }
+  CHECK(served == kConnections);
+  const auto code = h.w->WaitExit();
+  INFO(h.w->Log());
+  CHECK(code == 0);
+  CHECK(Clean(*h.w));
+}
