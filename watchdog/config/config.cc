@@ -332,7 +332,8 @@ const std::vector<KeyDef>& Defs() {
           s.replay_store_timeout = *d;
           return Ok{};
         }));
-    add("hmac_replay_store_connections", "", "8", "Redis connections kept open (pool size)",
+    add("hmac_replay_store_connections", "", "8",
+        "Redis connections the workers share (each front loop has one more)",
         SetSignature([](SignatureOptions& s, std::string_view key, std::string_view v) -> Status {
           auto n = ParseInteger<std::size_t>(v);
           if (!n || *n == 0 || *n > 256) return Invalid(key, v, "an integer from 1 to 256");
