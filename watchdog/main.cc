@@ -89,7 +89,11 @@ int Serve(const hw::config::Config& cfg) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGUSR2 wakes this thread when the function's start has ended (below); blocked, and
+  // waited for only then, so one sent from outside is ignored.
+  sigset_t starting_signals = signals;
+  sigaddset(&starting_signals, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &starting_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   if (auto reaper = executor::StartReaper(); !reaper) {
@@ -180,11 +184,18 @@ int Serve(const hw::config::Config& cfg) {
   // Start may wait (http mode: up to upstream_ready_timeout for the function to listen), so
   // it runs on a thread of its own while this one keeps taking signals: SIGTERM meanwhile
   // cancels the wait and the watchdog stops at once, as it would once ready.
-  auto starting = std::async(std::launch::async, [&] { return (*executor)->Start(); });
+  // When it ends, that thread wakes this one with SIGUSR2 (the 50 ms timeout is a backstop:
+  // readiness must not wait for it).
+  const pthread_t main_thread = pthread_self();
+  auto starting = std::async(std::launch::async, [&] {
+    auto started = (*executor)->Start();
+    pthread_kill(main_thread, SIGUSR2);
+    return started;
+  });
   int early_signal = 0;
   bool early_fatal = false;
   while (starting.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-    const int sig = WaitForSignal(signals, std::chrono::milliseconds(50));
+    const int sig = WaitForSignal(starting_signals, std::chrono::milliseconds(50));
     if (sig == SIGUSR1) early_fatal = true;  // acted on below
     if ((sig == SIGTERM || sig == SIGINT) && early_signal == 0) {
       early_signal = sig;

@@ -420,4 +420,22 @@ Headers Sign(const std::string& scheme, const std::string& secret_file, const st
   return headers;
 }
 
+BusyCpu::BusyCpu() {
+  for (pid_t& pid : pids_) {
+    pid = ::fork();
+    if (pid == 0) {
+      volatile unsigned long spin = 0;
+      for (;;) spin = spin + 1;
+    }
+  }
+}
+
+BusyCpu::~BusyCpu() {
+  for (pid_t pid : pids_) {
+    if (pid <= 0) continue;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+}
+
 }  // namespace hw::test

@@ -110,4 +110,18 @@ int ZombieChildren(pid_t pid);
 Headers Sign(const std::string& scheme, const std::string& secret_file, const std::string& body,
              const std::vector<std::string>& extra_args = {});
 
+// Two processes spinning on the CPU for as long as this lives (killed and reaped after): a
+// test run with the CPU made busy on purpose, so that the watchdog's threads are preempted
+// at every point.
+class BusyCpu {
+ public:
+  BusyCpu();
+  ~BusyCpu();
+  BusyCpu(const BusyCpu&) = delete;
+  BusyCpu& operator=(const BusyCpu&) = delete;
+
+ private:
+  pid_t pids_[2] = {-1, -1};
+};
+
 }  // namespace hw::test

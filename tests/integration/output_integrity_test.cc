@@ -28,32 +28,6 @@ namespace {
 
 constexpr std::size_t kMiB = 1024 * 1024;
 
-// Two processes spinning on the CPU for as long as this lives (killed and reaped after).
-class BusyCpu {
- public:
-  BusyCpu() {
-    for (pid_t& pid : pids_) {
-      pid = ::fork();
-      if (pid == 0) {
-        volatile unsigned long spin = 0;
-        for (;;) spin = spin + 1;
-      }
-    }
-  }
-  ~BusyCpu() {
-    for (pid_t pid : pids_) {
-      if (pid <= 0) continue;
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  }
-  BusyCpu(const BusyCpu&) = delete;
-  BusyCpu& operator=(const BusyCpu&) = delete;
-
- private:
-  pid_t pids_[2] = {-1, -1};
-};
-
 int Rounds() {
   if (const char* rounds = std::getenv("HW_STRESS_ROUNDS")) return std::max(1, std::atoi(rounds));
   return kMemoryFiguresMeaningful ? 12 : 1;  // sanitizer builds are 5-20 times slower

@@ -1067,3 +1067,43 @@ TEST_CASE("SIGTERM while a claim waits on redis: the drain waits for its answer,
   CHECK(code == 0);
   CHECK(Clean(*h.w));
 }
+
+TEST_CASE(
+    "http mode replicas sharing redis, the CPU made busy on purpose: a delivery sent to both "
+    "at once runs once, the other gets 409 or duplicate") {
+  Redis redis;
+  HttpReplica a(redis), b(redis);
+  for (const HttpReplica* r : {&a, &b}) {
+    for (int i = 0; i < 8; ++i) {
+      RawConnection c(r->w->port());
+      REQUIRE(c.Send(SignedPost("/echo", "warm " + std::to_string(i))));
+      REQUIRE(ReadResponses(c, 1).size() == 1);
+    }
+  }
+  const long before = a.Upstream() + b.Upstream();
+  BusyCpu busy;
+  constexpr int kDeliveries = 40;
+  int runs = 0, wrong = 0;
+  for (int i = 0; i < kDeliveries; ++i) {
+    const std::string body = "race " + std::to_string(i);
+    const std::string raw = SignedPost("/echo", body);
+    RawConnection ca(a.w->port()), cb(b.w->port());
+    REQUIRE(ca.Send(raw));
+    REQUIRE(cb.Send(raw));
+    for (RawConnection* c : {&ca, &cb}) {
+      auto got = ReadResponses(*c, 1);
+      if (got.size() != 1) {
+        ++wrong;
+      } else if (got[0].status == 200 && got[0].body.find(body) != std::string::npos) {
+        ++runs;
+      } else if (!IsDuplicate(got[0]) && !(got[0].status == 409 && got[0].Header("Retry-After"))) {
+        ++wrong;
+      }
+    }
+  }
+  CHECK(wrong == 0);
+  CHECK(runs == kDeliveries);
+  CHECK(a.Upstream() + b.Upstream() - before == kDeliveries);
+  CHECK(Clean(*a.w));
+  CHECK(Clean(*b.w));
+}
