@@ -184,13 +184,19 @@ int Serve(const hw::config::Config& cfg) {
   // Start may wait (http mode: up to upstream_ready_timeout for the function to listen), so
   // it runs on a thread of its own while this one keeps taking signals: SIGTERM meanwhile
   // cancels the wait and the watchdog stops at once, as it would once ready.
-  // When it ends, that thread wakes this one with SIGUSR2 (the 50 ms timeout is a backstop:
-  // readiness must not wait for it).
+  // When it ends, that thread makes its result ready and then wakes this one with SIGUSR2
+  // (the 50 ms timeout is a backstop: readiness must not wait for it).
   const pthread_t main_thread = pthread_self();
-  auto starting = std::async(std::launch::async, [&] {
-    auto started = (*executor)->Start();
+  using StartResult = decltype((*executor)->Start());
+  std::promise<StartResult> start_promise;
+  std::future<StartResult> starting = start_promise.get_future();
+  std::thread starter([&] {
+    try {
+      start_promise.set_value((*executor)->Start());
+    } catch (...) {
+      start_promise.set_exception(std::current_exception());
+    }
     pthread_kill(main_thread, SIGUSR2);
-    return started;
   });
   int early_signal = 0;
   bool early_fatal = false;
@@ -202,6 +208,7 @@ int Serve(const hw::config::Config& cfg) {
       (*executor)->CancelStart();
     }
   }
+  starter.join();
   auto start = starting.get();
   if (early_signal != 0) {
     log::Info(fmt::format("{} received before the function was ready: stopping",

@@ -796,7 +796,10 @@ struct LaneDriver {
   int watched = -1;
   std::unique_ptr<hw::replay::StoreLane> lane;
   explicit LaneDriver(hw::replay::Store& store)
-      : lane(store.NewLane([this](int fd, bool watch) { watched = watch ? fd : -1; })) {}
+      : lane(store.NewLane([this](int fd, bool watch) {
+          watched = watch ? fd : -1;
+          return true;
+        })) {}
   void Turn(int timeout_ms = 20) {
     lane->Flush();
     if (watched >= 0) {
@@ -881,6 +884,7 @@ TEST_CASE(
 
   // Redis stops answering: the claim fails as unavailable after the timeout, the connection
   // is dropped, and the lane goes back to the workers.
+  REQUIRE(store.Claim("k:queued", "q", 10s) == ClaimResult::kClaimed);
   redis.Pause();
   const auto start = std::chrono::steady_clock::now();
   CHECK(d.Claim("k:paused", "t", 200) == ClaimResult::kUnavailable);
@@ -890,11 +894,17 @@ TEST_CASE(
   CHECK(store.stats().errors >= 1);
   redis.Resume();
   CHECK(d.lane->Claim("k:after", "t", 10s, [](ClaimResult) {}).step == Step::kNeedsWorker);
+  // A release with no connection waits in the lane (the loop never waits on the store) and
+  // goes out once a worker has opened the lane a connection.
+  CHECK(d.lane->Release("k:queued", "q"));
+  CHECK(redis.Cli("GET k:queued") == "running:q\n");
   // Workers' claims, past the backoff, reconnect and open the lane a connection again.
   REQUIRE(Eventually([&] {
     store.Claim("k:worker:" + hw::replay::NewToken(), "w", 10s);
     return d.Claim("k:after", "t") == ClaimResult::kClaimed;
   }));
+  for (int i = 0; i < 40 && redis.Cli("EXISTS k:queued") != "0\n"; ++i) d.Turn(5);
+  CHECK(redis.Cli("EXISTS k:queued") == "0\n");
 
   // Redis killed with a claim in flight: answered unavailable at once (connection closed).
   bool answered = false;

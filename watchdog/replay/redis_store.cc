@@ -631,6 +631,12 @@ class RedisStore::LoopLane final : public StoreLane {
     if (!connection_) return;
     redisContext* c = connection_->context.get();
     if (redisBufferRead(c) != REDIS_OK) {
+      if (ops_.empty()) {
+        // Closed while idle (Redis's `timeout`, a proxy): not an outage. The next claim
+        // goes to a worker, which opens the lane a new connection.
+        Close();
+        return;
+      }
       Fail(c->errstr[0] != '\0' ? c->errstr : "connection closed");
       return;
     }
@@ -662,6 +668,7 @@ class RedisStore::LoopLane final : public StoreLane {
   }
 
   void Expire() override {
+    TakeMail();
     Flush();
     if (!ops_.empty() && std::chrono::steady_clock::now() - ops_.front().start > store_.timeout_) {
       Fail(fmt::format("no answer within {} ms", store_.timeout_.count()));
@@ -689,23 +696,7 @@ class RedisStore::LoopLane final : public StoreLane {
   // True when a connection is there to send on (taking one a worker opened, dropping one
   // from before the last failure when nothing waits on it); otherwise asks for one.
   bool Usable() {
-    if (has_mail_.load(std::memory_order_acquire)) {
-      std::unique_ptr<Connection> mail;
-      {
-        std::lock_guard lock(store_.lanes_mutex_);
-        mail = std::move(mail_);
-        generation_ = mail_generation_;
-        has_mail_.store(false, std::memory_order_relaxed);
-      }
-      if (mail && ops_.empty()) {
-        Close();
-        connection_ = std::move(mail);
-        redisContext* c = connection_->context.get();
-        ::fcntl(c->fd, F_SETFL, ::fcntl(c->fd, F_GETFL) | O_NONBLOCK);
-        c->flags &= ~REDIS_BLOCK;
-        watch_(c->fd, true);
-      }
-    }
+    TakeMail();
     if (connection_ && ops_.empty() &&
         generation_ != store_.failure_generation_.load(std::memory_order_relaxed)) {
       Close();  // opened before a failure: most likely broken too
@@ -717,6 +708,33 @@ class RedisStore::LoopLane final : public StoreLane {
       store_.any_wanting_.store(true, std::memory_order_relaxed);
     }
     return false;
+  }
+
+  // Takes the connection a worker opened for this lane, if any (unless the lane's own is
+  // still busy), and sends the keeps and releases that waited for one.
+  void TakeMail() {
+    if (!has_mail_.load(std::memory_order_acquire)) return;
+    std::unique_ptr<Connection> mail;
+    {
+      std::lock_guard lock(store_.lanes_mutex_);
+      mail = std::move(mail_);
+      generation_ = mail_generation_;
+      has_mail_.store(false, std::memory_order_relaxed);
+    }
+    if (!mail || !ops_.empty()) return;
+    Close();
+    redisContext* c = mail->context.get();
+    ::fcntl(c->fd, F_SETFL, ::fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+    c->flags &= ~REDIS_BLOCK;
+    if (!watch_(c->fd, true)) return;  // the loop cannot watch it: dropped
+    connection_ = std::move(mail);
+    std::vector<Op> waiting;
+    waiting.swap(unsent_settles_);
+    for (Op& op : waiting) {
+      if (!AppendArgs("EVALSHA", op.args)) break;
+      ops_.push_back(std::move(op));
+    }
+    Flush();
   }
 
   bool Append(std::initializer_list<std::string_view> args) {
@@ -743,16 +761,27 @@ class RedisStore::LoopLane final : public StoreLane {
     return redisAppendCommandArgv(connection_->context.get(), argc, argv, lengths) == REDIS_OK;
   }
 
+  // Written at once when the lane has a connection; otherwise kept (up to
+  // kMaxUnsentSettles) until a worker opens one: the loop never waits on the store.
   bool Settle(Op::Kind kind, std::vector<std::string> args, const Digest& digest,
               std::int64_t expires_ms) {
-    if (!connection_ || !AppendArgs("EVALSHA", args)) return false;
-    Op& op = ops_.emplace_back();
+    Op op;
     op.kind = kind;
     op.start = std::chrono::steady_clock::now();
     op.digest = digest;
     op.now_ms = expires_ms;
     op.args = std::move(args);
-    Flush();
+    if (Usable() && AppendArgs("EVALSHA", op.args)) {
+      ops_.push_back(std::move(op));
+      Flush();
+      return true;
+    }
+    if (unsent_settles_.size() >= kMaxUnsentSettles) {
+      store_.stats_.errors.fetch_add(1, std::memory_order_relaxed);
+      Unsettled(kind, 1);
+      return false;
+    }
+    unsent_settles_.push_back(std::move(op));
     return true;
   }
 
@@ -853,6 +882,9 @@ class RedisStore::LoopLane final : public StoreLane {
   std::uint64_t mail_generation_ = 0;
   std::atomic<bool> has_mail_{false};
   std::atomic<std::size_t> claims_waiting_{0};
+  // Keeps and releases waiting for a connection (TakeMail sends them).
+  static constexpr std::size_t kMaxUnsentSettles = 4096;
+  std::vector<Op> unsent_settles_;
 };
 
 std::unique_ptr<StoreLane> RedisStore::NewLane(WatchDescriptor watch) {

@@ -33,6 +33,13 @@ void StoreStats::Observe(std::chrono::nanoseconds elapsed) {
   latency_sum_ns.fetch_add(static_cast<std::uint64_t>(elapsed.count()), std::memory_order_relaxed);
 }
 
+namespace {
+thread_local StoreLane* current_loop_lane = nullptr;
+}  // namespace
+
+StoreLane* CurrentLoopLane() { return current_loop_lane; }
+void SetCurrentLoopLane(StoreLane* lane) { current_loop_lane = lane; }
+
 std::string NewToken() {
   thread_local std::mt19937_64 engine{std::random_device{}()};
   std::uint8_t bytes[16];

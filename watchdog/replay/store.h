@@ -56,8 +56,9 @@ class StoreLane {
   virtual Started Claim(const std::string& key, const std::string& token,
                         std::chrono::milliseconds ttl, std::function<void(ClaimResult)> done) = 0;
   // As Store::Keep and Store::Release, written at once (so Redis has them before the client
-  // has its answer); answers are only checked. False when the lane has no connection: the
-  // caller settles on the store instead.
+  // has its answer); answers are only checked. Without a connection they wait in the lane
+  // until a worker opens one; false when too many wait already (dropped, counted, logged:
+  // the claim then expires by itself).
   virtual bool Keep(const std::string& key, const std::string& token,
                     std::chrono::milliseconds ttl) = 0;
   virtual bool Release(const std::string& key, const std::string& token) = 0;
@@ -70,8 +71,14 @@ class StoreLane {
 };
 
 // Tells the loop to watch (true) or stop watching (false) a lane's descriptor; called by the
-// lane on the loop thread, before the descriptor is closed.
-using WatchDescriptor = std::function<void(int fd, bool watch)>;
+// lane on the loop thread, before the descriptor is closed. False when it cannot be watched.
+using WatchDescriptor = std::function<bool(int fd, bool watch)>;
+
+// The store lane of the front loop running on this thread, or null: a claim settled on a
+// loop's thread (answered, refused with 429, or dropped) goes through it, so that the loop
+// never waits on the store. Set by the server around each loop's Run.
+StoreLane* CurrentLoopLane();
+void SetCurrentLoopLane(StoreLane* lane);
 
 class Store {
  public:

@@ -102,7 +102,9 @@ void FrontLoop::Run() {
   auto next_tick = Clock::now() + kTickInterval;
   while (!stop_.load()) {
     if (before_wait_) before_wait_();
-    int n = ::epoll_wait(epoll_fd_, events, 256, static_cast<int>(kTickInterval.count()));
+    // Connections made ready meanwhile (a store write failed) are served without sleeping.
+    const int wait_ms = ready_.empty() ? static_cast<int>(kTickInterval.count()) : 0;
+    int n = ::epoll_wait(epoll_fd_, events, 256, wait_ms);
     if (n < 0 && errno != EINTR) {
       log::Error(fmt::format("epoll_wait: {}", std::strerror(errno)));
       break;
@@ -380,17 +382,19 @@ void FrontLoop::ServeReady() {
   }
 }
 
-void FrontLoop::Watch(int fd, bool watch) {
+bool FrontLoop::Watch(int fd, bool watch) {
   if (!watch) {
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-    return;
+    return true;
   }
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP;
   ev.data.fd = fd;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     log::Warn(fmt::format("epoll_ctl (replay store): {}", std::strerror(errno)));
+    return false;
   }
+  return true;
 }
 
 void FrontLoop::Drop(int fd, bool cut) {

@@ -108,7 +108,7 @@ class FrontLoop {
   void Ready(int fd) { ready_.push_back(fd); }
   // Loop thread only. Watches (or stops watching) a descriptor of the loop's own (a replay
   // store lane's connection); its events go to the Stray callback.
-  void Watch(int fd, bool watch);
+  bool Watch(int fd, bool watch);
   // Called on the loop thread before each wait, and every ~100 ms (a store lane's writes and
   // timeouts). Set before Run().
   void SetBeforeWait(std::function<void()> before_wait) { before_wait_ = std::move(before_wait); }

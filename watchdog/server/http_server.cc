@@ -206,7 +206,7 @@ Status HttpServer::Impl::Bind() {
     Lanes* lanes = lanes_.emplace_back(std::make_unique<Lanes>()).get();
     lanes->invocations = deps_.executor->NewLane();
     lanes->store = deps_.verifier->NewStoreLane(
-        [this, i](int lane_fd, bool watch) { loops_[i]->Watch(lane_fd, watch); });
+        [this, i](int lane_fd, bool watch) { return loops_[i]->Watch(lane_fd, watch); });
     lanes->lent.invocations = lanes->invocations.get();
     lanes->lent.store = lanes->store.get();
     lanes->lent.ready = [this, i](int client_fd) { loops_[i]->Ready(client_fd); };
@@ -260,10 +260,14 @@ void HttpServer::Impl::Dispatch(ClientConnection&& c) {
 
 void HttpServer::Impl::Run() {
   if (metrics_) metrics_->Start();
-  for (std::size_t i = 1; i < loops_.size(); ++i) {
-    loop_threads_.emplace_back([loop = loops_[i].get()] { loop->Run(); });
-  }
-  loops_[0]->Run();
+  // Each loop's thread settles replay claims through its own lane (replay::CurrentLoopLane).
+  auto run = [this](std::size_t i) {
+    replay::SetCurrentLoopLane(lanes_[i]->store.get());
+    loops_[i]->Run();
+    replay::SetCurrentLoopLane(nullptr);
+  };
+  for (std::size_t i = 1; i < loops_.size(); ++i) loop_threads_.emplace_back(run, i);
+  run(0);
   for (auto& t : loop_threads_) t.join();
   loop_threads_.clear();
   workers_->Shutdown();  // the requests still being served finish first

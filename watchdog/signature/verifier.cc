@@ -76,6 +76,11 @@ class ClaimImpl final : public Claim {
       : store_(std::move(store)), key_(std::move(key)), token_(std::move(token)), window_(window) {}
   ~ClaimImpl() override { Settle(false); }
   void Settle(bool success) override {
+    // On a front loop's thread: through its lane, never waiting.
+    if (replay::StoreLane* lane = replay::CurrentLoopLane()) {
+      SettleOn(success, *lane);
+      return;
+    }
     if (settled_.exchange(true)) return;
     if (success) {
       store_->Keep(key_, token_, window_);
@@ -84,12 +89,11 @@ class ClaimImpl final : public Claim {
     }
   }
   void SettleOn(bool success, replay::StoreLane& lane) override {
-    if (settled_.load()) return;
-    const bool written = success ? lane.Keep(key_, token_, window_) : lane.Release(key_, token_);
-    if (written) {
-      settled_.store(true);
+    if (settled_.exchange(true)) return;
+    if (success) {
+      lane.Keep(key_, token_, window_);
     } else {
-      Settle(success);  // the lane has no connection: on the store, bounded by its timeout
+      lane.Release(key_, token_);
     }
   }
 
