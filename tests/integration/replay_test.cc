@@ -898,13 +898,23 @@ TEST_CASE(
   // goes out once a worker has opened the lane a connection.
   CHECK(d.lane->Release("k:queued", "q"));
   CHECK(redis.Cli("GET k:queued") == "running:q\n");
-  // Workers' claims, past the backoff, reconnect and open the lane a connection again.
+  // It waits longer than the store's timeout, which counts from its sending, not from now.
+  std::this_thread::sleep_for(400ms);
+  const auto errors_before = store.stats().errors.load();
+  // Workers' claims, past the backoff, reconnect and open the lane a connection again, which
+  // the lane takes on its next tick (Expire) and sends the waiting release on.
   REQUIRE(Eventually([&] {
     store.Claim("k:worker:" + hw::replay::NewToken(), "w", 10s);
-    return d.Claim("k:after", "t") == ClaimResult::kClaimed;
+    d.lane->Expire();
+    return d.lane->fd() >= 0;
   }));
+  REQUIRE(d.watched >= 0);
+  CHECK(d.Claim("k:after", "t") == ClaimResult::kClaimed);
   for (int i = 0; i < 40 && redis.Cli("EXISTS k:queued") != "0\n"; ++i) d.Turn(5);
   CHECK(redis.Cli("EXISTS k:queued") == "0\n");
+  for (int i = 0; i < 30; ++i) d.Turn(20);  // past the timeout: the connection stays
+  CHECK(d.watched >= 0);
+  CHECK(store.stats().errors == errors_before);
 
   // Redis killed with a claim in flight: answered unavailable at once (connection closed).
   bool answered = false;

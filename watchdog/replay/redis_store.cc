@@ -715,10 +715,11 @@ class RedisStore::LoopLane final : public StoreLane {
   void TakeMail() {
     if (!has_mail_.load(std::memory_order_acquire)) return;
     std::unique_ptr<Connection> mail;
+    std::uint64_t generation = 0;
     {
       std::lock_guard lock(store_.lanes_mutex_);
       mail = std::move(mail_);
-      generation_ = mail_generation_;
+      generation = mail_generation_;
       has_mail_.store(false, std::memory_order_relaxed);
     }
     if (!mail || !ops_.empty()) return;
@@ -728,10 +729,13 @@ class RedisStore::LoopLane final : public StoreLane {
     c->flags &= ~REDIS_BLOCK;
     if (!watch_(c->fd, true)) return;  // the loop cannot watch it: dropped
     connection_ = std::move(mail);
+    generation_ = generation;
     std::vector<Op> waiting;
     waiting.swap(unsent_settles_);
+    const auto now = std::chrono::steady_clock::now();
     for (Op& op : waiting) {
       if (!AppendArgs("EVALSHA", op.args)) break;
+      op.start = now;  // the timeout counts from the sending (it waited for a connection)
       ops_.push_back(std::move(op));
     }
     Flush();
