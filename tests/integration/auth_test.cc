@@ -3,8 +3,11 @@
 // client-credentials tokens, an auth plugin speaking the gateway's protocol
 // (tests/auth/plugin_server.py), basic auth from rotated secret files, and the mixed policy
 // of one function (hmac on /webhook, jwt on /admin, basic on /).
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -408,7 +411,17 @@ TEST_CASE(
 TEST_CASE("the watchdog is not ready until the issuer's keys are in, and turns ready by itself",
           "[auth][oidc]") {
   REQUIRE_NODE();
-  const int port = FreePort();
+  // The issuer's port stays bound (not listening) until the issuer starts: seconds pass, and
+  // meanwhile no outgoing connection (the watchdog's key fetches included) may be given it
+  // as its own port, which would keep the issuer from listening there.
+  int hold = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(hold, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(hold, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int port = ntohs(addr.sin_port);
   Function f(Env{{"auth_routes", "/=jwt"},
                  {"jwt_issuer", "http://127.0.0.1:" + std::to_string(port)},
                  {"jwt_audience", "fn"}},
@@ -417,6 +430,7 @@ TEST_CASE("the watchdog is not ready until the issuer's keys are in, and turns r
   CHECK(Eventually([&] { return Request(f.w->port(), "GET", "/_/health").status == 503; }, 5s));
   std::this_thread::sleep_for(1500ms);  // time passes: retries (1 s apart) keep failing
   CHECK(Request(f.w->port(), "GET", "/_/health").status == 503);
+  ::close(hold);
   Oidc oidc(port, "k1");
   CHECK(Eventually([&] { return Request(f.w->port(), "GET", "/_/health").status == 200; }, 10s));
   CHECK(f.Call("/", BearerHeader(oidc.Token())).status == 200);
