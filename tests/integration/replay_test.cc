@@ -957,10 +957,23 @@ struct HttpReplica {
   long Upstream() const {
     return static_cast<long>(MetricValue(*w, "hmac_upstream_requests_total").value_or(-1));
   }
+  // A few signed requests on new connections: each loop's lane gets its Redis connection
+  // from a worker.
+  void WarmUp() const;
 };
 
 std::string SignedPost(const std::string& target, const std::string& body) {
   return RawPost(target, {{"X-Hub-Signature-256", OpenSslGithubSignature("s3cret", body)}}, body);
+}
+
+void HttpReplica::WarmUp() const {
+  for (int i = 0; i < 8; ++i) {
+    RawConnection c(w->port());
+    REQUIRE(c.Send(SignedPost("/echo", "warm " + std::to_string(i))));
+    auto got = ReadResponses(c, 1);
+    REQUIRE(got.size() == 1);
+    REQUIRE(got[0].status == 200);
+  }
 }
 
 }  // namespace
@@ -970,14 +983,7 @@ TEST_CASE(
     "run once, repeats are duplicates, no thread added") {
   Redis redis;
   HttpReplica h(redis);
-  // Warm up on a few connections: each loop's lane gets its connection from a worker.
-  for (int i = 0; i < 8; ++i) {
-    RawConnection c(h.w->port());
-    REQUIRE(c.Send(SignedPost("/echo", "warm " + std::to_string(i))));
-    auto got = ReadResponses(c, 1);
-    REQUIRE(got.size() == 1);
-    REQUIRE(got[0].status == 200);
-  }
+  h.WarmUp();
   const long threads_before = ProcStatusKb(h.w->pid(), "Threads");
   const long upstream_before = h.Upstream();
   constexpr int kConnections = 40;
@@ -1017,11 +1023,7 @@ TEST_CASE(
     "health answers meanwhile, the function never runs, then claims resume") {
   Redis redis;
   HttpReplica h(redis, {{"hmac_replay_store_timeout", "400ms"}});
-  for (int i = 0; i < 8; ++i) {
-    RawConnection c(h.w->port());
-    REQUIRE(c.Send(SignedPost("/echo", "warm " + std::to_string(i))));
-    REQUIRE(ReadResponses(c, 1).size() == 1);
-  }
+  h.WarmUp();
   const long upstream_before = h.Upstream();
   redis.Pause();
   constexpr int kConnections = 20;
@@ -1057,11 +1059,7 @@ TEST_CASE("SIGTERM while a claim waits on redis: the drain waits for its answer,
   HttpReplica h(redis, {{"hmac_replay_store_timeout", "5s"},
                         {"healthcheck_interval", "0"},
                         {"write_timeout", "10s"}});
-  for (int i = 0; i < 8; ++i) {
-    RawConnection c(h.w->port());
-    REQUIRE(c.Send(SignedPost("/echo", "warm " + std::to_string(i))));
-    REQUIRE(ReadResponses(c, 1).size() == 1);
-  }
+  h.WarmUp();
   redis.Pause();
   constexpr int kConnections = 4;
   std::vector<std::unique_ptr<RawConnection>> conns;
@@ -1093,13 +1091,8 @@ TEST_CASE(
     "at once runs once, the other gets 409 or duplicate") {
   Redis redis;
   HttpReplica a(redis), b(redis);
-  for (const HttpReplica* r : {&a, &b}) {
-    for (int i = 0; i < 8; ++i) {
-      RawConnection c(r->w->port());
-      REQUIRE(c.Send(SignedPost("/echo", "warm " + std::to_string(i))));
-      REQUIRE(ReadResponses(c, 1).size() == 1);
-    }
-  }
+  a.WarmUp();
+  b.WarmUp();
   const long before = a.Upstream() + b.Upstream();
   BusyCpu busy;
   constexpr int kDeliveries = 40;

@@ -734,30 +734,23 @@ class RedisStore::LoopLane final : public StoreLane {
     waiting.swap(unsent_settles_);
     const auto now = std::chrono::steady_clock::now();
     for (Op& op : waiting) {
-      if (!AppendArgs("EVALSHA", op.args)) break;
+      if (!Append({"EVALSHA"}, op.args)) break;
       op.start = now;  // the timeout counts from the sending (it waited for a connection)
       ops_.push_back(std::move(op));
     }
     Flush();
   }
 
-  bool Append(std::initializer_list<std::string_view> args) {
+  // Appends one command: `head`, then `rest` (a keep's or release's arguments).
+  bool Append(std::initializer_list<std::string_view> head,
+              const std::vector<std::string>& rest = {}) {
     const char* argv[Command::kMaxArgs];
     std::size_t lengths[Command::kMaxArgs];
     int argc = 0;
-    for (std::string_view a : args) {
+    for (std::string_view a : head) {
       argv[argc] = a.data();
       lengths[argc++] = a.size();
     }
-    return redisAppendCommandArgv(connection_->context.get(), argc, argv, lengths) == REDIS_OK;
-  }
-
-  bool AppendArgs(std::string_view command, const std::vector<std::string>& rest) {
-    const char* argv[Command::kMaxArgs];
-    std::size_t lengths[Command::kMaxArgs];
-    argv[0] = command.data();
-    lengths[0] = command.size();
-    int argc = 1;
     for (const std::string& a : rest) {
       argv[argc] = a.data();
       lengths[argc++] = a.size();
@@ -775,7 +768,7 @@ class RedisStore::LoopLane final : public StoreLane {
     op.digest = digest;
     op.now_ms = expires_ms;
     op.args = std::move(args);
-    if (Usable() && AppendArgs("EVALSHA", op.args)) {
+    if (Usable() && Append({"EVALSHA"}, op.args)) {
       ops_.push_back(std::move(op));
       Flush();
       return true;
@@ -818,7 +811,7 @@ class RedisStore::LoopLane final : public StoreLane {
     // A Redis that lost its scripts (restarted, SCRIPT FLUSH): EVAL sends them again.
     if (error && text.starts_with("NOSCRIPT") && !op.args.empty() && connection_) {
       op.args[0] = std::string(op.kind == Op::kKeep ? kKeepScript : kReleaseScript);
-      if (AppendArgs("EVAL", op.args)) {
+      if (Append({"EVAL"}, op.args)) {
         op.args.clear();  // once
         ops_.push_back(std::move(op));
         Flush();

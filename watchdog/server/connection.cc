@@ -645,10 +645,12 @@ bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline, Stage st
     }
     // A matching signature: its replay claim goes out on the loop's store lane (Redis), and
     // the request waits in the loop for the answer, costing no worker.
-    const int fd = c_.fd;
-    switch (s_.pipeline->StartClaim(*pending, lanes_.store, [ready = lanes_.ready, fd] {
-      if (ready) ready(fd);
-    })) {
+    // A store lane is used only with a way back to this connection; that callback holds a
+    // pointer and a descriptor (no allocation on the way of every verified request).
+    replay::StoreLane* const store = lanes_.ready ? lanes_.store : nullptr;
+    std::function<void()> claimed;
+    if (store != nullptr) claimed = [ready = &lanes_.ready, fd = c_.fd] { (*ready)(fd); };
+    switch (s_.pipeline->StartClaim(*pending, store, std::move(claimed))) {
       case signature::Check::ClaimStep::kNeedsWorker:
         return Defer(ex, Stage::kDecide, std::move(pending));
       case signature::Check::ClaimStep::kWaiting:
