@@ -2,13 +2,19 @@
 // configuration, wires verifier, executor, metrics and server together, and runs the
 // SIGTERM sequence (README "Shutdown").
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <future>
 #include <iostream>
 #include <map>
@@ -89,11 +95,7 @@ int Serve(const hw::config::Config& cfg) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGUSR1);
-  // SIGUSR2 wakes this thread when the function's start has ended (below); blocked, and
-  // waited for only then, so one sent from outside is ignored.
-  sigset_t starting_signals = signals;
-  sigaddset(&starting_signals, SIGUSR2);
-  pthread_sigmask(SIG_BLOCK, &starting_signals, nullptr);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   if (auto reaper = executor::StartReaper(); !reaper) {
@@ -184,9 +186,15 @@ int Serve(const hw::config::Config& cfg) {
   // Start may wait (http mode: up to upstream_ready_timeout for the function to listen), so
   // it runs on a thread of its own while this one keeps taking signals: SIGTERM meanwhile
   // cancels the wait and the watchdog stops at once, as it would once ready.
-  // When it ends, that thread makes its result ready and then wakes this one with SIGUSR2
-  // (the 50 ms timeout is a backstop: readiness must not wait for it).
-  const pthread_t main_thread = pthread_self();
+  // When it ends, that thread makes its result ready and then writes an eventfd, which this
+  // one polls together with a signalfd: no timeout, so readiness waits for nothing else (a
+  // 50 ms sigtimedwait woken by SIGUSR2 let one start in five wait out the whole timeout).
+  const int started_fd = ::eventfd(0, EFD_CLOEXEC);
+  const int signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC);
+  if (started_fd < 0 || signal_fd < 0) {
+    return Fail(kExitRuntime,
+                fmt::format("cannot wait for the function's start: {}", std::strerror(errno)));
+  }
   using StartResult = decltype((*executor)->Start());
   std::promise<StartResult> start_promise;
   std::future<StartResult> starting = start_promise.get_future();
@@ -196,12 +204,21 @@ int Serve(const hw::config::Config& cfg) {
     } catch (...) {
       start_promise.set_exception(std::current_exception());
     }
-    pthread_kill(main_thread, SIGUSR2);
+    const std::uint64_t one = 1;
+    while (::write(started_fd, &one, sizeof one) < 0 && errno == EINTR) {
+    }
   });
   int early_signal = 0;
   bool early_fatal = false;
-  while (starting.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-    const int sig = WaitForSignal(starting_signals, std::chrono::milliseconds(50));
+  for (bool started = false; !started;) {
+    pollfd fds[2] = {{started_fd, POLLIN, 0}, {signal_fd, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) continue;  // EINTR; nothing else can fail here
+    started = (fds[0].revents & POLLIN) != 0;
+    signalfd_siginfo info{};
+    if ((fds[1].revents & POLLIN) == 0 || ::read(signal_fd, &info, sizeof info) != sizeof info) {
+      continue;
+    }
+    const int sig = static_cast<int>(info.ssi_signo);
     if (sig == SIGUSR1) early_fatal = true;  // acted on below
     if ((sig == SIGTERM || sig == SIGINT) && early_signal == 0) {
       early_signal = sig;
@@ -209,6 +226,8 @@ int Serve(const hw::config::Config& cfg) {
     }
   }
   starter.join();
+  ::close(started_fd);
+  ::close(signal_fd);
   auto start = starting.get();
   if (early_signal != 0) {
     log::Info(fmt::format("{} received before the function was ready: stopping",
