@@ -6,6 +6,7 @@
 // and that a forged request still never reaches the function.
 #include <random>
 #include <regex>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -207,6 +208,42 @@ TEST_CASE("http mode: the mixed answers again, with the CPU made busy on purpose
   HttpLoop h(Env{{"exec_timeout", "1s"}});
   BusyCpu busy;
   MixedAnswers(h, 2, 777);
+}
+
+TEST_CASE(
+    "http mode: a function that closes its connection after each answer never gets a POST on "
+    "a closed one, whatever the timing") {
+  // The loop reuses an idle connection without a poll when its last wait saw no end of file
+  // on it; the end of file that comes with an answer, or one reported in the same turn as
+  // the next request, must still keep a POST (never sent twice) off it.
+  HttpLoop h;
+  BusyCpu busy;
+  const long upstream_before = h.Metric("hmac_upstream_requests_total");
+  std::mt19937 rng(99);
+  constexpr int kConnections = 3;
+  std::vector<std::unique_ptr<RawConnection>> conns;
+  for (int i = 0; i < kConnections; ++i) {
+    conns.push_back(std::make_unique<RawConnection>(h.w->port()));
+    REQUIRE(conns.back()->fd() >= 0);
+  }
+  constexpr int kRequests = 300;
+  for (int n = 0; n < kRequests; ++n) {
+    RawConnection& c = *conns[rng() % kConnections];
+    const bool closing = rng() % 2 == 0;
+    const std::string body = "request " + std::to_string(n);
+    REQUIRE(c.Send(Signed(closing ? "/answer-then-close" : "/echo", body)));
+    auto got = ReadResponses(c, 1, 10s);
+    INFO("request " << n << (closing ? " (answer-then-close)" : " (echo)"));
+    REQUIRE(got.size() == 1);
+    REQUIRE(got[0].status == 200);
+    if (closing) {
+      CHECK(got[0].body == "answered");
+    } else {
+      CHECK_THAT(got[0].body, Catch::EndsWith("\n\n" + body));
+    }
+    if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 500));
+  }
+  CHECK(h.Metric("hmac_upstream_requests_total") - upstream_before == kRequests);
 }
 
 TEST_CASE(

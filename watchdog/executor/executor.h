@@ -88,6 +88,10 @@ class InvocationLane {
   // true when it was one of the lane's idle connections (the function closed it, or sent
   // bytes nobody asked for), which is then closed (and so no longer watched).
   virtual bool OnIdleReadable(int fd) = 0;
+  // The loop is about to wait for events. An end of file on a connection kept before now is
+  // reported by that wait, and the loop passes it to OnIdleReadable before it serves any
+  // request, so such a connection needs no check of its own when the next turn takes it.
+  virtual void BeforeWait() {}
 };
 
 class Executor {

@@ -299,28 +299,43 @@ class HttpLane final : public InvocationLane {
 
   bool OnIdleReadable(int fd) override {
     for (auto it = idle_.begin(); it != idle_.end(); ++it) {
-      if ((*it)->fd() == fd) {
+      if (it->connection->fd() == fd) {
         idle_.erase(it);  // closed: the function closed it or sent what nobody asked for
         return true;
       }
     }
     return false;
   }
-  // The most recently used idle connection (null when none).
+  void BeforeWait() override { ++turn_; }
+  // The most recently used idle connection still open (null when none). One kept before this
+  // turn's wait is known open without a system call (BeforeWait); one given back this turn
+  // (its end of file may have come with the answer), or idle long enough that the function's
+  // keep-alive timeout may be near, is checked with a poll.
   std::unique_ptr<UpstreamConnection> Take() {
-    if (idle_.empty()) return nullptr;
-    auto last = std::move(idle_.back());
-    idle_.pop_back();
-    return last;
+    while (!idle_.empty()) {
+      Idle last = std::move(idle_.back());
+      idle_.pop_back();
+      const bool seen_open = last.turn != turn_ && SteadyClock::now() - last.since < kTrustedIdle;
+      if (seen_open || !last.connection->Stale()) return std::move(last.connection);
+    }
+    return nullptr;
   }
   void Give(std::unique_ptr<UpstreamConnection> connection) {
     if (idle_.size() >= max_idle_) return;  // closed
-    idle_.push_back(std::move(connection));
+    idle_.push_back(Idle{std::move(connection), turn_, SteadyClock::now()});
   }
 
  private:
+  // Far below any function's keep-alive timeout (Node's default is 5 s, Go's unlimited).
+  static constexpr auto kTrustedIdle = std::chrono::seconds(1);
+  struct Idle {
+    std::unique_ptr<UpstreamConnection> connection;
+    std::uint64_t turn;             // the loop's turn when it was given back
+    SteadyClock::time_point since;  // idle since
+  };
   const std::size_t max_idle_;
-  std::vector<std::unique_ptr<UpstreamConnection>> idle_;
+  std::uint64_t turn_ = 0;
+  std::vector<Idle> idle_;
 };
 
 std::unique_ptr<InvocationLane> HttpExecutor::NewLane() {
@@ -440,10 +455,7 @@ std::unique_ptr<PendingInvocation> HttpExecutor::Start(const FunctionRequest& re
   std::unique_ptr<UpstreamConnection> conn;
   bool watched = false;
   if (lane != nullptr) {
-    // Checked even when the loop saw no event for it: the end of file may have come with the
-    // last answer, and a pipelined request be served before the loop looks again.
-    conn = lane->Take();
-    if (conn && conn->Stale()) conn.reset();  // closed by the function while idle
+    conn = lane->Take();  // open, as far as the loop's last wait or a poll can tell
     watched = conn != nullptr;
   }
   if (!conn) {

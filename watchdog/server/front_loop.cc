@@ -22,6 +22,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
+// Upstream descriptors (awaited, or idle in the lane afterwards) are registered with this bit
+// set in their event data, so a turn can tell them apart without a lookup.
+constexpr std::uint64_t kUpstreamTag = std::uint64_t{1} << 32;
+constexpr std::uint64_t kHandled = ~std::uint64_t{0};
 
 void AddressOf(int fd, bool peer, std::string& ip, int& port) {
   sockaddr_storage addr{};
@@ -105,20 +109,34 @@ void FrontLoop::Run() {
     // Connections made ready meanwhile (a store write failed) are served without sleeping.
     const int wait_ms = ready_.empty() ? static_cast<int>(kTickInterval.count()) : 0;
     int n = ::epoll_wait(epoll_fd_, events, 256, wait_ms);
-    if (n < 0 && errno != EINTR) {
+    if (n < 0) {
+      if (errno == EINTR) continue;  // nothing was reported: wait again before serving
       log::Error(fmt::format("epoll_wait: {}", std::strerror(errno)));
       break;
     }
+    // First the idle upstream connections the function closed: a request served this turn
+    // must not be given one (the lane trusts connections kept before this wait; see
+    // InvocationLane::BeforeWait).
     for (int i = 0; i < n; ++i) {
-      int fd = events[i].data.fd;
-      if (fd == listen_fd_) {
+      const std::uint64_t data = events[i].data.u64;
+      if ((data & kUpstreamTag) == 0 || data == kHandled) continue;
+      const int fd = static_cast<int>(data & 0xffffffffu);
+      if (awaited_.count(fd) != 0) continue;
+      if (!(stray_ && stray_(fd))) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+      events[i].data.u64 = kHandled;
+    }
+    for (int i = 0; i < n; ++i) {
+      const std::uint64_t data = events[i].data.u64;
+      if (data == kHandled) continue;
+      const int fd = static_cast<int>(data & 0xffffffffu);
+      if ((data & kUpstreamTag) != 0 && awaited_.count(fd) != 0) {
+        OnUpstream(fd);
+      } else if (fd == listen_fd_) {
         AcceptAll();
       } else if (fd == wake_fd_) {
         std::uint64_t count = 0;
         [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof count);
         TakeReturned();
-      } else if (awaited_.count(fd) != 0) {
-        OnUpstream(fd);
       } else if (held_connections_.count(fd) != 0) {
         OnReadable(fd);
       } else if (!(stray_ && stray_(fd))) {
@@ -298,7 +316,7 @@ void FrontLoop::Rearm(std::unordered_map<int, Held>::iterator it) {
     // already: one the lane kept).
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.fd = c.upstream_fd;
+    ev.data.u64 = kUpstreamTag | static_cast<std::uint32_t>(c.upstream_fd);
     if (!c.upstream_watched && ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.upstream_fd, &ev) != 0) {
       log::Warn(
           fmt::format("epoll_ctl (upstream): {}; a worker waits instead", std::strerror(errno)));

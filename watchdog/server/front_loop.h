@@ -109,8 +109,8 @@ class FrontLoop {
   // Loop thread only. Watches (or stops watching) a descriptor of the loop's own (a replay
   // store lane's connection); its events go to the Stray callback.
   bool Watch(int fd, bool watch);
-  // Called on the loop thread before each wait, and every ~100 ms (a store lane's writes and
-  // timeouts). Set before Run().
+  // Called on the loop thread before each wait (a store lane's writes; the invocation lane's
+  // turn). Set before Run().
   void SetBeforeWait(std::function<void()> before_wait) { before_wait_ = std::move(before_wait); }
   std::size_t held() const { return held_.load(); }  // connections the loop holds now
 

@@ -232,7 +232,10 @@ Status HttpServer::Impl::Bind() {
       if (i == 0) ::close(*fd);
       return loop.error();
     }
-    if (lanes->store) (*loop)->SetBeforeWait([lanes] { lanes->store->Flush(); });
+    (*loop)->SetBeforeWait([lanes] {
+      if (lanes->store) lanes->store->Flush();
+      if (lanes->invocations) lanes->invocations->BeforeWait();
+    });
     loops_.push_back(std::move(*loop));
   }
   return Ok{};
