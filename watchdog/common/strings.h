@@ -28,7 +28,7 @@ inline std::string_view Trim(std::string_view s, std::string_view chars = " \t\n
 
 // The value of one hex digit of either case ('7' -> 7, 'b' and 'B' -> 11); -1 for any other
 // character.
-inline int HexDigitValue(char c) {
+constexpr int HexDigitValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;

@@ -1,6 +1,7 @@
 #include "crypto/encoding.h"
 
 #include <array>
+#include <cstdint>
 
 #include "common/strings.h"
 
@@ -11,10 +12,34 @@ constexpr char kHexDigits[] = "0123456789abcdef";
 constexpr char kBase64Alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int HexValue(char c, HexCase hex_case) {
-  if (c >= 'a' && c <= 'f' && hex_case == HexCase::kUpper) return -1;
-  if (c >= 'A' && c <= 'F' && hex_case == HexCase::kLower) return -1;
-  return HexDigitValue(c);
+// The value of each byte as a hex digit of the given case (-1: not one). A table, as the
+// signature of every request is decoded with it.
+constexpr std::array<std::int8_t, 256> MakeHexTable(HexCase hex_case) {
+  std::array<std::int8_t, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    const bool lower = c >= 'a' && c <= 'f';
+    const bool upper = c >= 'A' && c <= 'F';
+    const bool allowed =
+        (!lower || hex_case != HexCase::kUpper) && (!upper || hex_case != HexCase::kLower);
+    table[static_cast<std::size_t>(c)] =
+        static_cast<std::int8_t>(allowed ? HexDigitValue(static_cast<char>(c)) : -1);
+  }
+  return table;
+}
+constexpr std::array<std::int8_t, 256> kHexLower = MakeHexTable(HexCase::kLower);
+constexpr std::array<std::int8_t, 256> kHexUpper = MakeHexTable(HexCase::kUpper);
+constexpr std::array<std::int8_t, 256> kHexAny = MakeHexTable(HexCase::kAny);
+
+const std::array<std::int8_t, 256>& HexTable(HexCase hex_case) {
+  switch (hex_case) {
+    case HexCase::kLower:
+      return kHexLower;
+    case HexCase::kUpper:
+      return kHexUpper;
+    case HexCase::kAny:
+      break;
+  }
+  return kHexAny;
 }
 
 constexpr std::array<int, 256> MakeBase64Table() {
@@ -34,13 +59,17 @@ std::optional<Bytes> DecodeHex(std::string_view text, HexCase hex_case) {
 
 std::optional<Bytes> DecodeHex(std::string_view text, std::size_t size, HexCase hex_case) {
   if (text.size() != size * 2) return std::nullopt;
+  const std::array<std::int8_t, 256>& table = HexTable(hex_case);
   Bytes out(size);
+  int bad = 0;  // any digit's -1 sets the sign bit
   for (std::size_t i = 0; i < size; ++i) {
-    const int high = HexValue(text[2 * i], hex_case);
-    const int low = HexValue(text[2 * i + 1], hex_case);
-    if (high < 0 || low < 0) return std::nullopt;
-    out[i] = static_cast<std::uint8_t>(high << 4 | low);
+    const int high = table[static_cast<unsigned char>(text[2 * i])];
+    const int low = table[static_cast<unsigned char>(text[2 * i + 1])];
+    bad |= high | low;
+    out[i] =
+        static_cast<std::uint8_t>(static_cast<unsigned>(high) << 4 | static_cast<unsigned>(low));
   }
+  if (bad < 0) return std::nullopt;
   return out;
 }
 

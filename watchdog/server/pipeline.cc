@@ -34,6 +34,14 @@ class HeaderView final : public signature::HeaderSource {
     }
     return out;
   }
+  std::size_t Count(std::string_view name, std::string_view* first) const override {
+    std::size_t n = 0;
+    for (const auto& h : headers_) {
+      if (!IEquals(h.name, name)) continue;
+      if (n++ == 0 && first != nullptr) *first = h.value;
+    }
+    return n;
+  }
 
  private:
   const std::vector<executor::Header>& headers_;

@@ -13,9 +13,7 @@ class Gitlab final : public Scheme {
       : header_(SignatureHeader(options, "gitlab", "X-Gitlab-Token")) {}
   std::string_view Name() const override { return "gitlab"; }
   std::string SignatureHeaderName() const override { return header_; }
-  bool Present(const HeaderSource& headers) const override {
-    return !headers.Values(header_).empty();
-  }
+  bool Present(const HeaderSource& headers) const override { return headers.Count(header_) != 0; }
 
   Expected<PreparedKey> Prepare(const secrets::Secret& secret) const override {
     PreparedKey key;

@@ -25,4 +25,13 @@ std::vector<std::string_view> HeaderList::Values(std::string_view name) const {
   return out;
 }
 
+std::size_t HeaderList::Count(std::string_view name, std::string_view* first) const {
+  std::size_t n = 0;
+  for (const auto& [header, value] : headers_) {
+    if (!IEquals(header, name)) continue;
+    if (n++ == 0 && first != nullptr) *first = value;
+  }
+  return n;
+}
+
 }  // namespace hw::signature

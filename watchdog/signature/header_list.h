@@ -19,6 +19,7 @@ class HeaderList final : public HeaderSource {
   // is no ':' or the name is empty.
   Status AddLine(std::string_view line);
   std::vector<std::string_view> Values(std::string_view name) const override;
+  std::size_t Count(std::string_view name, std::string_view* first = nullptr) const override;
 
  private:
   std::vector<std::pair<std::string, std::string>> headers_;

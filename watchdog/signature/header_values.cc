@@ -23,10 +23,11 @@ int Digits(std::string_view text) {
 
 std::variant<Outcome, std::string_view> SingleValue(const HeaderSource& headers,
                                                     std::string_view name) {
-  const std::vector<std::string_view> values = headers.Values(name);
-  if (values.empty()) return Outcome::kMissing;
-  if (values.size() > 1) return Outcome::kMalformed;
-  return values.front();
+  std::string_view first;
+  const std::size_t count = headers.Count(name, &first);
+  if (count == 0) return Outcome::kMissing;
+  if (count > 1) return Outcome::kMalformed;
+  return first;
 }
 
 std::optional<std::int64_t> ParseDecimal(std::string_view text) {
@@ -103,9 +104,10 @@ std::optional<std::int64_t> ParseRfc3339Millis(std::string_view text) {
 
 Outcome CheckFreshness(std::int64_t timestamp_ms, const Request& request) {
   if (timestamp_ms < 0 || timestamp_ms > kMaxUnixMillis) return Outcome::kMalformed;
-  if (request.now_ms < 0 || request.now_ms > kMaxUnixMillis) return Outcome::kExpired;
-  const std::int64_t distance = request.now_ms >= timestamp_ms ? request.now_ms - timestamp_ms
-                                                               : timestamp_ms - request.now_ms;
+  const std::int64_t now_ms = request.clock.NowUnixMillis();
+  if (now_ms < 0 || now_ms > kMaxUnixMillis) return Outcome::kExpired;
+  const std::int64_t distance =
+      now_ms >= timestamp_ms ? now_ms - timestamp_ms : timestamp_ms - now_ms;
   return distance <= request.tolerance.count() ? Outcome::kValid : Outcome::kExpired;
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
+#include <memory_resource>
 #include <utility>
 
 #include "crypto/encoding.h"
@@ -26,8 +28,7 @@ class MacCheck final : public BodyCheck {
       for (const PreparedKey& key : keys) {
         const crypto::HmacKey* mac = key.Mac(algorithms[i]);
         if (mac == nullptr) continue;
-        running_.push_back({algorithms[i], mac->Start()});
-        running_.back().hmac.Update(plan_.prefix);
+        running_.emplace_back(algorithms[i], *mac).hmac.Update(plan_.prefix);
       }
     }
   }
@@ -54,11 +55,16 @@ class MacCheck final : public BodyCheck {
 
  private:
   struct Running {
+    // The key's states are copied once, straight into place.
+    Running(crypto::Algorithm a, const crypto::HmacKey& key) : algorithm(a), hmac(key.Start()) {}
     crypto::Algorithm algorithm;
     crypto::Hmac hmac;
   };
   MacPlan plan_;
-  std::vector<Running> running_;
+  // One key and algorithm (two while a secret rotates) fit here: no allocation per request.
+  alignas(Running) std::array<std::byte, 2 * sizeof(Running) + 64> arena_;
+  std::pmr::monotonic_buffer_resource resource_{arena_.data(), arena_.size()};
+  std::pmr::vector<Running> running_{&resource_};
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/expected.h"
 #include "config/config.h"
 #include "crypto/bytes.h"
@@ -38,7 +39,7 @@ struct PreparedKey {
 // What a scheme sees of one request.
 struct Request {
   const RequestHead& head;
-  std::int64_t now_ms;                  // the injected clock, read once per request
+  const Clock& clock;                   // read by the schemes that check a timestamp
   std::chrono::milliseconds tolerance;  // hmac_tolerance
   bool replay_cache;                    // hmac_replay_cache > 0: delivery ids are required
 };

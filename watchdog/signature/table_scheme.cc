@@ -64,9 +64,8 @@ class TableScheme final : public HmacScheme {
   std::string_view Name() const override { return name_; }
 
   bool Present(const HeaderSource& headers) const override {
-    return !headers.Values(header()).empty() ||
-           (!format_.fallback.signature.empty() &&
-            !headers.Values(format_.fallback.signature).empty());
+    return headers.Count(header()) != 0 ||
+           (!format_.fallback.signature.empty() && headers.Count(format_.fallback.signature) != 0);
   }
 
  protected:
@@ -75,8 +74,8 @@ class TableScheme final : public HmacScheme {
     // The first header set whose signature header is present (the configured one if none).
     HeaderNames names = format_.headers;
     names.signature = header();
-    if (!format_.fallback.signature.empty() && headers.Values(names.signature).empty() &&
-        !headers.Values(format_.fallback.signature).empty()) {
+    if (!format_.fallback.signature.empty() && headers.Count(names.signature) == 0 &&
+        headers.Count(format_.fallback.signature) != 0) {
       names = format_.fallback;
     }
     auto signature = SingleValue(headers, names.signature);

@@ -3,7 +3,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cstddef>
+#include <memory_resource>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -108,7 +111,9 @@ class AnySchemeCheck final : public Check {
  public:
   AnySchemeCheck(std::shared_ptr<const Snapshot> snapshot,
                  std::shared_ptr<const ReplayContext> replay)
-      : snapshot_(std::move(snapshot)), replay_(std::move(replay)) {}
+      : snapshot_(std::move(snapshot)), replay_(std::move(replay)) {
+    entries_.reserve(2);  // the whole arena: a third entry moves them to the heap
+  }
 
   static std::unique_ptr<Check> Decided(Decision decision) {
     auto check = std::make_unique<AnySchemeCheck>(nullptr, nullptr);
@@ -292,7 +297,10 @@ class AnySchemeCheck final : public Check {
  private:
   std::shared_ptr<const Snapshot> snapshot_;  // keeps the keys of running checks alive
   std::shared_ptr<const ReplayContext> replay_;
-  std::vector<Entry> entries_;
+  // The present schemes: one or two fit here, so a request costs no allocation for them.
+  alignas(Entry) std::array<std::byte, 2 * sizeof(Entry)> arena_;
+  std::pmr::monotonic_buffer_resource resource_{arena_.data(), arena_.size()};
+  std::pmr::vector<Entry> entries_{&resource_};
   bool needs_body_ = false;
   std::optional<Decision> result_;
 };
@@ -564,7 +572,7 @@ std::unique_ptr<Check> Verifier::Begin(const RequestHead& head) const {
     }
   }
   std::shared_ptr<const Snapshot> snapshot = s.Current();
-  const Request request{head, s.clock->NowUnixMillis(), s.options.tolerance, s.replay != nullptr};
+  const Request request{head, *s.clock, s.options.tolerance, s.replay != nullptr};
   auto check = std::make_unique<AnySchemeCheck>(snapshot, s.replay);
   for (std::size_t i = 0; i < s.schemes.size(); ++i) {
     if (!s.schemes[i]->Present(head.headers)) continue;

@@ -41,7 +41,8 @@ TEST_CASE("RFC 3339 timestamps parse to Unix milliseconds") {
 TEST_CASE("freshness allows the tolerance in both directions and nothing more") {
   HeaderList headers;
   const RequestHead head{"POST", "/", "", headers};
-  const Request request{head, 1'000'000'000, std::chrono::seconds(300), false};
+  const FixedClock clock(1'000'000'000);
+  const Request request{head, clock, std::chrono::seconds(300), false};
   CHECK(CheckFreshness(1'000'000'000, request) == Outcome::kValid);
   CHECK(CheckFreshness(1'000'000'000 - 300'000, request) == Outcome::kValid);
   CHECK(CheckFreshness(1'000'000'000 + 300'000, request) == Outcome::kValid);
@@ -69,8 +70,9 @@ TEST_CASE("delivery ids are required, bounded and namespaced only when the cache
   HeaderList headers;
   headers.Add("X-GitHub-Delivery", "abc");
   const RequestHead head{"POST", "/", "", headers};
-  const Request off{head, 0, std::chrono::seconds(300), false};
-  const Request on{head, 0, std::chrono::seconds(300), true};
+  const FixedClock clock(0);
+  const Request off{head, clock, std::chrono::seconds(300), false};
+  const Request on{head, clock, std::chrono::seconds(300), true};
   CHECK(std::get<std::string>(ReplayKey(off, "X-Missing")).empty());
   CHECK(std::get<std::string>(ReplayKey(on, "X-GitHub-Delivery")) == "x-github-delivery:abc");
   CHECK(std::get<Outcome>(ReplayKey(on, "X-Missing")) == Outcome::kMissing);

@@ -97,7 +97,8 @@ TEST_CASE("timestamp parsers refuse values outside 1970..9999 instead of wrappin
 TEST_CASE("freshness refuses timestamps outside the range whatever the caller passes") {
   HeaderList headers;
   const RequestHead head{"POST", "/", "", headers};
-  const Request request{head, 1'800'000'000'000, std::chrono::minutes(5), false};
+  const FixedClock clock(1'800'000'000'000);
+  const Request request{head, clock, std::chrono::minutes(5), false};
   CHECK(CheckFreshness(-1, request) == Outcome::kMalformed);
   CHECK(CheckFreshness(std::numeric_limits<std::int64_t>::min(), request) == Outcome::kMalformed);
   CHECK(CheckFreshness(std::numeric_limits<std::int64_t>::max(), request) == Outcome::kMalformed);
