@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -308,15 +309,21 @@ class HttpLane final : public InvocationLane {
   }
   void BeforeWait() override { ++turn_; }
   // The most recently used idle connection still open (null when none). One kept before this
-  // turn's wait is known open without a system call (BeforeWait); one given back this turn
-  // (its end of file may have come with the answer), or idle long enough that the function's
-  // keep-alive timeout may be near, is checked with a poll.
+  // turn's wait is known open without a system call (BeforeWait), so those come first; one
+  // given back this turn (its end of file may have come with the answer), or idle long
+  // enough that the function's keep-alive timeout may be near, is checked with a poll.
   std::unique_ptr<UpstreamConnection> Take() {
+    const auto now = SteadyClock::now();
+    for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
+      if (it->turn == turn_ || now - it->since >= kTrustedIdle) continue;
+      auto seen_open = std::move(it->connection);
+      idle_.erase(std::next(it).base());
+      return seen_open;
+    }
     while (!idle_.empty()) {
       Idle last = std::move(idle_.back());
       idle_.pop_back();
-      const bool seen_open = last.turn != turn_ && SteadyClock::now() - last.since < kTrustedIdle;
-      if (seen_open || !last.connection->Stale()) return std::move(last.connection);
+      if (!last.connection->Stale()) return std::move(last.connection);
     }
     return nullptr;
   }
