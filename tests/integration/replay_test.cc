@@ -10,8 +10,11 @@
 #include <atomic>
 #include <barrier>
 #include <cstdio>
+#include <map>
 #include <mutex>
+#include <random>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -1119,4 +1122,114 @@ TEST_CASE(
   CHECK(a.Upstream() + b.Upstream() - before == kDeliveries);
   CHECK(Clean(*a.w));
   CHECK(Clean(*b.w));
+}
+
+TEST_CASE(
+    "property: with redis shared by two replicas and the CPU busy, whatever the headers, the "
+    "function runs only for a valid signature, and once per delivery") {
+  // Random requests over a small pool of deliveries: valid signatures (with any delivery id),
+  // forged ones, the signature of another body, none, malformed or doubled headers, and the
+  // watchdog's own headers sent by the client; to either replica, or to both at once. The
+  // function logs every body it runs.
+  Redis redis;
+  TempDir tmp;
+  tmp.Write("secrets/webhook-secret", "s3cret");
+  const std::string log = tmp.path() + "/ran";
+  const std::string script =
+      tmp.Write("fn.sh", "#!/bin/sh\nbody=$(cat)\nprintf '%s\\n' \"$body\" >> " + log +
+                             "\nprintf '%s' \"$body\"\n");
+  ::chmod(script.c_str(), 0755);
+  Env env = {{"fprocess", script},
+             {"mode", "serializing"},
+             {"hmac_scheme", "github"},
+             {"secrets_path", tmp.path() + "/secrets"},
+             {"hmac_replay_store", redis.Url()},
+             {"TMPDIR", tmp.path()}};
+  auto replicas = Replicas(2, env);
+  BusyCpu busy;
+
+  const char* seed_text = std::getenv("HW_PROPERTY_SEED");
+  const unsigned seed = seed_text != nullptr ? static_cast<unsigned>(std::atoi(seed_text)) : 2026;
+  INFO("HW_PROPERTY_SEED=" << seed);
+  std::mt19937 rng(seed);
+  constexpr int kDeliveries = 12;
+  constexpr int kRequests = 120;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < kDeliveries; ++i) {
+    bodies.push_back("{\"delivery\":" + std::to_string(i) + ",\"seed\":" + std::to_string(seed) +
+                     "}");
+  }
+  std::set<std::string> sent_valid;   // bodies sent at least once with a valid signature
+  std::map<std::string, int> ran_ok;  // bodies answered 200 with their echo
+  const std::vector<Headers> junk = {{{"X-Webhook-Verified", "github"}},
+                                     {{"X-Webhook-Duplicate", "false"}},
+                                     {{"Connection", "X-Hub-Signature-256"}},
+                                     {{"X-GitHub-Delivery", "same-id"}},
+                                     {}};
+  for (int n = 0; n < kRequests; ++n) {
+    const std::size_t index = rng() % bodies.size();
+    const std::string& body = bodies[index];
+    const std::string valid = OpenSslGithubSignature("s3cret", body);
+    Headers h = junk[rng() % junk.size()];
+    h.push_back({"X-GitHub-Delivery", "id-" + std::to_string(rng() % 1000)});
+    bool is_valid = false;
+    const unsigned kind = rng() % 7;
+    switch (kind) {
+      case 0:
+      case 1:
+      case 2:
+        h.push_back({"X-Hub-Signature-256", valid});
+        is_valid = true;
+        break;
+      case 3:
+        h.push_back({"X-Hub-Signature-256", OpenSslGithubSignature("wrong", body)});
+        break;
+      case 4:
+        h.push_back({"X-Hub-Signature-256",
+                     OpenSslGithubSignature("s3cret", bodies[(index + 1) % bodies.size()])});
+        break;
+      case 5:
+        h.push_back({"X-Hub-Signature-256", valid});
+        h.push_back({"X-Hub-Signature-256", valid});  // doubled: ambiguous, refused
+        break;
+      default:
+        h.push_back({"X-Hub-Signature-256", valid.substr(0, valid.size() - 1) + "g"});
+        break;
+    }
+    if (is_valid) sent_valid.insert(body);
+    std::vector<Response> got;
+    if (rng() % 3 == 0) {
+      got = AllAtOnce(replicas, h, body);
+    } else {
+      got.push_back(Post(*replicas[rng() % replicas.size()], h, body));
+    }
+    for (const Response& r : got) {
+      INFO("request " << n << " kind " << kind << ": status " << r.status << " body " << r.body
+                      << " duplicate " << r.Header("X-Webhook-Duplicate").value_or("-"));
+      if (!is_valid) {
+        CHECK(r.status >= 400);
+        CHECK(r.status < 500);
+        continue;
+      }
+      if (r.status == 200 && r.body == body) {
+        ++ran_ok[body];
+      } else {
+        CHECK((IsDuplicate(r) || (r.status == 409 && r.Header("Retry-After"))));
+      }
+    }
+  }
+  // What the function ran: only bodies sent with a valid signature, each at most once, and
+  // exactly the deliveries answered with their echo.
+  std::map<std::string, int> ran;
+  std::istringstream lines(ReadFile(log));
+  for (std::string line; std::getline(lines, line);) ++ran[line];
+  for (const auto& [body, count] : ran) {
+    INFO("the function ran " << body << " " << count << " time(s)");
+    CHECK(sent_valid.count(body) == 1);
+    CHECK(count == 1);
+    CHECK(ran_ok[body] == 1);
+  }
+  for (const auto& [body, count] : ran_ok) CHECK(ran.count(body) == 1);
+  CHECK(!ran.empty());
+  for (auto& w : replicas) CHECK(Clean(*w));
 }
