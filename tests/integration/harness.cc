@@ -50,7 +50,24 @@ std::unique_ptr<Watchdog> Watchdog::Start(Env env, std::vector<std::string> args
                                           const std::string& binary) {
   if (!env.count("PATH")) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
   if (!env.count("port")) env["port"] = "0";
-  if (!env.count("metrics_port")) env["metrics_port"] = std::to_string(FreePort());
+  // A metrics port chosen here was free a moment ago; another process can take it before the
+  // watchdog binds it (outgoing connections get ports from the same range), so a start that
+  // fails on exactly that is tried again with another port.
+  const bool own_metrics_port = !env.count("metrics_port");
+  for (int attempt = 1;; ++attempt) {
+    if (own_metrics_port) env["metrics_port"] = std::to_string(FreePort());
+    try {
+      return Spawn(env, args, wait_ready, binary);
+    } catch (const std::runtime_error& e) {
+      const bool taken = std::string_view(e.what()).find(
+                             "(metrics_port): Address already in use") != std::string_view::npos;
+      if (!own_metrics_port || !taken || attempt == 3) throw;
+    }
+  }
+}
+
+std::unique_ptr<Watchdog> Watchdog::Spawn(const Env& env, const std::vector<std::string>& args,
+                                          bool wait_ready, const std::string& binary) {
   std::vector<std::string> env_strings;
   for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;

@@ -65,6 +65,8 @@ class Watchdog {
   int OpenFds() const;
 
  private:
+  static std::unique_ptr<Watchdog> Spawn(const Env& env, const std::vector<std::string>& args,
+                                         bool wait_ready, const std::string& binary);
   pid_t pid_ = -1;
   int port_ = 0;
   int metrics_port_ = 0;

@@ -187,6 +187,9 @@ class Connection {
  private:
   std::string_view Unparsed() const { return std::string_view(c_.buffered).substr(offset_); }
   Io ReadMore(Clock::time_point deadline);
+  // Receives up to `capacity` bytes into `out` (a worker waits for them until `deadline`; the
+  // loop takes only what is there); `got` is set on kOk.
+  Io Receive(char* out, std::size_t capacity, std::size_t& got, Clock::time_point deadline);
   bool WaitFor(short events, int timeout_ms) const;
   bool Send(std::initializer_list<std::string_view> parts);
   ReadResult ReadBody(const RequestParser::BodySink& sink, Clock::time_point deadline,
@@ -254,14 +257,22 @@ Io Connection::ReadMore(Clock::time_point deadline) {
     buffer.erase(0, offset_);
     offset_ = 0;
   }
+  // Into a buffer on the worker's stack, then appended: growing the string first would
+  // zero-fill the whole chunk before every recv, and a heap buffer per connection leaves
+  // freed chunks in every worker thread's malloc arena.
+  char chunk[kReadChunk];
+  std::size_t got = 0;
+  const Io io = Receive(chunk, sizeof chunk, got, deadline);
+  if (io == Io::kOk) buffer.append(chunk, got);
+  return io;
+}
+
+Io Connection::Receive(char* out, std::size_t capacity, std::size_t& got,
+                       Clock::time_point deadline) {
   while (true) {
-    // Into a buffer on the worker's stack, then appended: growing the string first would
-    // zero-fill the whole chunk before every recv, and a heap buffer per connection leaves
-    // freed chunks in every worker thread's malloc arena.
-    char chunk[kReadChunk];
-    ssize_t n = ::recv(c_.fd, chunk, kReadChunk, 0);
+    const ssize_t n = ::recv(c_.fd, out, capacity, 0);
     if (n > 0) {
-      buffer.append(chunk, static_cast<std::size_t>(n));
+      got = static_cast<std::size_t>(n);
       return Io::kOk;
     }
     if (n == 0) return Io::kClosed;
@@ -515,9 +526,35 @@ bool Connection::Invoke(Exchange& ex, Stage stage, std::unique_ptr<PendingReques
 
 ReadResult Connection::ReadBody(const RequestParser::BodySink& sink, Clock::time_point deadline,
                                 Exchange& ex) {
+  // Once what was buffered is parsed, the body's bytes go from the socket straight into the
+  // parser (and so into the sink), through a chunk on this stack: a large body is copied once
+  // in user space, not first into the connection's buffer.
+  char chunk[kReadChunk];
   while (true) {
-    auto step = parser_->Feed(Unparsed(), &sink);
-    offset_ += step.consumed;
+    std::string_view input = Unparsed();
+    bool direct = false;
+    if (input.empty()) {
+      std::size_t got = 0;
+      switch (Receive(chunk, sizeof chunk, got, deadline)) {
+        case Io::kOk:
+          break;
+        case Io::kTimedOut:
+          return ReadResult::kTimedOut;
+        case Io::kClosed:
+        case Io::kError:
+          return ReadResult::kError;
+      }
+      input = std::string_view(chunk, got);
+      direct = true;
+    }
+    auto step = parser_->Feed(input, &sink);
+    if (direct) {
+      // What the parser left (the next pipelined request's first bytes) is kept as buffered.
+      c_.buffered.assign(input.substr(step.consumed));
+      offset_ = 0;
+    } else {
+      offset_ += step.consumed;
+    }
     if (step.event == RequestParser::Event::kMessageEnd) {
       ex.message_complete = true;
       return ReadResult::kOk;
@@ -525,15 +562,6 @@ ReadResult Connection::ReadBody(const RequestParser::BodySink& sink, Clock::time
     if (step.event == RequestParser::Event::kError) {
       if (!parser_->sink_stopped() && parser_->error_status() == 413) return ReadResult::kTooLarge;
       return ReadResult::kError;
-    }
-    switch (ReadMore(deadline)) {
-      case Io::kOk:
-        break;
-      case Io::kTimedOut:
-        return ReadResult::kTimedOut;
-      case Io::kClosed:
-      case Io::kError:
-        return ReadResult::kError;
     }
   }
 }
