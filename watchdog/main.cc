@@ -29,6 +29,7 @@
 #include "auth/gate.h"
 #include "auth/policy.h"
 #include "common/clock.h"
+#include "common/unique_fd.h"
 #include "config/config.h"
 #include "executor/factory.h"
 #include "executor/process.h"
@@ -95,8 +96,20 @@ int Serve(const hw::config::Config& cfg) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGUSR2 is blocked and never taken: one sent from outside does not stop the watchdog
+  // (functions start with an empty mask).
+  sigset_t blocked = signals;
+  sigaddset(&blocked, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // The function's start is waited for on these (below): made before any thread starts, so
+  // failing to make them leaves nothing running.
+  UniqueFd started_fd(::eventfd(0, EFD_CLOEXEC));
+  UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC));
+  if (!started_fd || !signal_fd) {
+    return Fail(kExitRuntime,
+                fmt::format("cannot wait for the function's start: {}", std::strerror(errno)));
+  }
 
   if (auto reaper = executor::StartReaper(); !reaper) {
     return Fail(kExitRuntime, reaper.error().message);
@@ -189,12 +202,6 @@ int Serve(const hw::config::Config& cfg) {
   // When it ends, that thread makes its result ready and then writes an eventfd, which this
   // one polls together with a signalfd: no timeout, so readiness waits for nothing else (a
   // 50 ms sigtimedwait woken by SIGUSR2 let one start in five wait out the whole timeout).
-  const int started_fd = ::eventfd(0, EFD_CLOEXEC);
-  const int signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC);
-  if (started_fd < 0 || signal_fd < 0) {
-    return Fail(kExitRuntime,
-                fmt::format("cannot wait for the function's start: {}", std::strerror(errno)));
-  }
   using StartResult = decltype((*executor)->Start());
   std::promise<StartResult> start_promise;
   std::future<StartResult> starting = start_promise.get_future();
@@ -205,17 +212,24 @@ int Serve(const hw::config::Config& cfg) {
       start_promise.set_exception(std::current_exception());
     }
     const std::uint64_t one = 1;
-    while (::write(started_fd, &one, sizeof one) < 0 && errno == EINTR) {
+    while (::write(started_fd.get(), &one, sizeof one) < 0 && errno == EINTR) {
     }
   });
   int early_signal = 0;
   bool early_fatal = false;
   for (bool started = false; !started;) {
-    pollfd fds[2] = {{started_fd, POLLIN, 0}, {signal_fd, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) continue;  // EINTR; nothing else can fail here
+    pollfd fds[2] = {{started_fd.get(), POLLIN, 0}, {signal_fd.get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      // Not expected (ENOMEM): wait for the start below without taking signals meanwhile;
+      // any that came stay pending for the wait after it.
+      log::Warn(fmt::format("poll while the function starts: {}", std::strerror(errno)));
+      break;
+    }
     started = (fds[0].revents & POLLIN) != 0;
     signalfd_siginfo info{};
-    if ((fds[1].revents & POLLIN) == 0 || ::read(signal_fd, &info, sizeof info) != sizeof info) {
+    if ((fds[1].revents & POLLIN) == 0 ||
+        ::read(signal_fd.get(), &info, sizeof info) != sizeof info) {
       continue;
     }
     const int sig = static_cast<int>(info.ssi_signo);
@@ -226,8 +240,8 @@ int Serve(const hw::config::Config& cfg) {
     }
   }
   starter.join();
-  ::close(started_fd);
-  ::close(signal_fd);
+  started_fd.reset();
+  signal_fd.reset();
   auto start = starting.get();
   if (early_signal != 0) {
     log::Info(fmt::format("{} received before the function was ready: stopping",

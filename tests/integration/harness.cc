@@ -115,7 +115,10 @@ std::unique_ptr<Watchdog> Watchdog::Spawn(const Env& env, const std::vector<std:
     self->reader_done_.store(true);
   });
   if (wait_ready) {
-    if (!w->WaitForLog("ready:") && !w->WaitForLog("ready:", std::chrono::milliseconds(1))) {
+    // Until ready, or until the watchdog closed its output (it exited: no need to wait on).
+    Eventually(
+        [&] { return w->Log().find("ready:") != std::string::npos || w->reader_done_.load(); });
+    if (!w->WaitForLog("ready:", std::chrono::milliseconds(1))) {
       throw std::runtime_error("watchdog did not become ready; log:\n" + w->Log());
     }
     if (!w->WaitForPort(std::chrono::milliseconds(1))) {

@@ -88,10 +88,11 @@ class InvocationLane {
   // true when it was one of the lane's idle connections (the function closed it, or sent
   // bytes nobody asked for), which is then closed (and so no longer watched).
   virtual bool OnIdleReadable(int fd) = 0;
-  // The loop is about to wait for events. An end of file on a connection kept before now is
-  // reported by that wait, and the loop passes it to OnIdleReadable before it serves any
-  // request, so such a connection needs no check of its own when the next turn takes it.
-  virtual void BeforeWait() {}
+  // The loop has waited for events and passed those of idle connections to OnIdleReadable,
+  // before serving any request. When `complete` (the wait returned every ready descriptor),
+  // a connection kept before this wait is open as far as the wait could tell, and needs no
+  // check of its own when this turn takes it.
+  virtual void Waited(bool complete) { (void)complete; }
 };
 
 class Executor {

@@ -307,14 +307,18 @@ class HttpLane final : public InvocationLane {
     }
     return false;
   }
-  void BeforeWait() override { ++turn_; }
+  void Waited(bool complete) override {
+    ++turn_;
+    waited_complete_ = complete;
+  }
   // The most recently used idle connection still open (null when none). One kept before this
-  // turn's wait is known open without a system call (BeforeWait), so those come first; one
-  // given back this turn (its end of file may have come with the answer), or idle long
-  // enough that the function's keep-alive timeout may be near, is checked with a poll.
+  // turn's complete wait is known open without a system call (Waited), so those come first;
+  // one given back this turn (its end of file may have come with the answer), idle long
+  // enough that the function's keep-alive timeout may be near, or any after a wait that
+  // returned a full batch, is checked with a poll.
   std::unique_ptr<UpstreamConnection> Take() {
     const auto now = SteadyClock::now();
-    for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
+    for (auto it = idle_.rbegin(); waited_complete_ && it != idle_.rend(); ++it) {
       if (it->turn == turn_ || now - it->since >= kTrustedIdle) continue;
       auto seen_open = std::move(it->connection);
       idle_.erase(std::next(it).base());
@@ -342,6 +346,7 @@ class HttpLane final : public InvocationLane {
   };
   const std::size_t max_idle_;
   std::uint64_t turn_ = 0;
+  bool waited_complete_ = false;
   std::vector<Idle> idle_;
 };
 

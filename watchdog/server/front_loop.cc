@@ -26,6 +26,7 @@ constexpr auto kTickInterval = std::chrono::milliseconds(100);
 // set in their event data, so a turn can tell them apart without a lookup.
 constexpr std::uint64_t kUpstreamTag = std::uint64_t{1} << 32;
 constexpr std::uint64_t kHandled = ~std::uint64_t{0};
+constexpr int kMaxEvents = 256;  // per epoll_wait
 
 void AddressOf(int fd, bool peer, std::string& ip, int& port) {
   sockaddr_storage addr{};
@@ -102,13 +103,13 @@ FrontLoop::~FrontLoop() {
 
 void FrontLoop::Run() {
   running_.store(true);
-  epoll_event events[256];
+  epoll_event events[kMaxEvents];
   auto next_tick = Clock::now() + kTickInterval;
   while (!stop_.load()) {
     if (before_wait_) before_wait_();
     // Connections made ready meanwhile (a store write failed) are served without sleeping.
     const int wait_ms = ready_.empty() ? static_cast<int>(kTickInterval.count()) : 0;
-    int n = ::epoll_wait(epoll_fd_, events, 256, wait_ms);
+    int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, wait_ms);
     if (n < 0) {
       if (errno == EINTR) continue;  // nothing was reported: wait again before serving
       log::Error(fmt::format("epoll_wait: {}", std::strerror(errno)));
@@ -116,7 +117,7 @@ void FrontLoop::Run() {
     }
     // First the idle upstream connections the function closed: a request served this turn
     // must not be given one (the lane trusts connections kept before this wait; see
-    // InvocationLane::BeforeWait).
+    // InvocationLane::Waited).
     for (int i = 0; i < n; ++i) {
       const std::uint64_t data = events[i].data.u64;
       if ((data & kUpstreamTag) == 0 || data == kHandled) continue;
@@ -125,11 +126,15 @@ void FrontLoop::Run() {
       if (!(stray_ && stray_(fd))) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
       events[i].data.u64 = kHandled;
     }
+    // A full batch may have left events out, an idle connection's end of file among them.
+    if (after_wait_) after_wait_(n < kMaxEvents);
     for (int i = 0; i < n; ++i) {
       const std::uint64_t data = events[i].data.u64;
       if (data == kHandled) continue;
       const int fd = static_cast<int>(data & 0xffffffffu);
-      if ((data & kUpstreamTag) != 0 && awaited_.count(fd) != 0) {
+      // Awaited whatever the tag says: an event for a number closed and reused within this
+      // batch (a client's, now a new upstream connection's) must not unwatch the new one.
+      if (awaited_.count(fd) != 0) {
         OnUpstream(fd);
       } else if (fd == listen_fd_) {
         AcceptAll();

@@ -109,9 +109,14 @@ class FrontLoop {
   // Loop thread only. Watches (or stops watching) a descriptor of the loop's own (a replay
   // store lane's connection); its events go to the Stray callback.
   bool Watch(int fd, bool watch);
-  // Called on the loop thread before each wait (a store lane's writes; the invocation lane's
-  // turn). Set before Run().
+  // Called on the loop thread before each wait (a store lane's writes). Set before Run().
   void SetBeforeWait(std::function<void()> before_wait) { before_wait_ = std::move(before_wait); }
+  // Called on the loop thread after each wait, once the idle upstream connections' events are
+  // handled and before any request is served; `complete`: the wait returned every ready
+  // descriptor (false when the batch was full). Set before Run().
+  void SetAfterWait(std::function<void(bool complete)> after_wait) {
+    after_wait_ = std::move(after_wait);
+  }
   std::size_t held() const { return held_.load(); }  // connections the loop holds now
 
  private:
@@ -159,6 +164,7 @@ class FrontLoop {
   std::unordered_map<int, int> awaited_;            // upstream fd -> client fd; loop thread only
   std::vector<int> ready_;                          // loop thread only
   std::function<void()> before_wait_;
+  std::function<void(bool)> after_wait_;
   std::mutex returned_mutex_;
   std::vector<ClientConnection> returned_;
   std::atomic<bool> accepting_{true};

@@ -232,10 +232,10 @@ Status HttpServer::Impl::Bind() {
       if (i == 0) ::close(*fd);
       return loop.error();
     }
-    (*loop)->SetBeforeWait([lanes] {
-      if (lanes->store) lanes->store->Flush();
-      if (lanes->invocations) lanes->invocations->BeforeWait();
-    });
+    if (lanes->store) (*loop)->SetBeforeWait([lanes] { lanes->store->Flush(); });
+    if (lanes->invocations) {
+      (*loop)->SetAfterWait([lanes](bool complete) { lanes->invocations->Waited(complete); });
+    }
     loops_.push_back(std::move(*loop));
   }
   return Ok{};
