@@ -72,17 +72,32 @@ if [ "$quick" = 0 ]; then
   targets=$(cd build/fuzz && cmake --build . --target help | sed -n 's/^\.\.\. \(fuzz_[a-z0-9_]*\).*/\1/p')
   # shellcheck disable=SC2086
   cmake --build build/fuzz -j"$jobs" --target $targets
+  # The targets run $jobs at a time (each is single-threaded), each for the full fuzz_seconds.
+  fuzz_one() {  # target: its log in build/fuzz/NAME.log, its status in build/fuzz/NAME.rc
+    local name=${1#fuzz_}
+    mkdir -p "build/fuzz/corpus-$name"
+    local rc=0
+    "build/fuzz/tests/$1" -max_total_time="$fuzz_seconds" -print_final_stats=1 -artifact_prefix=build/fuzz/ \
+      "build/fuzz/corpus-$name" "tests/fuzz/corpus/$name" >"build/fuzz/$name.log" 2>&1 || rc=$?
+    echo "$rc" >"build/fuzz/$name.rc"
+  }
+  step "fuzz: each target for ${fuzz_seconds}s, $jobs at a time"
+  running=0
+  for t in $targets; do
+    rm -f "build/fuzz/${t#fuzz_}.rc"
+    fuzz_one "$t" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then wait -n || true; running=$((running - 1)); fi
+  done
+  wait
   for t in $targets; do
     name=${t#fuzz_}
-    step "fuzz: $name for ${fuzz_seconds}s"
-    work=build/fuzz/corpus-$name
-    mkdir -p "$work"
-    if ! "build/fuzz/tests/$t" -max_total_time="$fuzz_seconds" -print_final_stats=1 -artifact_prefix=build/fuzz/ \
-         "$work" "tests/fuzz/corpus/$name" >"build/fuzz/$name.log" 2>&1; then
+    echo "fuzz $name:"
+    if [ "$(cat "build/fuzz/$name.rc" 2>/dev/null)" != 0 ]; then
       tail -n 40 "build/fuzz/$name.log"
       failed+=("fuzz $name")
     else
-      grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "build/fuzz/$name.log" | tail -n 2
+      grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "build/fuzz/$name.log" | tail -n 2 || true
     fi
   done
 fi
