@@ -11,7 +11,8 @@ the idle VmRSS went from 3.8 to 1.9 MiB (README "Performance", P7).
 How: the binary runs under valgrind's callgrind (instructions, so the set does not depend on
 the machine's load) in streaming mode and in http mode; each is started, made ready, asked
 for /_/health, sent a signed and a forged request, left idle, then stopped with SIGTERM.
-Every function callgrind saw is listed (mangled names), those of the streaming start first.
+Every function callgrind saw is listed (mangled names), those of the streaming scenario first,
+each scenario's sorted by name.
 Names of a later build that are missing here are simply laid out as before (lld is told not to
 warn), so the file only needs to be made again when the start-up or request path changes
 much; the ctest `hot-symbols` fails when fewer than 80 % of its names are left in the binary.
@@ -119,13 +120,14 @@ def main():
             ("http", {"mode": "http", "fprocess": f"python3 {upstream} {up_port}",
                       "upstream_url": f"http://127.0.0.1:{up_port}"}),
         ]
+        # Each scenario's new names sorted, so that remaking the file changes only the lines
+        # whose functions changed (callgrind's own order differs from run to run).
         seen = set()
         ordered = []
         for name, env in scenarios:
-            for symbol in profile(binary, work, name, env):
-                if symbol not in seen:
-                    seen.add(symbol)
-                    ordered.append(symbol)
+            new = sorted(set(profile(binary, work, name, env)) - seen)
+            seen.update(new)
+            ordered.extend(new)
     with open(output, "w") as f:
         f.write("\n".join(ordered) + "\n")
     print(f"hot_symbols: {len(ordered)} functions written to {output}")

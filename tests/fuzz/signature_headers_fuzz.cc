@@ -99,7 +99,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     headers.Add(std::string(kNames[which]), std::string(line.substr(1)));
   }
   const hw::signature::RequestHead head{"POST", "/hook", "a=1", headers};
-  std::unique_ptr<hw::signature::Check> check = fixture.verifier->Begin(head);
+  hw::signature::CheckPtr check = fixture.verifier->Begin(head);
   if (check->NeedsBody()) {
     check->Update(input.substr(0, input.size() / 2));
     check->Update(input.substr(input.size() / 2));

@@ -33,7 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         hw::signature::ParseRfc3339Millis(text)}) {
     if (millis && (*millis < 0 || *millis > hw::signature::kMaxUnixMillis)) std::abort();
   }
-  (void)hw::signature::DecodeSignature(text, "sha256=", hw::signature::Encoding::kHex, 32);
-  (void)hw::signature::DecodeSignature(text, "v1,", hw::signature::Encoding::kBase64, 32);
+  hw::crypto::ShortBytes mac;
+  (void)hw::signature::DecodeSignature(text, "sha256=", hw::signature::Encoding::kHex, 32, mac);
+  (void)hw::signature::DecodeSignature(text, "v1,", hw::signature::Encoding::kBase64, 32, mac);
   return 0;
 }

@@ -82,7 +82,7 @@ inline signature::Decision Run(const signature::Verifier& verifier, const Sent& 
   signature::HeaderList headers;
   for (const auto& [name, value] : sent.headers) headers.Add(name, value);
   const signature::RequestHead head{sent.method, sent.path, sent.query, headers};
-  std::unique_ptr<signature::Check> check = verifier.Begin(head);
+  signature::CheckPtr check = verifier.Begin(head);
   if (check->NeedsBody()) {
     std::string_view rest = sent.body;
     while (!rest.empty()) {

@@ -3,6 +3,7 @@
 // for long-lived key material that stays out of core dumps.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -12,6 +13,16 @@
 namespace hw::crypto {
 
 using Bytes = std::vector<std::uint8_t>;
+
+// A short byte string held in place: a decoded signature or a MAC (at most 64 bytes, the
+// longest of HMAC-SHA512 and Ed25519), so reading one from a request allocates nothing.
+struct ShortBytes {
+  static constexpr std::size_t kCapacity = 64;
+  std::array<std::uint8_t, kCapacity> bytes;  // only the first `size` are ever read
+  std::size_t size = 0;
+
+  std::span<const std::uint8_t> view() const { return {bytes.data(), size}; }
+};
 
 inline std::span<const std::uint8_t> AsBytes(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};

@@ -1,7 +1,9 @@
 #include "crypto/encoding.h"
 
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 
 #include "common/strings.h"
 
@@ -58,19 +60,68 @@ std::optional<Bytes> DecodeHex(std::string_view text, HexCase hex_case) {
 }
 
 std::optional<Bytes> DecodeHex(std::string_view text, std::size_t size, HexCase hex_case) {
-  if (text.size() != size * 2) return std::nullopt;
-  const std::array<std::int8_t, 256>& table = HexTable(hex_case);
   Bytes out(size);
+  if (!DecodeHexInto(text, out, hex_case)) return std::nullopt;
+  return out;
+}
+
+namespace {
+
+constexpr std::uint64_t kOnes = 0x0101010101010101;
+constexpr std::uint64_t kHighBits = 0x8080808080808080;
+
+// For eight ASCII bytes (no high bit set): the high bit of each byte set where the byte lies
+// in [lo, hi]. Adding a constant below 0x80 to a byte below 0x80 never carries into the next.
+constexpr std::uint64_t InRange(std::uint64_t x, std::uint8_t lo, std::uint8_t hi) {
+  const std::uint64_t at_least_lo = x + (0x80 - lo) * kOnes;
+  const std::uint64_t above_hi = x + (0x7f - hi) * kOnes;
+  return at_least_lo & ~above_hi & kHighBits;
+}
+
+// Eight hex digits (text[0..8)) as four bytes, eight at a time instead of one table lookup per
+// digit (a signature is decoded on every request). False if any is not a digit of `hex_case`.
+bool DecodeHexWord(const char* text, std::uint8_t* out, HexCase hex_case) {
+  std::uint64_t x = 0;
+  std::memcpy(&x, text, 8);  // little-endian: text[k] is byte k
+  if ((x & kHighBits) != 0) return false;
+  const std::uint64_t digit = InRange(x, '0', '9');
+  std::uint64_t letter = 0;
+  if (hex_case != HexCase::kUpper) letter |= InRange(x, 'a', 'f');
+  if (hex_case != HexCase::kLower) letter |= InRange(x, 'A', 'F');
+  if ((digit | letter) != kHighBits) return false;
+  // '0'-'9' are 0x30-0x39 and 'a'-'f' / 'A'-'F' 0x61-0x66 / 0x41-0x46: the low nibble, plus 9
+  // for a letter.
+  const std::uint64_t value = (x & 0x0f * kOnes) + (letter >> 7) * 9;
+  // Byte 2i is the high nibble of out[i], byte 2i+1 the low one: each 16-bit lane holds one
+  // output byte, then the lanes are packed.
+  std::uint64_t packed = ((value & 0x000f000f000f000f) << 4) | ((value >> 8) & 0x000f000f000f000f);
+  packed = (packed | (packed >> 8)) & 0x0000ffff0000ffff;
+  packed = (packed | (packed >> 16)) & 0x00000000ffffffff;
+  const auto word = static_cast<std::uint32_t>(packed);
+  std::memcpy(out, &word, 4);
+  return true;
+}
+
+}  // namespace
+
+bool DecodeHexInto(std::string_view text, std::span<std::uint8_t> out, HexCase hex_case) {
+  if (text.size() != out.size() * 2) return false;
+  std::size_t done = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    for (; done + 4 <= out.size(); done += 4) {
+      if (!DecodeHexWord(text.data() + 2 * done, out.data() + done, hex_case)) return false;
+    }
+  }
+  const std::array<std::int8_t, 256>& table = HexTable(hex_case);
   int bad = 0;  // any digit's -1 sets the sign bit
-  for (std::size_t i = 0; i < size; ++i) {
+  for (std::size_t i = done; i < out.size(); ++i) {
     const int high = table[static_cast<unsigned char>(text[2 * i])];
     const int low = table[static_cast<unsigned char>(text[2 * i + 1])];
     bad |= high | low;
     out[i] =
         static_cast<std::uint8_t>(static_cast<unsigned>(high) << 4 | static_cast<unsigned>(low));
   }
-  if (bad < 0) return std::nullopt;
-  return out;
+  return bad >= 0;
 }
 
 std::string EncodeHex(std::span<const std::uint8_t> bytes) {
@@ -83,12 +134,15 @@ std::string EncodeHex(std::span<const std::uint8_t> bytes) {
   return out;
 }
 
-std::optional<Bytes> DecodeBase64(std::string_view text) {
+namespace {
+
+// Decodes `text` (strict, see encoding.h) into `out`: the number of bytes written, or nullopt
+// when the text is not strict base64 or decodes to more than out.size() bytes.
+std::optional<std::size_t> DecodeBase64To(std::string_view text, std::span<std::uint8_t> out) {
   if (text.size() % 4 != 0) return std::nullopt;
   std::size_t padding = 0;
   if (!text.empty() && text.back() == '=') padding = text[text.size() - 2] == '=' ? 2 : 1;
-  Bytes out;
-  out.reserve(text.size() / 4 * 3);
+  std::size_t written = 0;
   for (std::size_t i = 0; i < text.size(); i += 4) {
     const bool last = i + 4 == text.size();
     const std::size_t data_chars = last ? 4 - padding : 4;
@@ -104,22 +158,39 @@ std::optional<Bytes> DecodeBase64(std::string_view text) {
       }
       group = group << 6 | static_cast<std::uint32_t>(value);
     }
-    out.push_back(static_cast<std::uint8_t>(group >> 16));
-    if (data_chars >= 3) out.push_back(static_cast<std::uint8_t>(group >> 8));
-    if (data_chars == 4) out.push_back(static_cast<std::uint8_t>(group));
+    const std::size_t bytes = data_chars - 1;  // 4 characters: 3 bytes; 3: 2; 2: 1
+    if (written + bytes > out.size()) return std::nullopt;
+    out[written++] = static_cast<std::uint8_t>(group >> 16);
+    if (bytes >= 2) out[written++] = static_cast<std::uint8_t>(group >> 8);
+    if (bytes == 3) out[written++] = static_cast<std::uint8_t>(group);
     // Bits of the last data character that fall into the padding must be zero.
     if (data_chars == 2 && (group & 0xffff) != 0) return std::nullopt;
     if (data_chars == 3 && (group & 0xff) != 0) return std::nullopt;
   }
+  return written;
+}
+
+}  // namespace
+
+std::optional<Bytes> DecodeBase64(std::string_view text) {
+  Bytes out(text.size() / 4 * 3);
+  const std::optional<std::size_t> written = DecodeBase64To(text, out);
+  if (!written) return std::nullopt;
+  out.resize(*written);
   return out;
 }
 
 std::optional<Bytes> DecodeBase64(std::string_view text, std::size_t size) {
-  // Reject by length first: the encoded length of `size` bytes is fixed.
-  if (text.size() != (size + 2) / 3 * 4) return std::nullopt;
-  std::optional<Bytes> out = DecodeBase64(text);
-  if (!out || out->size() != size) return std::nullopt;
+  Bytes out(size);
+  if (!DecodeBase64Into(text, out)) return std::nullopt;
   return out;
+}
+
+bool DecodeBase64Into(std::string_view text, std::span<std::uint8_t> out) {
+  // Reject by length first: the encoded length of `size` bytes is fixed.
+  if (text.size() != (out.size() + 2) / 3 * 4) return false;
+  const std::optional<std::size_t> written = DecodeBase64To(text, out);
+  return written && *written == out.size();
 }
 
 std::string EncodeBase64(std::span<const std::uint8_t> bytes) {

@@ -20,6 +20,8 @@ enum class HexCase { kLower, kUpper, kAny };
 // Decodes exactly `size` bytes written as 2*size hex digits of the given case. Returns nullopt
 // for any other length, any non-hex character or a letter of the wrong case.
 std::optional<Bytes> DecodeHex(std::string_view text, std::size_t size, HexCase hex_case);
+// As above, into `out` (exactly out.size() bytes); false, with `out` unspecified, otherwise.
+bool DecodeHexInto(std::string_view text, std::span<std::uint8_t> out, HexCase hex_case);
 // Decodes hex of any even length (used for keys read from files).
 std::optional<Bytes> DecodeHex(std::string_view text, HexCase hex_case);
 // Lower-case hex.
@@ -31,6 +33,8 @@ std::string EncodeHex(std::span<const std::uint8_t> bytes);
 std::optional<Bytes> DecodeBase64(std::string_view text);
 // As above, and the decoded value must be exactly `size` bytes.
 std::optional<Bytes> DecodeBase64(std::string_view text, std::size_t size);
+// As above, into `out` (exactly out.size() bytes); false, with `out` unspecified, otherwise.
+bool DecodeBase64Into(std::string_view text, std::span<std::uint8_t> out);
 // Standard base64 with padding.
 std::string EncodeBase64(std::span<const std::uint8_t> bytes);
 

@@ -28,6 +28,7 @@ constexpr std::size_t kMaxDigest = kMaxMacSize;
 struct DigestFunctions {
   std::size_t block;
   std::size_t size;
+  std::size_t context;  // bytes of the DigestState the context takes
   void (*init)(DigestState&);
   void (*update)(DigestState&, const void*, std::size_t);
   void (*final)(DigestState&, unsigned char*);
@@ -40,6 +41,7 @@ constexpr DigestFunctions MakeFunctions() {
   return DigestFunctions{
       kBlock,
       kSize,
+      sizeof(Ctx),
       [](DigestState& s) { Init(reinterpret_cast<Ctx*>(s.bytes)); },
       [](DigestState& s, const void* data, std::size_t n) {
         Update(reinterpret_cast<Ctx*>(s.bytes), data, n);
@@ -114,22 +116,68 @@ void KeyedStates::Wipe() {
   live = false;
 }
 
+Hmac::Hmac(Algorithm algorithm, const KeyedStates& states) : algorithm_(algorithm) {
+  if (!states.live) return;
+  if (algorithm == Algorithm::kSha256) {
+    // The usual case, with a size the compiler knows: copied inline, no memcpy call.
+    std::memcpy(inner_.bytes, states.inner.bytes, sizeof(SHA256_CTX));
+    std::memcpy(outer_.bytes, states.outer.bytes, sizeof(SHA256_CTX));
+  } else {
+    const std::size_t context = Functions(algorithm).context;
+    std::memcpy(inner_.bytes, states.inner.bytes, context);
+    std::memcpy(outer_.bytes, states.outer.bytes, context);
+  }
+  live_ = true;
+}
+
+Hmac::Hmac(Hmac&& other) noexcept : algorithm_(other.algorithm_) {
+  if (!other.live_) return;
+  const std::size_t context = Functions(algorithm_).context;
+  std::memcpy(inner_.bytes, other.inner_.bytes, context);
+  std::memcpy(outer_.bytes, other.outer_.bytes, context);
+  live_ = true;
+  other.Wipe();
+}
+
+Hmac& Hmac::operator=(Hmac&& other) noexcept {
+  if (this != &other) {
+    Wipe();
+    algorithm_ = other.algorithm_;
+    if (other.live_) {
+      const std::size_t context = Functions(algorithm_).context;
+      std::memcpy(inner_.bytes, other.inner_.bytes, context);
+      std::memcpy(outer_.bytes, other.outer_.bytes, context);
+      live_ = true;
+      other.Wipe();
+    }
+  }
+  return *this;
+}
+
+void Hmac::Wipe() {
+  if (!live_) return;
+  const std::size_t context = Functions(algorithm_).context;
+  Cleanse(inner_.bytes, context);
+  Cleanse(outer_.bytes, context);
+  live_ = false;
+}
+
 void Hmac::Update(std::string_view data) { Update(AsBytes(data)); }
 
 void Hmac::Update(std::span<const std::uint8_t> data) {
-  if (!states_.live || data.empty()) return;
-  Functions(algorithm_).update(states_.inner, data.data(), data.size());
+  if (!live_ || data.empty()) return;
+  Functions(algorithm_).update(inner_, data.data(), data.size());
 }
 
 std::size_t Hmac::FinalInto(std::span<std::uint8_t, kMaxMacSize> out) {
-  if (!states_.live) return 0;
+  if (!live_) return 0;
   const DigestFunctions& f = Functions(algorithm_);
   std::array<unsigned char, kMaxDigest> inner_digest;
-  f.final(states_.inner, inner_digest.data());
-  f.update(states_.outer, inner_digest.data(), f.size);
-  f.final(states_.outer, out.data());
-  Cleanse(inner_digest.data(), inner_digest.size());
-  states_.Wipe();
+  f.final(inner_, inner_digest.data());
+  f.update(outer_, inner_digest.data(), f.size);
+  f.final(outer_, out.data());
+  Cleanse(inner_digest.data(), f.size);
+  Wipe();
   return f.size;
 }
 

@@ -59,11 +59,14 @@ struct KeyedStates {
 };
 
 // One message being authenticated: a copy of the key's states, so starting a message
-// allocates nothing and touches no shared state. Move-only; not thread-safe.
+// allocates nothing and touches no shared state. Only the algorithm's own context is copied
+// and, once final (or moved from, or destroyed), wiped: 112 bytes each for SHA-256, not the
+// DigestState's 224. Move-only; not thread-safe.
 class Hmac {
  public:
-  Hmac(Hmac&&) noexcept = default;
-  Hmac& operator=(Hmac&&) noexcept = default;
+  Hmac(Hmac&& other) noexcept;
+  Hmac& operator=(Hmac&& other) noexcept;
+  ~Hmac() { Wipe(); }
 
   void Update(std::string_view data);
   void Update(std::span<const std::uint8_t> data);
@@ -75,9 +78,13 @@ class Hmac {
 
  private:
   friend class HmacKey;
-  Hmac(Algorithm algorithm, const KeyedStates& states) : algorithm_(algorithm), states_(states) {}
+  Hmac(Algorithm algorithm, const KeyedStates& states);
+  void Wipe();
   Algorithm algorithm_;
-  KeyedStates states_;
+  bool live_ = false;  // false once final, moved from or wiped
+  // Uninitialised beyond the algorithm's context size, which is all that is ever read.
+  DigestState inner_;
+  DigestState outer_;
 };
 
 // A pre-keyed HMAC (RFC 2104) over OpenSSL's digest functions: the key's inner and outer

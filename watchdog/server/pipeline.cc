@@ -337,7 +337,7 @@ HeadResult Pipeline::Begin(RequestHead head) const {
   if (use_hmac) {
     signature::RequestHead sig_head{request->method_, request->path_, request->query_,
                                     *request->header_view_};
-    request->check_ = verifier_.Begin(sig_head);
+    request->check_ = verifier_.Begin(sig_head, &request->check_storage_);
     if (!request->check_->NeedsBody()) {
       // Refused by the headers alone (missing, malformed, expired): answered before the body
       // is read. A header-only signature that matched claims its identity in Handle, so that

@@ -119,7 +119,10 @@ class PendingRequest {
   std::string_view query_;  // into target_
   std::vector<executor::Header> headers_;
   std::unique_ptr<signature::HeaderSource> header_view_;
-  std::unique_ptr<signature::Check> check_;  // null when the route does not use hmac
+  // The signature check, placed in check_storage_ (declared first, so it outlives the check);
+  // null when the route does not use hmac.
+  signature::CheckStorage check_storage_;
+  signature::CheckPtr check_;
   std::optional<signature::Decision> early_;
   // Authentication (auth_routes): admitted by the head; or what the body still decides.
   const auth::Rule* rule_ = nullptr;

@@ -135,7 +135,7 @@ int RunVerify(const VerifyRequest& request, std::istream& body, std::ostream& ou
     path = path.substr(0, mark);
   }
   const RequestHead head{request.method, path, query, headers};
-  std::unique_ptr<Check> check = (*verifier)->Begin(head);
+  CheckPtr check = (*verifier)->Begin(head);
   if (check->NeedsBody()) {
     char buffer[64 * 1024];
     while (body.read(buffer, sizeof(buffer)) || body.gcount() > 0) {

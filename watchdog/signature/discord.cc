@@ -14,20 +14,22 @@ constexpr std::string_view kTimestampHeader = "X-Signature-Timestamp";
 
 class DiscordCheck final : public BodyCheck {
  public:
-  DiscordCheck(std::string message, crypto::Bytes signature, std::span<const PreparedKey> keys)
-      : message_(std::move(message)), signature_(std::move(signature)), keys_(keys) {}
+  DiscordCheck(std::string message, const crypto::ShortBytes& signature,
+               std::span<const PreparedKey> keys)
+      : message_(std::move(message)), signature_(signature), keys_(keys) {}
   void Update(std::string_view chunk) override { message_.append(chunk); }
   Outcome Finish() override {
     bool valid = false;
     for (const PreparedKey& key : keys_) {
-      if (key.ed25519 && key.ed25519->Verify(crypto::AsBytes(message_), signature_)) valid = true;
+      if (key.ed25519 && key.ed25519->Verify(crypto::AsBytes(message_), signature_.view()))
+        valid = true;
     }
     return valid ? Outcome::kValid : Outcome::kMismatch;
   }
 
  private:
   std::string message_;
-  crypto::Bytes signature_;
+  crypto::ShortBytes signature_;
   std::span<const PreparedKey> keys_;  // owned by the snapshot the request holds
 };
 
@@ -59,14 +61,15 @@ class Discord final : public Scheme {
     if (const Outcome* failed = std::get_if<Outcome>(&timestamp)) {
       return Started{*failed, nullptr, {}};
     }
-    auto signature = DecodeSignature(std::get<std::string_view>(value), "", Encoding::kHex,
-                                     crypto::kEd25519SignatureSize);
+    crypto::ShortBytes signature;
     const std::string_view ts = std::get<std::string_view>(timestamp);
-    if (!signature || !ParseUnixSecondsAsMillis(ts))
+    if (!DecodeSignature(std::get<std::string_view>(value), "", Encoding::kHex,
+                         crypto::kEd25519SignatureSize, signature) ||
+        !ParseUnixSecondsAsMillis(ts)) {
       return Started{Outcome::kMalformed, nullptr, {}};
-    return Started{Outcome::kMismatch,
-                   std::make_unique<DiscordCheck>(std::string(ts), std::move(*signature), keys),
-                   {}};
+    }
+    return Started{
+        Outcome::kMismatch, MakeCheck<DiscordCheck>(request, std::string(ts), signature, keys), {}};
   }
 
   Expected<std::vector<HeaderLine>> Sign(const secrets::Secret& secret,

@@ -111,13 +111,14 @@ Outcome CheckFreshness(std::int64_t timestamp_ms, const Request& request) {
   return distance <= request.tolerance.count() ? Outcome::kValid : Outcome::kExpired;
 }
 
-std::optional<crypto::Bytes> DecodeSignature(std::string_view value, std::string_view prefix,
-                                             Encoding encoding, std::size_t size,
-                                             crypto::HexCase hex_case) {
-  if (!value.starts_with(prefix)) return std::nullopt;
+bool DecodeSignature(std::string_view value, std::string_view prefix, Encoding encoding,
+                     std::size_t size, crypto::ShortBytes& out, crypto::HexCase hex_case) {
+  if (!value.starts_with(prefix) || size > crypto::ShortBytes::kCapacity) return false;
   value.remove_prefix(prefix.size());
-  if (encoding == Encoding::kHex) return crypto::DecodeHex(value, size, hex_case);
-  return crypto::DecodeBase64(value, size);
+  out.size = size;
+  const std::span<std::uint8_t> bytes(out.bytes.data(), size);
+  return encoding == Encoding::kHex ? crypto::DecodeHexInto(value, bytes, hex_case)
+                                    : crypto::DecodeBase64Into(value, bytes);
 }
 
 std::string EncodeSignature(std::span<const std::uint8_t> mac, Encoding encoding) {

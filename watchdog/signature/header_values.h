@@ -47,10 +47,11 @@ Outcome CheckFreshness(std::int64_t timestamp_ms, const Request& request);
 enum class Encoding { kHex, kBase64 };
 
 // `value` must start with `prefix`; the rest must be the strict encoding of exactly `size`
-// bytes. nullopt otherwise.
-std::optional<crypto::Bytes> DecodeSignature(std::string_view value, std::string_view prefix,
-                                             Encoding encoding, std::size_t size,
-                                             crypto::HexCase hex_case = crypto::HexCase::kLower);
+// bytes (at most crypto::ShortBytes::kCapacity), decoded into `out`. False otherwise, with
+// `out` unspecified.
+bool DecodeSignature(std::string_view value, std::string_view prefix, Encoding encoding,
+                     std::size_t size, crypto::ShortBytes& out,
+                     crypto::HexCase hex_case = crypto::HexCase::kLower);
 std::string EncodeSignature(std::span<const std::uint8_t> mac, Encoding encoding);
 
 // Splits on `separator`, keeping empty pieces.

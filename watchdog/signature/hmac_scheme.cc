@@ -11,9 +11,23 @@
 namespace hw::signature {
 namespace {
 
+// One MAC a check runs: the key's states are copied once, straight into place.
+struct Running {
+  Running(crypto::Algorithm a, const crypto::HmacKey& key) : algorithm(a), hmac(key.Start()) {}
+  crypto::Algorithm algorithm;
+  crypto::Hmac hmac;
+};
+
+// Runs one MAC per (key, candidate algorithm) from the pre-keyed contexts: the prefix, then
+// every body chunk, then the suffix; Finish compares in constant time.
 class MacCheck final : public BodyCheck {
  public:
-  MacCheck(MacPlan plan, std::span<const PreparedKey> keys) : plan_(std::move(plan)) {
+  // The running MACs are kept in `arena` too (the request's). The scheme's Parse fills plan()
+  // in place; then Run starts the MACs.
+  explicit MacCheck(std::pmr::memory_resource* arena) : running_(arena) {}
+  MacPlan& plan() { return plan_; }
+
+  void Run(std::span<const PreparedKey> keys) {
     // The distinct algorithms of the candidates (at most the four there are), in order.
     std::array<crypto::Algorithm, 4> algorithms{};
     std::size_t count = 0;
@@ -47,31 +61,27 @@ class MacCheck final : public BodyCheck {
       const std::span<const std::uint8_t> mac(computed.data(), size);
       for (const MacCandidate& c : plan_.candidates) {
         // No early exit: every candidate is compared, in constant time.
-        if (c.algorithm == r.algorithm && crypto::ConstantTimeEqual(mac, c.mac)) valid = true;
+        if (c.algorithm == r.algorithm && crypto::ConstantTimeEqual(mac, c.mac.view())) {
+          valid = true;
+        }
       }
     }
     return valid ? Outcome::kValid : Outcome::kMismatch;
   }
 
  private:
-  struct Running {
-    // The key's states are copied once, straight into place.
-    Running(crypto::Algorithm a, const crypto::HmacKey& key) : algorithm(a), hmac(key.Start()) {}
-    crypto::Algorithm algorithm;
-    crypto::Hmac hmac;
-  };
   MacPlan plan_;
-  // One key and algorithm (two while a secret rotates) fit here: no allocation per request.
-  alignas(Running) std::array<std::byte, 2 * sizeof(Running) + 64> arena_;
-  std::pmr::monotonic_buffer_resource resource_{arena_.data(), arena_.size()};
-  std::pmr::vector<Running> running_{&resource_};
+  std::pmr::vector<Running> running_;
 };
 
-}  // namespace
+// With one key and algorithm, or two while a secret rotates, a check and its MACs fit in the
+// room the Verifier keeps for them (alignment padding included).
+static_assert(sizeof(MacCheck) + 2 * sizeof(Running) + 2 * alignof(std::max_align_t) <=
+                  kMacCheckBytes,
+              "kMacCheckBytes is the room a MacCheck and two running MACs take");
+static_assert(alignof(MacCheck) <= alignof(std::max_align_t));
 
-std::unique_ptr<BodyCheck> StartMacCheck(MacPlan plan, std::span<const PreparedKey> keys) {
-  return std::make_unique<MacCheck>(std::move(plan), keys);
-}
+}  // namespace
 
 crypto::Bytes ComputeMac(const PreparedKey& key, crypto::Algorithm algorithm,
                          std::string_view prefix, std::string_view body, std::string_view suffix) {
@@ -97,20 +107,25 @@ Expected<PreparedKey> HmacScheme::Prepare(const secrets::Secret& secret) const {
 }
 
 Started HmacScheme::Start(const Request& request, std::span<const PreparedKey> keys) const {
-  Parsed parsed = Parse(request);
-  if (const Outcome* decided = std::get_if<Outcome>(&parsed)) return Started{*decided, nullptr, {}};
-  MacPlan& plan = std::get<MacPlan>(parsed);
+  // The check is made first, so the headers are parsed straight into its plan.
+  BodyCheckPtr check = MakeCheck<MacCheck>(request, request.arena);
+  auto& mac_check = static_cast<MacCheck&>(*check);
+  MacPlan& plan = mac_check.plan();
+  if (const Outcome parsed = Parse(request, plan); parsed != Outcome::kValid) {
+    return Started{parsed, nullptr, {}};
+  }
   std::string replay_key = std::move(plan.replay_key);
   bool keyed_on_signature = false;
   if (request.replay_cache && replay_key.empty()) {
     // No signed id: the identity of a delivery is what the sender signed, the MAC itself
     // (the same body and secret give the same value, whatever id header comes with it).
     replay_key = "mac:";
-    for (const MacCandidate& c : plan.candidates) replay_key += crypto::EncodeHex(c.mac) + ",";
+    for (const MacCandidate& c : plan.candidates)
+      replay_key += crypto::EncodeHex(c.mac.view()) + ",";
     keyed_on_signature = true;
   }
-  return Started{Outcome::kMismatch, StartMacCheck(std::move(plan), keys), std::move(replay_key),
-                 keyed_on_signature};
+  mac_check.Run(keys);
+  return Started{Outcome::kMismatch, std::move(check), std::move(replay_key), keyed_on_signature};
 }
 
 Expected<std::vector<HeaderLine>> HmacScheme::Sign(const secrets::Secret& secret,

@@ -3,6 +3,7 @@
 // pass, and the HmacScheme base class (TableScheme, hubspot, square and twilio derive from it).
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <span>
 #include <string>
@@ -10,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/inline_vector.h"
 #include "crypto/hmac.h"
 #include "signature/header_values.h"
 #include "signature/scheme.h"
@@ -18,23 +20,21 @@ namespace hw::signature {
 
 // One signature read from the request, decoded to bytes.
 struct MacCandidate {
-  crypto::Algorithm algorithm;
-  crypto::Bytes mac;
+  crypto::Algorithm algorithm = crypto::Algorithm::kSha256;
+  crypto::ShortBytes mac;
 };
 
 // What an HMAC scheme's headers say about one request.
 struct MacPlan {
-  std::string prefix;                    // fed into the MAC before the body
-  std::string suffix;                    // fed after the body
-  std::vector<MacCandidate> candidates;  // valid if any matches under any key
-  std::string replay_key;                // see Started::replay_key
+  std::string prefix;                        // fed into the MAC before the body
+  std::string suffix;                        // fed after the body
+  InlineVector<MacCandidate, 2> candidates;  // valid if any matches under any key
+  std::string replay_key;                    // see Started::replay_key
 };
-// A plan, or the outcome the headers already decided.
-using Parsed = std::variant<Outcome, MacPlan>;
 
-// Starts one MAC per (key, candidate algorithm) from the pre-keyed contexts, feeds the
-// prefix, then every body chunk, then the suffix; Finish compares in constant time.
-std::unique_ptr<BodyCheck> StartMacCheck(MacPlan plan, std::span<const PreparedKey> keys);
+// The room an HMAC scheme's check takes in a request's arena (hmac_scheme.cc checks it fits),
+// so the Verifier can keep that much in place per request.
+inline constexpr std::size_t kMacCheckBytes = 2048;
 
 // MAC of prefix ‖ body ‖ suffix under `key` (what a sender computes); empty if `key` has no
 // context for `algorithm`.
@@ -59,8 +59,9 @@ class HmacScheme : public Scheme {
   HmacScheme(std::vector<crypto::Algorithm> algorithms, std::string header)
       : algorithms_(std::move(algorithms)), header_(std::move(header)) {}
   const std::string& header() const { return header_; }
-  // Reads the headers into a plan (or an outcome they already decide).
-  virtual Parsed Parse(const Request& request) const = 0;
+  // Reads the headers into `plan` (empty when called): kValid when they make one, else the
+  // outcome they already decide.
+  virtual Outcome Parse(const Request& request, MacPlan& plan) const = 0;
   // The header lines a sender sends, given the prepared key.
   virtual std::vector<HeaderLine> SignWith(const PreparedKey& key,
                                            const SignInput& input) const = 0;

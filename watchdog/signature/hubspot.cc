@@ -17,23 +17,25 @@ class HubSpot final : public HmacScheme {
   std::string_view Name() const override { return "hubspot"; }
 
  protected:
-  Parsed Parse(const Request& request) const override {
+  Outcome Parse(const Request& request, MacPlan& plan) const override {
     auto value = SingleValue(request.head.headers, header());
     if (const Outcome* failed = std::get_if<Outcome>(&value)) return *failed;
     auto timestamp = SingleValue(request.head.headers, kTimestampHeader);
     if (const Outcome* failed = std::get_if<Outcome>(&timestamp)) return *failed;
-    auto mac = DecodeSignature(std::get<std::string_view>(value), "", Encoding::kBase64, 32);
-    if (!mac) return Outcome::kMalformed;
+    MacCandidate& candidate = plan.candidates.emplace_back();
+    candidate.algorithm = crypto::Algorithm::kSha256;
+    if (!DecodeSignature(std::get<std::string_view>(value), "", Encoding::kBase64, 32,
+                         candidate.mac)) {
+      return Outcome::kMalformed;
+    }
     const std::string_view ts = std::get<std::string_view>(timestamp);
     const std::optional<std::int64_t> millis = ParseUnixMillis(ts);
     if (!millis) return Outcome::kMalformed;
     if (Outcome fresh = CheckFreshness(*millis, request); fresh != Outcome::kValid) return fresh;
-    MacPlan plan;
     plan.prefix = std::string(request.head.method) +
                   SignedUrl(public_url_, request.head.path, request.head.query);
     plan.suffix = std::string(ts);
-    plan.candidates.push_back({crypto::Algorithm::kSha256, std::move(*mac)});
-    return plan;
+    return Outcome::kValid;
   }
 
   std::vector<HeaderLine> SignWith(const PreparedKey& key, const SignInput& input) const override {

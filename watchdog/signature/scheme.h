@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <memory_resource>
+#include <new>
 #include <optional>
 #include <span>
 #include <string>
@@ -42,6 +44,9 @@ struct Request {
   const Clock& clock;                   // read by the schemes that check a timestamp
   std::chrono::milliseconds tolerance;  // hmac_tolerance
   bool replay_cache;                    // hmac_replay_cache > 0: delivery ids are required
+  // Where the scheme places its BodyCheck (MakeCheck): the request's own arena in the
+  // Verifier, so a check costs no allocation of its own.
+  std::pmr::memory_resource* arena = std::pmr::new_delete_resource();
 };
 
 // One request's check against one scheme, once the headers said it needs the body.
@@ -53,10 +58,35 @@ class BodyCheck {
   virtual Outcome Finish() = 0;
 };
 
+// Destroys a check made by MakeCheck and gives its memory back to the arena it came from.
+struct DestroyCheck {
+  std::pmr::memory_resource* arena = nullptr;
+  std::size_t size = 0;
+  std::size_t align = 0;
+  void operator()(BodyCheck* check) const {
+    check->~BodyCheck();
+    arena->deallocate(check, size, align);
+  }
+};
+using BodyCheckPtr = std::unique_ptr<BodyCheck, DestroyCheck>;
+
+// A check of type T, constructed in `request.arena`.
+template <typename T, typename... Args>
+BodyCheckPtr MakeCheck(const Request& request, Args&&... args) {
+  void* at = request.arena->allocate(sizeof(T), alignof(T));
+  try {
+    return BodyCheckPtr(new (at) T(std::forward<Args>(args)...),
+                        DestroyCheck{request.arena, sizeof(T), alignof(T)});
+  } catch (...) {
+    request.arena->deallocate(at, sizeof(T), alignof(T));
+    throw;
+  }
+}
+
 // What a scheme decided from the headers: either an outcome, or a check that needs the body.
 struct Started {
   Outcome outcome = Outcome::kMismatch;  // meaningful when `check` is null
-  std::unique_ptr<BodyCheck> check;
+  BodyCheckPtr check;
   std::string replay_key;  // "" = nothing to remember; else "<id header>:<id>" or "mac:<hex>"
   // The key is the signature itself (no signed id): remembered for hmac_dedupe_window rather
   // than the timestamp window.

@@ -15,15 +15,17 @@ class Square final : public HmacScheme {
   std::string_view Name() const override { return "square"; }
 
  protected:
-  Parsed Parse(const Request& request) const override {
+  Outcome Parse(const Request& request, MacPlan& plan) const override {
     auto value = SingleValue(request.head.headers, header());
     if (const Outcome* failed = std::get_if<Outcome>(&value)) return *failed;
-    auto mac = DecodeSignature(std::get<std::string_view>(value), "", Encoding::kBase64, 32);
-    if (!mac) return Outcome::kMalformed;
-    MacPlan plan;
+    MacCandidate& candidate = plan.candidates.emplace_back();
+    candidate.algorithm = crypto::Algorithm::kSha256;
+    if (!DecodeSignature(std::get<std::string_view>(value), "", Encoding::kBase64, 32,
+                         candidate.mac)) {
+      return Outcome::kMalformed;
+    }
     plan.prefix = SignedUrl(public_url_, request.head.path, request.head.query);
-    plan.candidates.push_back({crypto::Algorithm::kSha256, std::move(*mac)});
-    return plan;
+    return Outcome::kValid;
   }
 
   std::vector<HeaderLine> SignWith(const PreparedKey& key, const SignInput& input) const override {

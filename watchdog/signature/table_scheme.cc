@@ -69,7 +69,7 @@ class TableScheme final : public HmacScheme {
   }
 
  protected:
-  Parsed Parse(const Request& request) const override {
+  Outcome Parse(const Request& request, MacPlan& plan) const override {
     const HeaderSource& headers = request.head.headers;
     // The first header set whose signature header is present (the configured one if none).
     HeaderNames names = format_.headers;
@@ -93,7 +93,6 @@ class TableScheme final : public HmacScheme {
       ts = std::get<std::string_view>(value);
     }
 
-    MacPlan plan;
     const std::string_view text = std::get<std::string_view>(signature);
     const Outcome decoded =
         format_.list.separator == 0 ? DecodeValue(text, plan) : DecodeList(text, plan, ts);
@@ -115,7 +114,7 @@ class TableScheme final : public HmacScheme {
       plan.replay_key = std::move(std::get<std::string>(replay));
     }
     plan.prefix = Expand(format_.signed_prefix, id, ts);
-    return plan;
+    return Outcome::kValid;
   }
 
   std::vector<HeaderLine> SignWith(const PreparedKey& key, const SignInput& input) const override {
@@ -169,11 +168,12 @@ class TableScheme final : public HmacScheme {
     for (std::size_t i = 0; i < (allow_sha1_ ? 2u : 1u); ++i) {
       const auto& [prefix, algorithm] = forms[i];
       if (!text.starts_with(prefix)) continue;
-      std::optional<crypto::Bytes> mac = DecodeSignature(
-          text, prefix, format_.encoding, crypto::DigestSize(algorithm), format_.hex_case);
-      if (!mac) return Outcome::kMalformed;
-      plan.candidates.push_back({algorithm, std::move(*mac)});
-      return Outcome::kValid;
+      MacCandidate& candidate = plan.candidates.emplace_back();
+      candidate.algorithm = algorithm;
+      return DecodeSignature(text, prefix, format_.encoding, crypto::DigestSize(algorithm),
+                             candidate.mac, format_.hex_case)
+                 ? Outcome::kValid
+                 : Outcome::kMalformed;
     }
     return Outcome::kMalformed;
   }
@@ -193,10 +193,12 @@ class TableScheme final : public HmacScheme {
         if (timestamp) return Outcome::kMalformed;
         timestamp = value;
       } else if (key == list.mac_key) {
-        auto mac = DecodeSignature(value, "", format_.encoding,
-                                   crypto::DigestSize(format_.algorithm), format_.hex_case);
-        if (!mac) return Outcome::kMalformed;
-        plan.candidates.push_back({format_.algorithm, std::move(*mac)});
+        MacCandidate& candidate = plan.candidates.emplace_back();
+        candidate.algorithm = format_.algorithm;
+        if (!DecodeSignature(value, "", format_.encoding, crypto::DigestSize(format_.algorithm),
+                             candidate.mac, format_.hex_case)) {
+          return Outcome::kMalformed;
+        }
       }
     }
     if (!list.timestamp_key.empty()) {

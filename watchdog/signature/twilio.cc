@@ -99,9 +99,9 @@ std::optional<std::string> BodyHashOf(const Parameters& query) {
 
 class TwilioCheck final : public BodyCheck {
  public:
-  TwilioCheck(std::string url, crypto::Bytes mac, std::optional<std::string> body_hash,
+  TwilioCheck(std::string url, crypto::ShortBytes mac, std::optional<std::string> body_hash,
               std::span<const PreparedKey> keys)
-      : mac_(std::move(mac)), body_hash_(std::move(body_hash)) {
+      : mac_(mac), body_hash_(std::move(body_hash)) {
     for (const PreparedKey& key : keys) {
       const crypto::HmacKey* hmac = key.Mac(crypto::Algorithm::kSha1);
       if (hmac == nullptr) continue;
@@ -133,13 +133,14 @@ class TwilioCheck final : public BodyCheck {
       std::array<std::uint8_t, crypto::kMaxMacSize> computed;
       const std::size_t size = hmac.FinalInto(computed);
       // No early exit: every key is tried, each comparison in constant time.
-      if (size != 0 && crypto::ConstantTimeEqual({computed.data(), size}, mac_)) valid = true;
+      if (size != 0 && crypto::ConstantTimeEqual({computed.data(), size}, mac_.view()))
+        valid = true;
     }
     return valid ? Outcome::kValid : Outcome::kMismatch;
   }
 
  private:
-  crypto::Bytes mac_;
+  crypto::ShortBytes mac_;
   std::optional<std::string> body_hash_;
   std::vector<crypto::Hmac> running_;
   std::string body_;
@@ -155,31 +156,31 @@ class Twilio final : public HmacScheme {
   std::string_view Name() const override { return "twilio"; }
 
   Started Start(const Request& request, std::span<const PreparedKey> keys) const override {
-    Parsed parsed = Parse(request);
-    if (const Outcome* decided = std::get_if<Outcome>(&parsed)) {
-      return Started{*decided, nullptr, {}};
+    MacPlan plan;
+    if (const Outcome parsed = Parse(request, plan); parsed != Outcome::kValid) {
+      return Started{parsed, nullptr, {}};
     }
     std::optional<Parameters> query = ParseForm(request.head.query);
     if (!query) return Started{Outcome::kMalformed, nullptr, {}};
-    MacPlan& plan = std::get<MacPlan>(parsed);
     return Started{Outcome::kMismatch,
-                   std::make_unique<TwilioCheck>(std::move(plan.prefix),
-                                                 std::move(plan.candidates.front().mac),
-                                                 BodyHashOf(*query), keys),
+                   MakeCheck<TwilioCheck>(request, std::move(plan.prefix),
+                                          plan.candidates.front().mac, BodyHashOf(*query), keys),
                    {}};
   }
 
  protected:
   // The header's MAC, and the URL as the prefix (the rest is decided in TwilioCheck).
-  Parsed Parse(const Request& request) const override {
+  Outcome Parse(const Request& request, MacPlan& plan) const override {
     auto value = SingleValue(request.head.headers, header());
     if (const Outcome* failed = std::get_if<Outcome>(&value)) return *failed;
-    auto mac = DecodeSignature(std::get<std::string_view>(value), "", Encoding::kBase64, 20);
-    if (!mac) return Outcome::kMalformed;
-    MacPlan plan;
+    MacCandidate& candidate = plan.candidates.emplace_back();
+    candidate.algorithm = crypto::Algorithm::kSha1;
+    if (!DecodeSignature(std::get<std::string_view>(value), "", Encoding::kBase64, 20,
+                         candidate.mac)) {
+      return Outcome::kMalformed;
+    }
     plan.prefix = SignedUrl(public_url_, request.head.path, request.head.query);
-    plan.candidates.push_back({crypto::Algorithm::kSha1, std::move(*mac)});
-    return plan;
+    return Outcome::kValid;
   }
 
  public:

@@ -20,6 +20,7 @@
 #include "secrets/secret_file.h"
 #include "secrets/secret_watcher.h"
 #include "signature/header_values.h"
+#include "signature/hmac_scheme.h"
 #include "signature/registry.h"
 #include "signature/scheme.h"
 
@@ -115,9 +116,19 @@ class AnySchemeCheck final : public Check {
     entries_.reserve(2);  // the whole arena: a third entry moves them to the heap
   }
 
-  static std::unique_ptr<Check> Decided(Decision decision) {
-    auto check = std::make_unique<AnySchemeCheck>(nullptr, nullptr);
-    check->result_ = decision;
+  // A check made in `storage` when given, else on the heap.
+  static CheckPtr Make(CheckStorage* storage, std::shared_ptr<const Snapshot> snapshot,
+                       std::shared_ptr<const ReplayContext> replay) {
+    if (storage == nullptr) {
+      return CheckPtr(new AnySchemeCheck(std::move(snapshot), std::move(replay)), {true});
+    }
+    return CheckPtr(new (storage->bytes) AnySchemeCheck(std::move(snapshot), std::move(replay)),
+                    {false});
+  }
+
+  static CheckPtr Decided(CheckStorage* storage, Decision decision) {
+    CheckPtr check = Make(storage, nullptr, nullptr);
+    static_cast<AnySchemeCheck&>(*check).result_ = decision;
     return check;
   }
 
@@ -143,6 +154,8 @@ class AnySchemeCheck final : public Check {
   }
 
   bool NeedsBody() const override { return needs_body_; }
+  // Where the schemes place their body checks for this request.
+  std::pmr::memory_resource* Arena() { return &resource_; }
 
   void Update(std::string_view chunk) override {
     if (!needs_body_) return;
@@ -174,7 +187,7 @@ class AnySchemeCheck final : public Check {
   struct Entry {
     std::string_view scheme;
     Outcome outcome;
-    std::unique_ptr<BodyCheck> check;
+    BodyCheckPtr check;
     std::string replay_key;
     bool keyed_on_signature = false;
   };
@@ -297,13 +310,19 @@ class AnySchemeCheck final : public Check {
  private:
   std::shared_ptr<const Snapshot> snapshot_;  // keeps the keys of running checks alive
   std::shared_ptr<const ReplayContext> replay_;
-  // The present schemes: one or two fit here, so a request costs no allocation for them.
-  alignas(Entry) std::array<std::byte, 2 * sizeof(Entry)> arena_;
+  // The present schemes (one or two) and one HMAC check fit here, so a request costs no
+  // allocation for them; more go to the heap. `entries_` is declared after `resource_`, so the
+  // checks it holds are destroyed while their arena is still there.
+  alignas(std::max_align_t) std::array<std::byte, 2 * sizeof(Entry) + kMacCheckBytes> arena_;
   std::pmr::monotonic_buffer_resource resource_{arena_.data(), arena_.size()};
   std::pmr::vector<Entry> entries_{&resource_};
   bool needs_body_ = false;
   std::optional<Decision> result_;
 };
+
+static_assert(sizeof(AnySchemeCheck) <= sizeof(CheckStorage::bytes),
+              "CheckStorage holds an AnySchemeCheck");
+static_assert(alignof(AnySchemeCheck) <= alignof(CheckStorage));
 
 }  // namespace
 
@@ -563,23 +582,25 @@ Expected<std::unique_ptr<Verifier>> Verifier::CreateWithSecretFile(
   return std::unique_ptr<Verifier>(new Verifier(std::move(state).value()));
 }
 
-std::unique_ptr<Check> Verifier::Begin(const RequestHead& head) const {
+CheckPtr Verifier::Begin(const RequestHead& head, CheckStorage* storage) const {
   const State& s = *state_;
-  if (s.disabled) return AnySchemeCheck::Decided({Outcome::kDisabled, ""});
+  if (s.disabled) return AnySchemeCheck::Decided(storage, {Outcome::kDisabled, ""});
   for (const auto& [method, path] : s.options.allow_unsigned) {
     if (method == head.method && path == head.path) {
-      return AnySchemeCheck::Decided({Outcome::kUnsignedAllowed, ""});
+      return AnySchemeCheck::Decided(storage, {Outcome::kUnsignedAllowed, ""});
     }
   }
   std::shared_ptr<const Snapshot> snapshot = s.Current();
-  const Request request{head, *s.clock, s.options.tolerance, s.replay != nullptr};
-  auto check = std::make_unique<AnySchemeCheck>(snapshot, s.replay);
+  const Snapshot& keys = *snapshot;
+  CheckPtr made = AnySchemeCheck::Make(storage, std::move(snapshot), s.replay);
+  auto& check = static_cast<AnySchemeCheck&>(*made);
+  const Request request{head, *s.clock, s.options.tolerance, s.replay != nullptr, check.Arena()};
   for (std::size_t i = 0; i < s.schemes.size(); ++i) {
     if (!s.schemes[i]->Present(head.headers)) continue;
-    check->Add(s.schemes[i]->Name(), s.schemes[i]->Start(request, snapshot->keys[i]));
+    check.Add(s.schemes[i]->Name(), s.schemes[i]->Start(request, keys.keys[i]));
   }
-  check->Seal(s.schemes.size() == 1 ? s.schemes.front()->Name() : std::string_view());
-  return check;
+  check.Seal(s.schemes.size() == 1 ? s.schemes.front()->Name() : std::string_view());
+  return made;
 }
 
 const replay::StoreStats* Verifier::ReplayStats() const {

@@ -4,6 +4,7 @@
 // in outcome.h, the request view in request_view.h.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -65,6 +66,26 @@ class Check {
                                std::function<void()> ready) = 0;
 };
 
+// Room for one request's Check, kept by the caller (the server: in each request object) so
+// that Begin places the check there and allocates nothing. One check at a time; the storage
+// must outlive it.
+struct CheckStorage {
+  alignas(std::max_align_t) std::byte bytes[3072];
+};
+
+// Owns a Check: destroys it, and frees it only when Begin had to allocate it (no storage).
+struct CheckDeleter {
+  bool heap = true;
+  void operator()(Check* check) const {
+    if (heap) {
+      delete check;
+    } else {
+      check->~Check();
+    }
+  }
+};
+using CheckPtr = std::unique_ptr<Check, CheckDeleter>;
+
 class Verifier {
  public:
   // Validates scheme names (unknown → Error listing every valid name; empty list → Error
@@ -85,8 +106,8 @@ class Verifier {
 
   // Starts the check of one request: decides from the headers what they alone decide
   // (disabled, unsigned_allowed, missing, malformed, expired, and header-only schemes).
-  // Thread-safe.
-  std::unique_ptr<Check> Begin(const RequestHead& head) const;
+  // Thread-safe. The check lives in `storage` when one is given, else on the heap.
+  CheckPtr Begin(const RequestHead& head, CheckStorage* storage = nullptr) const;
   bool Disabled() const;            // hmac_scheme=none
   std::string SchemesText() const;  // "github,stripe" for the startup log ("none" if disabled)
   // False when deciding a matching signature (Check::Finish) and settling its claim may wait

@@ -3,6 +3,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <optional>
+#include <random>
+#include <string>
+
 namespace hw::crypto {
 namespace {
 
@@ -29,6 +33,76 @@ TEST_CASE("hex refuses characters that are not hex digits") {
   CHECK_FALSE(DecodeHex("0x", 1, HexCase::kAny).has_value());
   CHECK_FALSE(DecodeHex(std::string_view("0\0", 2), 1, HexCase::kAny).has_value());
   CHECK_FALSE(DecodeHex("abc", HexCase::kAny).has_value());
+}
+
+// DecodeHexInto reads eight digits at a time: over random texts mixing every kind of byte (hex
+// digits of both cases, their neighbours '/', ':', '@', 'G', '`', 'g', and bytes above 0x7f),
+// at every length and offset, it must accept and decode exactly what a digit-by-digit decoder
+// does.
+TEST_CASE("hex decoding eight digits at a time agrees with one digit at a time") {
+  auto reference = [](std::string_view text, HexCase hex_case) -> std::optional<Bytes> {
+    if (text.size() % 2 != 0) return std::nullopt;
+    auto digit = [hex_case](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f' && hex_case != HexCase::kUpper) return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F' && hex_case != HexCase::kLower) return c - 'A' + 10;
+      return -1;
+    };
+    Bytes out;
+    for (std::size_t i = 0; i < text.size(); i += 2) {
+      const int high = digit(text[i]);
+      const int low = digit(text[i + 1]);
+      if (high < 0 || low < 0) return std::nullopt;
+      out.push_back(static_cast<std::uint8_t>(high << 4 | low));
+    }
+    return out;
+  };
+  std::mt19937 rng(20261207);
+  const std::string near = "0123456789abcdefABCDEF/:@G`g";
+  std::size_t accepted = 0;
+  for (int round = 0; round < 20000; ++round) {
+    const std::size_t bytes = rng() % 70;
+    std::string text(2 * bytes, '0');
+    const unsigned mode = rng() % 4;
+    for (char& c : text) {
+      const unsigned pick = rng() % 1000;
+      if (mode == 0 || pick < 990) {
+        c = "0123456789abcdef0123456789ABCDEF"[rng() % (mode == 1 ? 32 : 16) +
+                                               (mode == 2 ? 16 : 0)];
+      } else if (pick < 996) {
+        c = near[rng() % near.size()];
+      } else {
+        c = static_cast<char>(rng() & 0xff);
+      }
+    }
+    for (HexCase hex_case : {HexCase::kLower, HexCase::kUpper, HexCase::kAny}) {
+      Bytes out(bytes);
+      const bool ok = DecodeHexInto(text, out, hex_case);
+      const std::optional<Bytes> expected = reference(text, hex_case);
+      INFO("text " << text << " case " << static_cast<int>(hex_case));
+      REQUIRE(ok == expected.has_value());
+      if (ok) {
+        REQUIRE(out == *expected);
+        ++accepted;
+      }
+    }
+  }
+  CHECK(accepted > 10000);  // the property was exercised on valid texts, not only refusals
+  // Every single byte value in every position of a 16-digit text.
+  for (std::size_t at = 0; at < 16; ++at) {
+    for (int c = 0; c < 256; ++c) {
+      std::string text = "0123456789abcdef";
+      text[at] = static_cast<char>(c);
+      for (HexCase hex_case : {HexCase::kLower, HexCase::kUpper, HexCase::kAny}) {
+        Bytes out(8);
+        const bool ok = DecodeHexInto(text, out, hex_case);
+        const std::optional<Bytes> expected = reference(text, hex_case);
+        INFO("byte " << c << " at " << at);
+        REQUIRE(ok == expected.has_value());
+        if (ok) REQUIRE(out == *expected);
+      }
+    }
+  }
 }
 
 TEST_CASE("hex encoding is lower case") {
