@@ -15,7 +15,8 @@ Every function callgrind saw is listed (mangled names), those of the streaming s
 each scenario's sorted by name.
 Names of a later build that are missing here are simply laid out as before (lld is told not to
 warn), so the file only needs to be made again when the start-up or request path changes
-much; the ctest `hot-symbols` fails when fewer than 80 % of its names are left in the binary.
+much; the ctest `static: the start-up and request path's functions are laid out together`
+fails when fewer than 80 % of its names are left in the binary.
 
 Usage: tests/bench/hot_symbols.py BUILD/hmac-watchdog [OUTPUT]   (needs valgrind)
 """
@@ -97,7 +98,8 @@ def profile(binary, work, name, env):
         for line in f:
             m = definition.match(line)
             if m and not m.group(1).startswith(("0x", "(below main)")):
-                names.append(m.group(1))
+                # A recursive call is named "fn'2": the function is fn.
+                names.append(re.sub(r"'\d+$", "", m.group(1)))
     return names
 
 

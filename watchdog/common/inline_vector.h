@@ -14,6 +14,22 @@ namespace hw {
 template <typename T, std::size_t N>
 class InlineVector {
  public:
+  InlineVector() = default;
+  InlineVector(const InlineVector&) = default;
+  InlineVector& operator=(const InlineVector&) = default;
+  // A moved-from vector is empty (a plain move of the members would leave it with a size
+  // and no heap elements).
+  InlineVector(InlineVector&& other) noexcept { *this = std::move(other); }
+  InlineVector& operator=(InlineVector&& other) noexcept {
+    if (this != &other) {
+      inline_ = std::move(other.inline_);
+      heap_ = std::move(other.heap_);
+      size_ = other.size_;
+      other.heap_.clear();
+      other.size_ = 0;
+    }
+    return *this;
+  }
   // A new default-constructed element at the end, to be filled in place.
   T& emplace_back() {
     if (heap_.empty() && size_ < N) return inline_[size_++];  // never used before: still new
@@ -21,8 +37,9 @@ class InlineVector {
       heap_.reserve(2 * N);
       for (std::size_t i = 0; i < size_; ++i) heap_.push_back(std::move(inline_[i]));
     }
-    ++size_;
-    return heap_.emplace_back();
+    T& added = heap_.emplace_back();
+    ++size_;  // only once the element exists
+    return added;
   }
   void push_back(T&& value) { emplace_back() = std::move(value); }
 

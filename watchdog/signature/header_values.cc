@@ -115,10 +115,11 @@ bool DecodeSignature(std::string_view value, std::string_view prefix, Encoding e
                      std::size_t size, crypto::ShortBytes& out, crypto::HexCase hex_case) {
   if (!value.starts_with(prefix) || size > crypto::ShortBytes::kCapacity) return false;
   value.remove_prefix(prefix.size());
-  out.size = size;
   const std::span<std::uint8_t> bytes(out.bytes.data(), size);
-  return encoding == Encoding::kHex ? crypto::DecodeHexInto(value, bytes, hex_case)
-                                    : crypto::DecodeBase64Into(value, bytes);
+  const bool decoded = encoding == Encoding::kHex ? crypto::DecodeHexInto(value, bytes, hex_case)
+                                                  : crypto::DecodeBase64Into(value, bytes);
+  out.size = decoded ? size : 0;  // a failed decode leaves no candidate bytes
+  return decoded;
 }
 
 std::string EncodeSignature(std::span<const std::uint8_t> mac, Encoding encoding) {

@@ -48,7 +48,7 @@ enum class Encoding { kHex, kBase64 };
 
 // `value` must start with `prefix`; the rest must be the strict encoding of exactly `size`
 // bytes (at most crypto::ShortBytes::kCapacity), decoded into `out`. False otherwise, with
-// `out` unspecified.
+// `out` empty.
 bool DecodeSignature(std::string_view value, std::string_view prefix, Encoding encoding,
                      std::size_t size, crypto::ShortBytes& out,
                      crypto::HexCase hex_case = crypto::HexCase::kLower);

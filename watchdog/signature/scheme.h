@@ -61,11 +61,12 @@ class BodyCheck {
 // Destroys a check made by MakeCheck and gives its memory back to the arena it came from.
 struct DestroyCheck {
   std::pmr::memory_resource* arena = nullptr;
+  void* memory = nullptr;  // what the arena gave (not assumed to be the BodyCheck's address)
   std::size_t size = 0;
   std::size_t align = 0;
   void operator()(BodyCheck* check) const {
     check->~BodyCheck();
-    arena->deallocate(check, size, align);
+    arena->deallocate(memory, size, align);
   }
 };
 using BodyCheckPtr = std::unique_ptr<BodyCheck, DestroyCheck>;
@@ -76,7 +77,7 @@ BodyCheckPtr MakeCheck(const Request& request, Args&&... args) {
   void* at = request.arena->allocate(sizeof(T), alignof(T));
   try {
     return BodyCheckPtr(new (at) T(std::forward<Args>(args)...),
-                        DestroyCheck{request.arena, sizeof(T), alignof(T)});
+                        DestroyCheck{request.arena, at, sizeof(T), alignof(T)});
   } catch (...) {
     request.arena->deallocate(at, sizeof(T), alignof(T));
     throw;

@@ -16,6 +16,26 @@ TEST_CASE("constant-time comparison tells equal from different byte strings") {
   CHECK(ConstantTimeEqual(Bytes{}, Bytes{}));
 }
 
+// The comparison goes eight bytes at a time, then byte by byte: every length around those
+// steps, and a difference in each position (each bit), must be told apart.
+TEST_CASE("constant-time comparison finds a difference at any position of any length") {
+  for (std::size_t size : {1u, 7u, 8u, 9u, 15u, 16u, 17u, 20u, 32u, 33u, 64u}) {
+    Bytes a(size);
+    for (std::size_t i = 0; i < size; ++i) a[i] = static_cast<std::uint8_t>(i * 37 + 11);
+    CHECK(ConstantTimeEqual(a, a));
+    for (std::size_t at = 0; at < size; ++at) {
+      for (int bit = 0; bit < 8; ++bit) {
+        Bytes b = a;
+        b[at] = static_cast<std::uint8_t>(b[at] ^ (1 << bit));
+        INFO("size " << size << " position " << at << " bit " << bit);
+        CHECK_FALSE(ConstantTimeEqual(a, b));
+        CHECK_FALSE(ConstantTimeEqual(b, a));
+      }
+    }
+    CHECK_FALSE(ConstantTimeEqual(a, Bytes(a.begin(), a.end() - 1)));
+  }
+}
+
 TEST_CASE("cleanse overwrites the bytes with zeros") {
   Bytes secret{9, 8, 7, 6, 5};
   Cleanse(secret.data(), secret.size());

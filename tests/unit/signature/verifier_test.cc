@@ -190,6 +190,62 @@ TEST_CASE("headers that decide the outcome need no body") {
   CHECK(valid->Finish().outcome == Outcome::kValid);
 }
 
+// A request's candidates are kept in place up to two, then on the heap: a header with many
+// v1 items must still be valid when any one of them matches, wherever it stands, and refused
+// when none does or one is malformed.
+TEST_CASE("stripe: any one of many v1 signatures matches, at any position") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  auto verifier = Make(test::OptionsFor("stripe", dir));
+  const std::string good = StripeSignature("s", kNow, "body");
+  const std::string good_mac = good.substr(good.find("v1=") + 3);
+  const std::string ts = "t=" + std::to_string(kNow);
+  for (std::size_t count : {1u, 2u, 3u, 5u, 9u}) {
+    for (std::size_t at = 0; at <= count; ++at) {  // at == count: no matching item
+      std::string header = ts;
+      for (std::size_t i = 0; i < count; ++i) {
+        header += ",v1=" + (i == at ? good_mac : std::string(64, static_cast<char>('a' + i % 6)));
+      }
+      INFO(count << " items, the valid one at " << at);
+      for (CheckStorage* storage : {static_cast<CheckStorage*>(nullptr), new CheckStorage}) {
+        HeaderList headers;
+        headers.Add("Stripe-Signature", header);
+        {
+          CheckPtr check = verifier->Begin({"POST", "/", "", headers}, storage);
+          REQUIRE(check->NeedsBody());
+          check->Update("body");
+          CHECK(check->Finish().outcome == (at < count ? Outcome::kValid : Outcome::kMismatch));
+        }
+        HeaderList malformed;
+        malformed.Add("Stripe-Signature", header + ",v1=" + std::string(63, 'a'));
+        CHECK(verifier->Begin({"POST", "/", "", malformed}, storage)->Finish().outcome ==
+              Outcome::kMalformed);
+        delete storage;
+      }
+    }
+  }
+}
+
+// The server keeps one CheckStorage per request object and Begin places the check there: one
+// storage reused for many checks in a row, valid and forged, gives each its own answer.
+TEST_CASE("checks placed in one caller's storage one after another do not disturb each other") {
+  test::TempDir dir;
+  dir.Write("webhook-secret", "s");
+  auto verifier = Make(test::OptionsFor("github", dir));
+  CheckStorage storage;
+  for (int i = 0; i < 200; ++i) {
+    const std::string body = "body " + std::to_string(i);
+    test::Sent sent = GithubRequest("s", body);
+    if (i % 3 == 1) sent.headers[0].second = GithubSignature("other", body);
+    HeaderList headers;
+    for (const auto& [name, value] : sent.headers) headers.Add(name, value);
+    CheckPtr check = verifier->Begin({"POST", "/", "", headers}, &storage);
+    REQUIRE(static_cast<void*>(check.get()) == static_cast<void*>(storage.bytes));
+    check->Update(body);
+    CHECK(check->Finish().outcome == (i % 3 == 1 ? Outcome::kMismatch : Outcome::kValid));
+  }
+}
+
 TEST_CASE("stripe scheme rejects a timestamp outside the tolerance in either direction") {
   test::TempDir dir;
   dir.Write("webhook-secret", "whsec_abc");
