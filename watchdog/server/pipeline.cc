@@ -266,7 +266,9 @@ HeadResult Pipeline::Begin(RequestHead head) const {
     return out;
   }
 
-  auto request = std::unique_ptr<PendingRequest>(new PendingRequest());
+  // Default-initialised (no "()"): every member initialises itself, and the check's storage
+  // is not zeroed first.
+  auto request = std::unique_ptr<PendingRequest>(new PendingRequest);
   request->method_.assign(head.method);
   request->target_.assign(head.target);
   request->remote_addr_.assign(head.remote_addr);
