@@ -41,7 +41,6 @@ class InlineVector {
     ++size_;  // only once the element exists
     return added;
   }
-  void push_back(T&& value) { emplace_back() = std::move(value); }
 
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }

@@ -116,38 +116,31 @@ void KeyedStates::Wipe() {
   live = false;
 }
 
-Hmac::Hmac(Algorithm algorithm, const KeyedStates& states) : algorithm_(algorithm) {
-  if (!states.live) return;
-  if (algorithm == Algorithm::kSha256) {
+void Hmac::CopyStates(const DigestState& inner, const DigestState& outer) {
+  if (algorithm_ == Algorithm::kSha256) {
     // The usual case, with a size the compiler knows: copied inline, no memcpy call.
-    std::memcpy(inner_.bytes, states.inner.bytes, sizeof(SHA256_CTX));
-    std::memcpy(outer_.bytes, states.outer.bytes, sizeof(SHA256_CTX));
+    std::memcpy(inner_.bytes, inner.bytes, sizeof(SHA256_CTX));
+    std::memcpy(outer_.bytes, outer.bytes, sizeof(SHA256_CTX));
   } else {
-    const std::size_t context = Functions(algorithm).context;
-    std::memcpy(inner_.bytes, states.inner.bytes, context);
-    std::memcpy(outer_.bytes, states.outer.bytes, context);
+    const std::size_t context = Functions(algorithm_).context;
+    std::memcpy(inner_.bytes, inner.bytes, context);
+    std::memcpy(outer_.bytes, outer.bytes, context);
   }
   live_ = true;
 }
 
-Hmac::Hmac(Hmac&& other) noexcept : algorithm_(other.algorithm_) {
-  if (!other.live_) return;
-  const std::size_t context = Functions(algorithm_).context;
-  std::memcpy(inner_.bytes, other.inner_.bytes, context);
-  std::memcpy(outer_.bytes, other.outer_.bytes, context);
-  live_ = true;
-  other.Wipe();
+Hmac::Hmac(Algorithm algorithm, const KeyedStates& states) : algorithm_(algorithm) {
+  if (states.live) CopyStates(states.inner, states.outer);
 }
+
+Hmac::Hmac(Hmac&& other) noexcept : algorithm_(other.algorithm_) { *this = std::move(other); }
 
 Hmac& Hmac::operator=(Hmac&& other) noexcept {
   if (this != &other) {
     Wipe();
     algorithm_ = other.algorithm_;
     if (other.live_) {
-      const std::size_t context = Functions(algorithm_).context;
-      std::memcpy(inner_.bytes, other.inner_.bytes, context);
-      std::memcpy(outer_.bytes, other.outer_.bytes, context);
-      live_ = true;
+      CopyStates(other.inner_, other.outer_);
       other.Wipe();
     }
   }

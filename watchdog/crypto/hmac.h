@@ -79,6 +79,8 @@ class Hmac {
  private:
   friend class HmacKey;
   Hmac(Algorithm algorithm, const KeyedStates& states);
+  // Copies the algorithm's part of two states in; the Hmac is then live.
+  void CopyStates(const DigestState& inner, const DigestState& outer);
   void Wipe();
   Algorithm algorithm_;
   bool live_ = false;  // false once final, moved from or wiped
