@@ -145,10 +145,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (begun.request) {
     const std::size_t split = (flags >> 2) % (body.size() + 1);
-    hw::server::BodyReader read_body = [&](const std::function<bool(std::string_view)>& sink) {
-      // Deliver in two chunks at a fuzzed split point.
+    hw::server::BodyReader read_body = [&](const std::function<bool(std::string_view)>& sink,
+                                           hw::Body& into) {
+      // Deliver in two chunks at a fuzzed split point; the second received into the body's
+      // room when it fits there, as the server does.
       if (!sink(std::string_view(body).substr(0, split))) return hw::server::ReadResult::kError;
-      if (!sink(std::string_view(body).substr(split))) return hw::server::ReadResult::kError;
+      std::string_view rest = std::string_view(body).substr(split);
+      if (std::span<char> room = into.Room(); (flags & 0x80) != 0 && room.size() >= rest.size()) {
+        std::copy(rest.begin(), rest.end(), room.begin());
+        rest = std::string_view(room.data(), rest.size());
+      }
+      if (!sink(rest)) return hw::server::ReadResult::kError;
       return hw::server::ReadResult::kOk;
     };
     auto result = pipeline.Handle(*begun.request, read_body);

@@ -6,12 +6,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <exception>
 #include <initializer_list>
 #include <iterator>
 #include <memory>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -192,7 +194,7 @@ class Connection {
   Io Receive(char* out, std::size_t capacity, std::size_t& got, Clock::time_point deadline);
   bool WaitFor(short events, int timeout_ms) const;
   bool Send(std::initializer_list<std::string_view> parts);
-  ReadResult ReadBody(const RequestParser::BodySink& sink, Clock::time_point deadline,
+  ReadResult ReadBody(const RequestParser::BodySink& sink, Body& body, Clock::time_point deadline,
                       Exchange& ex);
   // Serves the request whose head the parser has, from `stage` on; false: the connection
   // must end. On the loop, a request that needs a worker is left in begun_.
@@ -524,18 +526,31 @@ bool Connection::Invoke(Exchange& ex, Stage stage, std::unique_ptr<PendingReques
   return RespondResult(ex, std::move(result));
 }
 
-ReadResult Connection::ReadBody(const RequestParser::BodySink& sink, Clock::time_point deadline,
-                                Exchange& ex) {
+ReadResult Connection::ReadBody(const RequestParser::BodySink& sink, Body& body,
+                                Clock::time_point deadline, Exchange& ex) {
   // Once what was buffered is parsed, the body's bytes go from the socket straight into the
-  // parser (and so into the sink), through a chunk on this stack: a large body is copied once
-  // in user space, not first into the connection's buffer.
+  // parser (and so into the sink): a body of announced length into the room reserved for it
+  // (Body::Room), where it stays, and otherwise through a chunk on this stack. Either way a
+  // large body is copied once in user space, not first into the connection's buffer.
+  const std::uint64_t length = parser_->head().content_length;  // 0 when chunked
   char chunk[kReadChunk];
   while (true) {
     std::string_view input = Unparsed();
     bool direct = false;
     if (input.empty()) {
+      char* into = chunk;
+      std::size_t capacity = sizeof chunk;
+      if (length > parser_->body_bytes()) {
+        // Only the body's own bytes: what follows it (a pipelined request) must not land there.
+        const std::uint64_t due = length - parser_->body_bytes();
+        if (std::span<char> room = body.Room();
+            room.size() >= std::min<std::uint64_t>(due, sizeof chunk)) {
+          into = room.data();
+          capacity = static_cast<std::size_t>(std::min<std::uint64_t>(due, room.size()));
+        }
+      }
       std::size_t got = 0;
-      switch (Receive(chunk, sizeof chunk, got, deadline)) {
+      switch (Receive(into, capacity, got, deadline)) {
         case Io::kOk:
           break;
         case Io::kTimedOut:
@@ -544,7 +559,7 @@ ReadResult Connection::ReadBody(const RequestParser::BodySink& sink, Clock::time
         case Io::kError:
           return ReadResult::kError;
       }
-      input = std::string_view(chunk, got);
+      input = std::string_view(into, got);
       direct = true;
     }
     auto step = parser_->Feed(input, &sink);
@@ -647,8 +662,8 @@ bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline, Stage st
   const ParsedHead& head = parser_->head();
   BodyReader reader;
   if (stage == Stage::kBody && head.has_body) {
-    reader = [this, deadline, &ex](const RequestParser::BodySink& sink) {
-      return ReadBody(sink, deadline, ex);
+    reader = [this, deadline, &ex](const RequestParser::BodySink& sink, Body& body) {
+      return ReadBody(sink, body, deadline, ex);
     };
   }
   if (on_loop_) {

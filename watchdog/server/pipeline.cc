@@ -382,7 +382,7 @@ std::optional<PipelineResult> Pipeline::ReadBody(PendingRequest& request,
   const bool grow_lease = !request.content_length_ && (feed || request.plugin_with_body_);
   std::optional<std::string> spool_error;
   bool over_budget = false;
-  ReadResult result = read_body([&](std::string_view chunk) {
+  const auto sink = [&](std::string_view chunk) {
     if (grow_lease && !request.lease_.Grow(chunk.size())) {
       over_budget = true;
       return false;
@@ -393,7 +393,8 @@ std::optional<PipelineResult> Pipeline::ReadBody(PendingRequest& request,
       return false;
     }
     return true;
-  });
+  };
+  ReadResult result = read_body(sink, body);
   if (over_budget) {
     metrics_.UnverifiedBudgetRejected();
     PipelineResult r = Reject(503, std::string(kBudgetBody));

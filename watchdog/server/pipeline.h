@@ -157,8 +157,11 @@ struct PipelineResult {
   bool holds_slot = false;       // a streamed response keeps its max_inflight slot: Release()
 };
 
-// Delivers the raw body in chunks to `sink` (which returns false to stop reading).
-using BodyReader = std::function<ReadResult(const std::function<bool(std::string_view)>& sink)>;
+// Delivers the raw body in chunks to `sink` (which returns false to stop reading). It may
+// receive a chunk into `body.Room()` first, then hand that on: the body keeps it where it is,
+// uncopied.
+using BodyReader =
+    std::function<ReadResult(const std::function<bool(std::string_view)>& sink, Body& body)>;
 
 class Pipeline {
  public:

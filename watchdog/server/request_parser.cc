@@ -157,6 +157,7 @@ int RequestParser::OnHeadersComplete() {
   head_.keep_alive = llhttp_should_keep_alive(p) != 0;
   head_.chunked = (p->flags & F_CHUNKED) != 0;
   head_.has_body = head_.chunked || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+  if (!head_.chunked && (p->flags & F_CONTENT_LENGTH)) head_.content_length = p->content_length;
   head_.upgrade = p->upgrade != 0;
   for (auto& h : head_.headers) {
     while (!h.value.empty() && (h.value.back() == ' ' || h.value.back() == '\t')) {

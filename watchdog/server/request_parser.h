@@ -37,8 +37,9 @@ struct ParsedHead {
   bool keep_alive = true;  // the client allows another request on the connection
   bool has_body = false;   // Content-Length > 0, or chunked
   bool chunked = false;
-  bool upgrade = false;          // Connection: upgrade with Upgrade, or CONNECT
-  bool expect_continue = false;  // Expect: 100-continue (HTTP/1.1)
+  std::uint64_t content_length = 0;  // the announced length of a body that is not chunked
+  bool upgrade = false;              // Connection: upgrade with Upgrade, or CONNECT
+  bool expect_continue = false;      // Expect: 100-continue (HTTP/1.1)
 };
 
 class RequestParser {
