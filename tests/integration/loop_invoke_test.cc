@@ -6,6 +6,7 @@
 // and that a forged request still never reaches the function.
 #include <random>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -266,4 +267,52 @@ TEST_CASE(
   CHECK(got[2].status == 500);
   CHECK(got[3].status == 500);  // released after the failure: the retry ran
   CHECK(h.Metric("hmac_upstream_requests_total") - upstream_before == 3);
+}
+
+namespace {
+
+// User and system CPU time of a process so far, in clock ticks (/proc/PID/stat fields 14, 15).
+long CpuTicks(pid_t pid) {
+  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "http mode: a lone client's requests are answered with the loop's poll before sleeping on "
+    "and off, and an idle lone connection costs no CPU") {
+  for (const char* spin : {"20", "0", "1000"}) {
+    INFO("loop_spin_us=" << spin);
+    HttpLoop h(Env{{"loop_spin_us", spin}});
+    RawConnection c(h.w->port());
+    for (int i = 0; i < 200; ++i) {
+      const std::string body = "lone " + std::to_string(i);
+      REQUIRE(c.Send(Signed("/echo", body)));
+      auto got = ReadResponses(c, 1);
+      REQUIRE(got.size() == 1);
+      REQUIRE(got[0].status == 200);
+      REQUIRE_THAT(got[0].body, Catch::EndsWith("\n" + body));
+    }
+    REQUIRE(c.Send(Forged("/echo", "forged")));
+    auto forged = ReadResponses(c, 1);
+    REQUIRE(forged.size() == 1);
+    CHECK(forged[0].status == 401);
+    // The connection stays open and idle: the loop must sleep, not poll on. 2 s of polling
+    // would be about 200 ticks; sleeping costs the 100 ms tick's few microseconds.
+    const long before = CpuTicks(h.w->pid());
+    std::this_thread::sleep_for(2s);
+    const long used = CpuTicks(h.w->pid()) - before;
+    CHECK(used >= 0);
+    CHECK(used < 30);
+  }
 }

@@ -183,6 +183,11 @@ const std::vector<KeyDef>& Defs() {
     add("max_connections", "", "256",
         "open client connections served at once; more wait in the listen queue",
         SetInt(&Config::max_connections, 1, 100000, "an integer from 1 to 100000"));
+    add("loop_spin_us", "", "20",
+        "microseconds a front loop serving a single client polls for its next event before "
+        "sleeping: less latency for a lone client, up to that much CPU after each burst "
+        "(0 = sleep at once)",
+        SetInt(&Config::loop_spin_us, 0, 1000, "an integer from 0 to 1000"));
     add("max_body_bytes", "", "25MiB", "larger request bodies get 413 before verification",
         SetBytes(&Config::max_body_bytes, false));
     add("max_header_bytes", "", "64KiB", "larger request heads (request line + headers) get 431",

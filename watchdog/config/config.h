@@ -115,6 +115,7 @@ struct ServerOptions : SpoolOptions {
   Duration keepalive_timeout = std::chrono::seconds(5);
   int max_inflight = 0;  // 0 = no limit
   int max_connections = 256;
+  int loop_spin_us = 20;  // a front loop with one client polls this long before sleeping
   std::size_t max_body_bytes = 25u * 1024 * 1024;
   // Bodies of requests whose signature is not yet decided, all requests together (memory
   // and spool): past it a request gets 503 with Retry-After before its body is read.

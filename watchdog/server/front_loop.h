@@ -61,6 +61,9 @@ class FrontLoop {
     std::chrono::milliseconds read_timeout;       // a head must be complete within this
     std::chrono::milliseconds keepalive_timeout;  // idle time allowed between requests
     std::size_t head_limit;  // bytes after which a head is handed over anyway (to be refused)
+    // With at most one client connection, how long to poll for its next event before
+    // sleeping (0: never).
+    std::chrono::microseconds spin{0};
   };
   // Called on the loop thread with a connection whose head is complete (or over head_limit).
   // Must not block. Takes ownership of the descriptor.

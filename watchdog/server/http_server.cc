@@ -192,7 +192,8 @@ Status HttpServer::Impl::Bind() {
   workers_ = std::make_unique<WorkerPool>(WorkerPool::Options{
       std::min<std::size_t>(max_conn, 8), max_conn, max_conn * 4, std::chrono::seconds(10)});
   FrontLoop::Options options{cfg_.read_timeout, cfg_.keepalive_timeout,
-                             cfg_.max_header_bytes + kMaxTargetBytes};
+                             cfg_.max_header_bytes + kMaxTargetBytes,
+                             std::chrono::microseconds(cfg_.loop_spin_us)};
   // The first loop accepts and deals new connections out to every loop in turn; each loop
   // then serves its connections on its own thread.
   const std::size_t count = LoopCount();

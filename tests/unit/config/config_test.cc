@@ -94,6 +94,7 @@ TEST_CASE("defaults follow the compatibility contract") {
   CHECK(c->exec_timeout == 30s);
   CHECK(c->healthcheck_interval == 30s);
   CHECK(c->max_inflight == 0);
+  CHECK(c->loop_spin_us == 20);
   CHECK(c->max_body_bytes == 25u * 1024 * 1024);
   CHECK(c->prefix_logs);
   CHECK(c->cgi_headers);
@@ -143,6 +144,14 @@ TEST_CASE("every bad value names the variable, the value and what was expected")
   env = Minimal();
   env["write_timeout"] = "0";
   CHECK_THAT(LoadError(env), Catch::Contains("write_timeout"));
+  for (const char* spin : {"-1", "1001", "20us", "x"}) {
+    env = Minimal();
+    env["loop_spin_us"] = spin;
+    CHECK_THAT(LoadError(env), Catch::Contains("loop_spin_us") && Catch::Contains("0 to 1000"));
+  }
+  env = Minimal();
+  env["loop_spin_us"] = "0";
+  CHECK(LoadError(env).empty());
   env = Minimal();
   env.erase("fprocess");
   CHECK_THAT(LoadError(env), Catch::Contains("fprocess"));
