@@ -394,3 +394,34 @@ TEST_CASE("half-open and idle connections never starve health checks or signed r
   }
   CHECK(g.SpawnCount() == 5);
 }
+
+TEST_CASE(
+    "a thousand connections expiring together are all cut, a batch at a time, and health "
+    "probes meanwhile are answered") {
+  Guarded g(Env{{"read_timeout", "1s"}}, "echo");
+  // Opened together, so they expire within moments of each other: four of the loop's batches.
+  std::vector<std::unique_ptr<RawConnection>> flood;
+  for (int i = 0; i < 1000; ++i) {
+    auto c = std::make_unique<RawConnection>(g.w->port());
+    REQUIRE(c->fd() >= 0);
+    if (i % 2 == 0) c->Send("POST /x HTTP/1.1\r\nHost: a\r\n");
+    flood.push_back(std::move(c));
+  }
+  const auto opened = std::chrono::steady_clock::now();
+  int probes = 0;
+  while (std::chrono::steady_clock::now() - opened < 2500ms) {
+    CHECK(Request(g.w->port(), "GET", "/_/health", {}, "", 5s).status == 200);
+    ++probes;
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(probes > 20);
+  // Every one was cut (end of file, nothing written to a head never finished).
+  int cut = 0;
+  for (auto& c : flood) {
+    c->Read(2s, 1);
+    if (c->closed()) ++cut;
+  }
+  CHECK(cut == 1000);
+  CHECK_THAT(g.w->Log(), Catch::Contains("connection(s) cut: no complete request head"));
+  CHECK(g.SpawnCount() == 0);
+}

@@ -27,6 +27,8 @@ constexpr auto kTickInterval = std::chrono::milliseconds(100);
 constexpr std::uint64_t kUpstreamTag = std::uint64_t{1} << 32;
 constexpr std::uint64_t kHandled = ~std::uint64_t{0};
 constexpr int kMaxEvents = 256;  // per epoll_wait
+// Expired connections closed in one pass; more wait for the next, after the loop's events.
+constexpr std::size_t kExpiredPerPass = 256;
 
 void AddressOf(int fd, bool peer, std::string& ip, int& port) {
   sockaddr_storage addr{};
@@ -109,7 +111,9 @@ void FrontLoop::Run() {
   while (!stop_.load()) {
     if (before_wait_) before_wait_();
     // Connections made ready meanwhile (a store write failed) are served without sleeping.
-    const int wait_ms = ready_.empty() ? static_cast<int>(kTickInterval.count()) : 0;
+    // Likewise when a pass left expired connections for the next one.
+    const int wait_ms =
+        ready_.empty() && !expiry_left_ ? static_cast<int>(kTickInterval.count()) : 0;
     int n = 0;
     if (wait_ms > 0 && options_.spin.count() > 0 && woke_for_events &&
         held_connections_.size() <= 1) {
@@ -187,6 +191,8 @@ void FrontLoop::Run() {
       ExpireDeadlines();
       if (tick_) tick_();
       ServeReady();
+    } else if (expiry_left_) {
+      ExpireDeadlines();
     }
   }
   CloseListener();
@@ -457,8 +463,16 @@ void FrontLoop::ExpireDeadlines() {
   std::vector<int> expired;
   std::vector<int> begun;
   std::size_t cut = 0;
+  expiry_left_ = false;
   for (const auto& [fd, held] : held_connections_) {
     if (now <= held.deadline) continue;
+    if (expired.size() + begun.size() == kExpiredPerPass) {
+      // Thousands expiring together (a flood opened at once) are closed a batch at a time,
+      // with the loop's events looked at between batches: a health probe is not kept
+      // waiting behind them.
+      expiry_left_ = true;
+      break;
+    }
     // A request begun here whose body did not arrive in time: a worker answers it (408). One
     // whose function did not answer within exec_timeout: a worker answers it (504).
     if (held.connection.resume) {

@@ -148,6 +148,7 @@ class FrontLoop {
   void Drop(int fd, bool cut);
   // Stops watching a held connection and gives it to Dispatch.
   void HandOver(std::unordered_map<int, Held>::iterator it);
+  // Ends connections past their deadline, up to a batch; sets expiry_left_ when more are.
   void ExpireDeadlines();
   void TakeReturned();
   void CloseListener();
@@ -164,8 +165,9 @@ class FrontLoop {
   Place place_;
   Stray stray_;
   std::unordered_map<int, Held> held_connections_;  // loop thread only
-  std::unordered_map<int, int> awaited_;            // upstream fd -> client fd; loop thread only
-  std::vector<int> ready_;                          // loop thread only
+  bool expiry_left_ = false;  // a pass of ExpireDeadlines left expired connections; loop only
+  std::unordered_map<int, int> awaited_;  // upstream fd -> client fd; loop thread only
+  std::vector<int> ready_;                // loop thread only
   std::function<void()> before_wait_;
   std::function<void(bool)> after_wait_;
   std::mutex returned_mutex_;
