@@ -115,10 +115,11 @@ void FrontLoop::Run() {
     const int wait_ms =
         ready_.empty() && !expiry_left_ ? static_cast<int>(kTickInterval.count()) : 0;
     int n = 0;
-    if (wait_ms > 0 && options_.spin.count() > 0 && woke_for_events &&
-        held_connections_.size() <= 1) {
-      // A lone client: its next request, or the function's answer to it, usually comes within
-      // microseconds; polling for it a moment saves the wake-up of a sleeping thread.
+    if (wait_ms > 0 && options_.spin.count() > 0 && woke_for_events && kept_ &&
+        held_connections_.size() == 1) {
+      // A lone client served here: its next request, or the function's answer to it, usually
+      // comes within microseconds; polling for it a moment saves a sleeping thread's wake-up.
+      // (One a worker serves, as in the fork modes, is not waited for: the loop sleeps.)
       const auto until = Clock::now() + options_.spin;
       do {
         n = ::epoll_wait(epoll_fd_, events, kMaxEvents, 0);
@@ -126,6 +127,7 @@ void FrontLoop::Run() {
     }
     if (n == 0) n = ::epoll_wait(epoll_fd_, events, kMaxEvents, wait_ms);
     woke_for_events = n > 0;
+    kept_ = false;
     if (n < 0) {
       if (errno == EINTR) continue;  // nothing was reported: wait again before serving
       log::Error(fmt::format("epoll_wait: {}", std::strerror(errno)));
@@ -331,6 +333,7 @@ void FrontLoop::OnReadable(int fd) {
 }
 
 void FrontLoop::Rearm(std::unordered_map<int, Held>::iterator it) {
+  kept_ = true;
   const int fd = it->first;
   Held& held = it->second;
   auto& c = held.connection;
