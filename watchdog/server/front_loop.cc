@@ -489,9 +489,12 @@ void FrontLoop::ExpireDeadlines() {
   }
   for (int fd : expired) Drop(fd, true);
   for (int fd : begun) HandOver(held_connections_.find(fd));
-  if (cut > 0) {
-    log::Warn(
-        fmt::format("{} connection(s) cut: no complete request head within read_timeout", cut));
+  // One line for all the batches of a wave.
+  cut_in_wave_ += cut;
+  if (!expiry_left_ && cut_in_wave_ > 0) {
+    log::Warn(fmt::format("{} connection(s) cut: no complete request head within read_timeout",
+                          cut_in_wave_));
+    cut_in_wave_ = 0;
   }
 }
 

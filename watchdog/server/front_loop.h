@@ -165,8 +165,10 @@ class FrontLoop {
   Place place_;
   Stray stray_;
   std::unordered_map<int, Held> held_connections_;  // loop thread only
-  bool kept_ = false;         // this turn served a connection here and kept it (Rearm); loop only
-  bool expiry_left_ = false;  // a pass of ExpireDeadlines left expired connections; loop only
+  bool kept_ = false;  // this turn served a connection here and kept it (Rearm); loop only
+  bool expiry_left_ = false;
+  std::size_t cut_in_wave_ = 0;  // connections cut by the passes of one wave, logged at its end  //
+                                 // a pass of ExpireDeadlines left expired connections; loop only
   std::unordered_map<int, int> awaited_;  // upstream fd -> client fd; loop thread only
   std::vector<int> ready_;                // loop thread only
   std::function<void()> before_wait_;
