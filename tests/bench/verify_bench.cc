@@ -2,8 +2,9 @@
 // Finish for a github-signed body) next to OpenSSL's own HMAC-SHA256 on the same buffer:
 // a pre-keyed EVP_MAC context duplicated per message (the fastest raw way the spec names),
 // the one-shot HMAC() that re-keys every time, and one context re-initialised per message
-// (EVP_MAC_init without a key). Times are this thread's CPU time (the median of ~10 ms
-// batches), so a busy shared machine moves them little. Prints one line per size:
+// (EVP_MAC_init without a key). Times are this thread's CPU time (the median of ~2 ms
+// batches, the five taken in turn), so a busy shared machine moves their ratios little. Prints one
+// line per size:
 //   size BYTES verify_ns N raw_dup_ns N raw_oneshot_ns N raw_reinit_ns N
 //
 // Usage: verify_bench SECRET_FILE [MILLISECONDS_PER_FIGURE=300] [SIZE...]
@@ -48,7 +49,6 @@ std::string Hex(const unsigned char* data, std::size_t n) {
   return out;
 }
 
-// Median over several batches of the time per call of `fn`, in nanoseconds.
 // This thread's CPU time in ns: on a shared machine, time spent preempted is not counted.
 double ThreadCpuNs() {
   timespec ts{};
@@ -56,26 +56,41 @@ double ThreadCpuNs() {
   return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
 }
 
-double NanosPerCall(const std::function<void()>& fn, double budget_ms) {
-  // Calibrate a batch of about 10 ms.
-  std::size_t batch = 1;
-  while (true) {
-    double t0 = ThreadCpuNs();
-    for (std::size_t i = 0; i < batch; ++i) fn();
-    double ms = (ThreadCpuNs() - t0) / 1e6;
-    if (ms > 10 || batch > (1u << 24)) break;
-    batch *= 2;
+// The median time per call, in nanoseconds, of each of `fns`, measured side by side: batches
+// of about 2 ms of each in turn (the order rotating every round) until `budget_ms` per
+// function is spent. A neighbour that slows the machine for a while slows every function
+// alike, instead of whichever one was being measured then (measured one after the other, the
+// ratios of these figures moved by a third between runs on a busy machine).
+std::vector<double> NanosPerCallSideBySide(const std::vector<std::function<void()>>& fns,
+                                           double budget_ms) {
+  const std::size_t n = fns.size();
+  std::vector<std::size_t> batch(n, 1);
+  for (std::size_t f = 0; f < n; ++f) {
+    while (true) {
+      const double t0 = ThreadCpuNs();
+      for (std::size_t i = 0; i < batch[f]; ++i) fns[f]();
+      if ((ThreadCpuNs() - t0) / 1e6 > 2 || batch[f] > (1u << 24)) break;
+      batch[f] *= 2;
+    }
   }
-  std::vector<double> samples;
-  auto end = SteadyClock::now() + std::chrono::duration<double, std::milli>(budget_ms);
-  while (samples.size() < 5 || SteadyClock::now() < end) {
-    double t0 = ThreadCpuNs();
-    for (std::size_t i = 0; i < batch; ++i) fn();
-    samples.push_back((ThreadCpuNs() - t0) / static_cast<double>(batch));
-    if (samples.size() > 1000) break;
+  std::vector<std::vector<double>> samples(n);
+  const auto end =
+      SteadyClock::now() + std::chrono::duration<double, std::milli>(budget_ms * double(n));
+  for (std::size_t round = 0; round < 5 || SteadyClock::now() < end; ++round) {
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t f = (round + k) % n;
+      const double t0 = ThreadCpuNs();
+      for (std::size_t i = 0; i < batch[f]; ++i) fns[f]();
+      samples[f].push_back((ThreadCpuNs() - t0) / static_cast<double>(batch[f]));
+    }
+    if (round > 5000) break;
   }
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
+  std::vector<double> medians;
+  for (std::vector<double>& s : samples) {
+    std::sort(s.begin(), s.end());
+    medians.push_back(s[s.size() / 2]);
+  }
+  return medians;
 }
 
 }  // namespace
@@ -140,60 +155,54 @@ int main(int argc, char** argv) {
     volatile int sink = 0;
     // As the server does: each request object keeps room for its check.
     signature::CheckStorage storage;
-    double verify_ns = bench::NanosPerCall(
-        [&] {
-          auto check = (*verifier)->Begin(head, &storage);
-          if (check->NeedsBody()) check->Update(body);
-          sink = sink + static_cast<int>(check->Finish().outcome);
-        },
-        budget_ms);
+    auto verify = [&] {
+      auto check = (*verifier)->Begin(head, &storage);
+      if (check->NeedsBody()) check->Update(body);
+      sink = sink + static_cast<int>(check->Finish().outcome);
+    };
     // The watchdog's own HMAC (crypto::HmacKey: a copy of pre-keyed digest states), without
     // the verifier around it: the floor the verifier's own work adds to.
     auto core_key = crypto::HmacKey::Create(
         crypto::Algorithm::kSha256,
         std::span(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()));
-    double core_ns = bench::NanosPerCall(
-        [&] {
-          crypto::Hmac hmac = core_key->Start();
-          hmac.Update(body);
-          std::array<std::uint8_t, crypto::kMaxMacSize> out;
-          sink = sink + static_cast<int>(hmac.FinalInto(out)) + out[0];
-        },
-        budget_ms);
-    double dup_ns = bench::NanosPerCall(
-        [&] {
-          EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed);
-          EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(body.data()), body.size());
-          unsigned char out[EVP_MAX_MD_SIZE];
-          std::size_t out_len = 0;
-          EVP_MAC_final(ctx, out, &out_len, sizeof out);
-          EVP_MAC_CTX_free(ctx);
-          sink = sink + out[0];
-        },
-        budget_ms);
+    auto core = [&] {
+      crypto::Hmac hmac = core_key->Start();
+      hmac.Update(body);
+      std::array<std::uint8_t, crypto::kMaxMacSize> out;
+      sink = sink + static_cast<int>(hmac.FinalInto(out)) + out[0];
+    };
+    auto dup = [&] {
+      EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed);
+      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(body.data()), body.size());
+      unsigned char out[EVP_MAX_MD_SIZE];
+      std::size_t out_len = 0;
+      EVP_MAC_final(ctx, out, &out_len, sizeof out);
+      EVP_MAC_CTX_free(ctx);
+      sink = sink + out[0];
+    };
     // A context kept by the caller and re-initialised with the same key (EVP_MAC_init with
     // no key restores HMAC's inner/outer pads; nothing is allocated).
     EVP_MAC_CTX* reused = EVP_MAC_CTX_dup(keyed);
-    double reinit_ns = bench::NanosPerCall(
-        [&] {
-          EVP_MAC_init(reused, nullptr, 0, nullptr);
-          EVP_MAC_update(reused, reinterpret_cast<const unsigned char*>(body.data()), body.size());
-          unsigned char out[EVP_MAX_MD_SIZE];
-          std::size_t out_len = 0;
-          EVP_MAC_final(reused, out, &out_len, sizeof out);
-          sink = sink + out[0];
-        },
-        budget_ms);
+    auto reinit = [&] {
+      EVP_MAC_init(reused, nullptr, 0, nullptr);
+      EVP_MAC_update(reused, reinterpret_cast<const unsigned char*>(body.data()), body.size());
+      unsigned char out[EVP_MAX_MD_SIZE];
+      std::size_t out_len = 0;
+      EVP_MAC_final(reused, out, &out_len, sizeof out);
+      sink = sink + out[0];
+    };
+    auto oneshot = [&] {
+      unsigned char out[EVP_MAX_MD_SIZE];
+      unsigned int out_len = 0;
+      HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(body.data()), body.size(), out, &out_len);
+      sink = sink + out[0];
+    };
+    const std::vector<double> ns =
+        bench::NanosPerCallSideBySide({verify, dup, oneshot, reinit, core}, budget_ms);
     EVP_MAC_CTX_free(reused);
-    double oneshot_ns = bench::NanosPerCall(
-        [&] {
-          unsigned char out[EVP_MAX_MD_SIZE];
-          unsigned int out_len = 0;
-          HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-               reinterpret_cast<const unsigned char*>(body.data()), body.size(), out, &out_len);
-          sink = sink + out[0];
-        },
-        budget_ms);
+    const double verify_ns = ns[0], dup_ns = ns[1], oneshot_ns = ns[2], reinit_ns = ns[3],
+                 core_ns = ns[4];
     std::printf(
         "size %zu verify_ns %.0f raw_dup_ns %.0f raw_oneshot_ns %.0f raw_reinit_ns %.0f "
         "core_ns %.0f\n",

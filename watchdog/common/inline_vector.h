@@ -2,10 +2,15 @@
 // for the few items one request carries (a signature's candidates), read without allocating.
 // The elements are contiguous either way. Append-only. T must be default-constructible and
 // movable.
+//
+// The in-place room is raw storage: an element is constructed only when it is added, so an
+// empty vector costs no zero-filling of N elements (a request's signature candidates are
+// 80 bytes each, and most requests carry one). Elements are default-initialised (`new T`, not
+// `new T()`): members without initialisers stay as the type leaves them, as in a local.
 #pragma once
 
-#include <array>
 #include <cstddef>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -14,31 +19,42 @@ namespace hw {
 template <typename T, std::size_t N>
 class InlineVector {
  public:
-  InlineVector() = default;
-  InlineVector(const InlineVector&) = default;
-  InlineVector& operator=(const InlineVector&) = default;
-  // A moved-from vector is empty (a plain move of the members would leave it with a size
-  // and no heap elements).
-  InlineVector(InlineVector&& other) noexcept { *this = std::move(other); }
-  InlineVector& operator=(InlineVector&& other) noexcept {
+  // User-provided, so even a value-initialised vector (`InlineVector<T, N>{}`) leaves its room
+  // unfilled.
+  InlineVector() {}  // NOLINT(modernize-use-equals-default): see above
+  ~InlineVector() { DestroyInline(); }
+  InlineVector(const InlineVector& other) { CopyFrom(other); }
+  InlineVector& operator=(const InlineVector& other) {
     if (this != &other) {
-      inline_ = std::move(other.inline_);
-      heap_ = std::move(other.heap_);
-      size_ = other.size_;
-      other.heap_.clear();
-      other.size_ = 0;
+      Clear();
+      CopyFrom(other);
     }
     return *this;
   }
-  // A new default-constructed element at the end, to be filled in place.
+  // A moved-from vector is empty.
+  InlineVector(InlineVector&& other) noexcept { MoveFrom(other); }
+  InlineVector& operator=(InlineVector&& other) noexcept {
+    if (this != &other) {
+      Clear();
+      MoveFrom(other);
+    }
+    return *this;
+  }
+
+  // A new default-initialised element at the end, to be filled in place.
   T& emplace_back() {
-    if (heap_.empty() && size_ < N) return inline_[size_++];  // never used before: still new
+    if (heap_.empty() && size_ < N) {
+      T* added = ::new (static_cast<void*>(Slot(size_))) T;
+      ++size_;  // only once the element exists
+      return *added;
+    }
     if (heap_.empty()) {
       heap_.reserve(2 * N);
-      for (std::size_t i = 0; i < size_; ++i) heap_.push_back(std::move(inline_[i]));
+      for (std::size_t i = 0; i < size_; ++i) heap_.push_back(std::move(*Slot(i)));
+      DestroyInlineElements();  // the heap now holds them all; size_ is unchanged
     }
     T& added = heap_.emplace_back();
-    ++size_;  // only once the element exists
+    ++size_;
     return added;
   }
 
@@ -52,10 +68,45 @@ class InlineVector {
   const T& front() const { return *data(); }
 
  private:
-  T* data() { return heap_.empty() ? inline_.data() : heap_.data(); }
-  const T* data() const { return heap_.empty() ? inline_.data() : heap_.data(); }
+  T* Slot(std::size_t i) { return std::launder(reinterpret_cast<T*>(inline_ + i * sizeof(T))); }
+  const T* Slot(std::size_t i) const {
+    return std::launder(reinterpret_cast<const T*>(inline_ + i * sizeof(T)));
+  }
+  T* data() { return heap_.empty() ? Slot(0) : heap_.data(); }
+  const T* data() const { return heap_.empty() ? Slot(0) : heap_.data(); }
 
-  std::array<T, N> inline_{};
+  // Destroys the elements in the in-place room (there are size_ of them while heap_ is empty).
+  void DestroyInlineElements() {
+    for (std::size_t i = 0; i < size_; ++i) Slot(i)->~T();
+  }
+  void DestroyInline() {
+    if (heap_.empty()) DestroyInlineElements();
+  }
+  void Clear() {
+    DestroyInline();
+    heap_.clear();
+    size_ = 0;
+  }
+  // Into an empty vector.
+  void CopyFrom(const InlineVector& other) {
+    for (const T& element : other) emplace_back() = element;
+  }
+  void MoveFrom(InlineVector& other) noexcept {
+    if (!other.heap_.empty()) {
+      heap_ = std::move(other.heap_);
+      other.heap_.clear();
+      size_ = other.size_;
+    } else {
+      for (std::size_t i = 0; i < other.size_; ++i) {
+        ::new (static_cast<void*>(Slot(i))) T(std::move(*other.Slot(i)));
+        ++size_;
+      }
+      other.DestroyInlineElements();
+    }
+    other.size_ = 0;
+  }
+
+  alignas(T) unsigned char inline_[N * sizeof(T)];  // size_ elements while heap_ is empty
   std::size_t size_ = 0;
   std::vector<T> heap_;  // all the elements, once there are more than N
 };

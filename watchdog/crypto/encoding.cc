@@ -5,6 +5,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "common/strings.h"
 
 namespace hw::crypto {
@@ -102,11 +106,43 @@ bool DecodeHexWord(const char* text, std::uint8_t* out, HexCase hex_case) {
   return true;
 }
 
+#if defined(__SSE2__)
+// Sixteen hex digits (text[0..16)) as eight bytes, with SSE2 (every x86-64 has it): the same
+// steps as DecodeHexWord, on twice the digits at once.
+bool DecodeHexBlock16(const char* text, std::uint8_t* out, HexCase hex_case) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text));
+  // Signed compares: bytes above 0x7f are negative, so they fall in no range.
+  auto in_range = [&x](char lo, char hi) {
+    return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
+                         _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
+  };
+  const __m128i digit = in_range('0', '9');
+  __m128i letter = _mm_setzero_si128();
+  if (hex_case != HexCase::kUpper) letter = _mm_or_si128(letter, in_range('a', 'f'));
+  if (hex_case != HexCase::kLower) letter = _mm_or_si128(letter, in_range('A', 'F'));
+  if (_mm_movemask_epi8(_mm_or_si128(digit, letter)) != 0xffff) return false;
+  // The low nibble, plus 9 for a letter.
+  const __m128i value =
+      _mm_add_epi8(_mm_and_si128(x, _mm_set1_epi8(0x0f)), _mm_and_si128(letter, _mm_set1_epi8(9)));
+  // Each 16-bit lane holds text[2i] (the high nibble) in its low byte and text[2i+1] above.
+  const __m128i high = _mm_slli_epi16(_mm_and_si128(value, _mm_set1_epi16(0x00ff)), 4);
+  const __m128i low = _mm_srli_epi16(value, 8);
+  const __m128i bytes = _mm_or_si128(high, low);  // one output byte per lane, below 0x100
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packus_epi16(bytes, bytes));
+  return true;
+}
+#endif
+
 }  // namespace
 
 bool DecodeHexInto(std::string_view text, std::span<std::uint8_t> out, HexCase hex_case) {
   if (text.size() != out.size() * 2) return false;
   std::size_t done = 0;
+#if defined(__SSE2__)
+  for (; done + 8 <= out.size(); done += 8) {
+    if (!DecodeHexBlock16(text.data() + 2 * done, out.data() + done, hex_case)) return false;
+  }
+#endif
   if constexpr (std::endian::native == std::endian::little) {
     for (; done + 4 <= out.size(); done += 4) {
       if (!DecodeHexWord(text.data() + 2 * done, out.data() + done, hex_case)) return false;

@@ -125,7 +125,12 @@ Started HmacScheme::Start(const Request& request, std::span<const PreparedKey> k
     keyed_on_signature = true;
   }
   mac_check.Run(keys);
-  return Started{Outcome::kMismatch, std::move(check), std::move(replay_key), keyed_on_signature};
+  // Filled member by member: as an aggregate, GCC zero-fills the whole 88 bytes first.
+  Started started;
+  started.check = std::move(check);
+  started.replay_key = std::move(replay_key);
+  started.keyed_on_signature = keyed_on_signature;
+  return started;
 }
 
 Expected<std::vector<HeaderLine>> HmacScheme::Sign(const secrets::Secret& secret,

@@ -12,6 +12,7 @@
 #include <set>
 #include <utility>
 
+#include "common/bump_arena.h"
 #include "common/strings.h"
 #include "crypto/encoding.h"
 #include "crypto/sha256.h"
@@ -314,7 +315,7 @@ class AnySchemeCheck final : public Check {
   // allocation for them; more go to the heap. `entries_` is declared after `resource_`, so the
   // checks it holds are destroyed while their arena is still there.
   alignas(std::max_align_t) std::array<std::byte, 2 * sizeof(Entry) + kMacCheckBytes> arena_;
-  std::pmr::monotonic_buffer_resource resource_{arena_.data(), arena_.size()};
+  BumpArena resource_{arena_};
   std::pmr::vector<Entry> entries_{&resource_};
   bool needs_body_ = false;
   std::optional<Decision> result_;

@@ -1,0 +1,63 @@
+#include "common/strings.h"
+
+#include <random>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+namespace hw {
+namespace {
+
+bool ReferenceIEquals(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; };
+    if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST_CASE("header names compare without regard to ASCII case, and only that") {
+  CHECK(IEquals("X-Hub-Signature-256", "x-hub-signature-256"));
+  CHECK(IEquals("", ""));
+  CHECK_FALSE(IEquals("X-Hub-Signature-256", "X-Hub-Signature-25"));
+  // Bytes 0x20 apart that are not letters must differ: '@'/'`', '['/'{', '^'/'~', 0xc1/0xe1.
+  CHECK_FALSE(IEquals("abcdefg@", "abcdefg`"));
+  CHECK_FALSE(IEquals("abcdefg[", "abcdefg{"));
+  CHECK_FALSE(IEquals("^bcdefgh", "~bcdefgh"));
+  CHECK_FALSE(IEquals("abcdefg\xc1", "abcdefg\xe1"));
+  CHECK(IEquals("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"));
+
+  // Random pairs at every length: equal, equal but for case, and one byte changed (to any
+  // value, or by the 0x20 bit alone), against a byte-by-byte reference.
+  std::mt19937 rng(20261207);
+  const std::string letters = "AZaz@[`{^~-_09Xx";
+  int equal = 0;
+  for (int round = 0; round < 50000; ++round) {
+    const std::size_t n = rng() % 41;
+    std::string a(n, 'a');
+    for (char& c : a) {
+      c = rng() % 8 == 0 ? static_cast<char>(rng() & 0xff) : letters[rng() % letters.size()];
+    }
+    std::string b = a;
+    for (char& c : b) {
+      if (c >= 'a' && c <= 'z' && rng() % 2) c = static_cast<char>(c - 32);
+      if (c >= 'A' && c <= 'Z' && rng() % 2) c = static_cast<char>(c + 32);
+    }
+    if (n > 0 && rng() % 2) {
+      char& c = b[rng() % n];
+      c = rng() % 2 ? static_cast<char>(c ^ 0x20) : static_cast<char>(rng() & 0xff);
+    }
+    INFO("a=" << a << " b=" << b);
+    REQUIRE(IEquals(a, b) == ReferenceIEquals(a, b));
+    REQUIRE(IEquals(b, a) == ReferenceIEquals(a, b));
+    equal += ReferenceIEquals(a, b) ? 1 : 0;
+  }
+  CHECK(equal > 10000);  // both answers were exercised
+  CHECK(equal < 45000);
+}
+
+}  // namespace
+}  // namespace hw
