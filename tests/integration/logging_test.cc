@@ -29,8 +29,24 @@ TEST_CASE("every request gets one access log line with method, path, status and 
   REQUIRE(w->WaitForLog("call_id=call-123"));
   std::string log = w->Log();
   CHECK(std::regex_search(
-      log, std::regex("request method=POST path=/logged/path status=200 bytes=3 duration=[0-9.]+ "
-                      "outcome=disabled scheme=- call_id=call-123")));
+      log,
+      std::regex(
+          "request method=POST path=/logged/path status=200 bytes=3 duration=[0-9]+\\.[0-9]{6} "
+          "outcome=disabled scheme=- call_id=call-123")));
+}
+
+TEST_CASE("the access log's duration is the request's time in seconds, to the microsecond") {
+  TempDir tmp;
+  auto w = Watchdog::Start(Serializing("sleep 1.2", tmp));
+  Request(w->port(), "POST", "/slow", {{"X-Call-Id", "slow-call"}}, "x");
+  REQUIRE(w->WaitForLog("call_id=slow-call"));
+  std::smatch m;
+  const std::string log = w->Log();
+  REQUIRE(std::regex_search(
+      log, m, std::regex("path=/slow status=200 bytes=0 duration=([0-9]+)\\.([0-9]{6}) ")));
+  const double seconds = std::stod(m[1].str() + "." + m[2].str());
+  CHECK(seconds >= 1.2);
+  CHECK(seconds < 20);
 }
 
 TEST_CASE("requests from kube-probe are not logged") {

@@ -259,8 +259,10 @@ void Flush() { BatchedStderr::Instance().Flush(); }
 
 void WriteFields(Level level, std::string_view message, const Fields& fields) {
   const Loggers& l = Get();
+  std::size_t size = message.size() + 16;
+  for (const auto& [key, value] : fields) size += key.size() + value.size() + 6;
   std::string line;
-  line.reserve(message.size() + 64);
+  line.reserve(size + size / 8);  // escaping may add a little
   if (l.format == Format::kJson) {
     line += "\"msg\":\"";
     AppendJsonEscaped(line, message);

@@ -59,5 +59,26 @@ TEST_CASE("header names compare without regard to ASCII case, and only that") {
   CHECK(equal < 45000);
 }
 
+TEST_CASE("a CR, LF or NUL anywhere in a header is found, and nothing else is") {
+  CHECK_FALSE(HasCrLfOrNul(""));
+  CHECK_FALSE(HasCrLfOrNul("sha256=0123456789abcdef0123456789abcdef"));
+  CHECK(HasCrLfOrNul(std::string_view("\0", 1)));
+  // Every byte value at every position of texts from 1 to 40 bytes, against a plain scan.
+  for (std::size_t n = 1; n <= 40; ++n) {
+    for (std::size_t at = 0; at < n; ++at) {
+      for (int c = 0; c < 256; ++c) {
+        std::string text(n, 'a');
+        for (std::size_t i = 0; i < n; ++i) text[i] = static_cast<char>('!' + (i * 7) % 90);
+        text[at] = static_cast<char>(c);
+        const bool expected = c == '\r' || c == '\n' || c == 0;
+        INFO("byte " << c << " at " << at << " of " << n);
+        REQUIRE(HasCrLfOrNul(text) == expected);
+      }
+    }
+  }
+  // Bytes that differ from CR, LF or NUL by one bit, or sit next to them, are not found.
+  CHECK_FALSE(HasCrLfOrNul("\x0c\x0e\x0b\x09\x01\x8d\x8a\x80\xff\x0c\x0e\x0b"));
+}
+
 }  // namespace
 }  // namespace hw

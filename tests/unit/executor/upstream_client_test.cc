@@ -194,3 +194,35 @@ TEST_CASE("upstream client: a port nobody listens on is refused") {
 
 }  // namespace
 }  // namespace hw::executor
+
+TEST_CASE("upstream client: exactly the hop-by-hop header names are hop-by-hop, in any case") {
+  const std::vector<std::string> hop = {"Connection",
+                                        "Keep-Alive",
+                                        "Proxy-Connection",
+                                        "TE",
+                                        "Trailer",
+                                        "Transfer-Encoding",
+                                        "Upgrade",
+                                        "Proxy-Authenticate",
+                                        "Proxy-Authorization",
+                                        "HTTP2-Settings"};
+  for (std::string name : hop) {
+    CHECK(hw::executor::IsHopByHop(name));
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    CHECK(hw::executor::IsHopByHop(name));
+    for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    CHECK(hw::executor::IsHopByHop(name));
+    // One letter more, one less, or one changed: not hop-by-hop.
+    CHECK_FALSE(hw::executor::IsHopByHop(name + "S"));
+    CHECK_FALSE(hw::executor::IsHopByHop(name.substr(1)));
+    name.back() = name.back() == 'X' ? 'Y' : 'X';
+    CHECK_FALSE(hw::executor::IsHopByHop(name));
+  }
+  // End-to-end headers of every length from 0 to 40, as a sender names them.
+  for (std::string_view name :
+       {"", "A", "Host", "Accept", "User-Agent", "Content-Type", "Content-Length",
+        "X-Hub-Signature-256", "X-GitHub-Delivery", "Authorization", "X-Forwarded-For",
+        "Content-Encoding", "X-Very-Long-Custom-Header-Name-Of-Forty-B"}) {
+    CHECK_FALSE(hw::executor::IsHopByHop(name));
+  }
+}
