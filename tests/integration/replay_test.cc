@@ -21,8 +21,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include "harness.h"
 #include "raw_client.h"
+
 #include "replay/redis_store.h"
 #include "support/openssl_signature.h"
 
@@ -115,6 +119,7 @@ class Redis {
     return Shell("redis-cli -p " + std::to_string(port_) + " " + args + " 2>&1");
   }
   std::string Url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
+  int port() const { return port_; }
   // What redis-server logged (warnings only): why a start failed.
   std::string Log() const { return ReadFile(dir_.path() + "/redis.log"); }
   std::string UnixUrl() const { return "redis+unix://" + socket_ + "?db=1"; }
@@ -817,7 +822,8 @@ struct LaneDriver {
   std::optional<hw::replay::ClaimResult> Claim(const std::string& key, const std::string& token,
                                                int turns = 200) {
     std::optional<hw::replay::ClaimResult> got;
-    auto started = lane->Claim(key, token, 10s, [&](hw::replay::ClaimResult r) { got = r; });
+    auto started =
+        lane->Claim(key, token, 10s, [&](std::optional<hw::replay::ClaimResult> r) { got = r; });
     if (started.step == hw::replay::StoreLane::Step::kAnswered) return started.result;
     if (started.step == hw::replay::StoreLane::Step::kNeedsWorker) return std::nullopt;
     for (int i = 0; i < turns && !got; ++i) Turn();
@@ -841,8 +847,8 @@ TEST_CASE(
   // No connection yet: the lane never connects itself (that waits); a worker's claim opens
   // one for it.
   bool called = false;
-  CHECK(d.lane->Claim("k:first", "t1", 10s, [&](ClaimResult) { called = true; }).step ==
-        Step::kNeedsWorker);
+  CHECK(d.lane->Claim("k:first", "t1", 10s, [&](std::optional<ClaimResult>) { called = true; })
+            .step == Step::kNeedsWorker);
   CHECK(store.Claim("k:worker", hw::replay::NewToken(), 10s) == ClaimResult::kClaimed);
   CHECK(d.Claim("k:first", "t1") == ClaimResult::kClaimed);
   CHECK(d.watched >= 0);
@@ -854,10 +860,11 @@ TEST_CASE(
   std::vector<std::optional<ClaimResult>> first(kKeys), second(kKeys);
   for (int i = 0; i < kKeys; ++i) {
     const std::string key = "k:batch:" + std::to_string(i);
-    REQUIRE(d.lane->Claim(key, "a", 10s, [&, i](ClaimResult r) { first[i] = r; }).step ==
-            Step::kSent);
-    REQUIRE(d.lane->Claim(key, "b", 10s, [&, i](ClaimResult r) { second[i] = r; }).step ==
-            Step::kSent);
+    REQUIRE(
+        d.lane->Claim(key, "a", 10s, [&, i](std::optional<ClaimResult> r) { first[i] = r; }).step ==
+        Step::kSent);
+    REQUIRE(d.lane->Claim(key, "b", 10s, [&, i](std::optional<ClaimResult> r) { second[i] = r; })
+                .step == Step::kSent);
   }
   for (int turn = 0; turn < 200 && !second[kKeys - 1]; ++turn) d.Turn();
   for (int i = 0; i < kKeys; ++i) {
@@ -869,7 +876,7 @@ TEST_CASE(
   REQUIRE(d.lane->Keep("k:first", "t1", 10s));
   for (int i = 0; i < 20; ++i) d.Turn(5);
   CHECK(redis.Cli("GET k:first").rfind("done:", 0) == 0);
-  auto again = d.lane->Claim("k:first", "t2", 10s, [](ClaimResult) {});
+  auto again = d.lane->Claim("k:first", "t2", 10s, [](std::optional<ClaimResult>) {});
   CHECK(again.step == Step::kAnswered);
   CHECK(again.result == ClaimResult::kDone);
   // Release: a retry may claim it again, on the lane or on the store.
@@ -896,7 +903,8 @@ TEST_CASE(
   CHECK(d.lane->fd() < 0);
   CHECK(store.stats().errors >= 1);
   redis.Resume();
-  CHECK(d.lane->Claim("k:after", "t", 10s, [](ClaimResult) {}).step == Step::kNeedsWorker);
+  CHECK(d.lane->Claim("k:after", "t", 10s, [](std::optional<ClaimResult>) {}).step ==
+        Step::kNeedsWorker);
   // A release with no connection waits in the lane (the loop never waits on the store) and
   // goes out once a worker has opened the lane a connection.
   CHECK(d.lane->Release("k:queued", "q"));
@@ -921,11 +929,11 @@ TEST_CASE(
 
   // Redis killed with a claim in flight: answered unavailable at once (connection closed).
   bool answered = false;
-  ClaimResult killed{};
+  std::optional<ClaimResult> killed;
   redis.Pause();
   REQUIRE(d.lane
               ->Claim("k:killed", "t", 10s,
-                      [&](ClaimResult r) {
+                      [&](std::optional<ClaimResult> r) {
                         answered = true;
                         killed = r;
                       })
@@ -940,6 +948,132 @@ TEST_CASE(
 namespace {
 
 // A watchdog in http mode (github) in front of the test upstream, sharing `redis`.
+// A Redis before 7.0, as seen by the watchdog: a proxy in front of a real redis-server that,
+// once told to, answers SET ... GET (7.0's form) with "ERR syntax error" as Redis 6 does, and
+// passes every other command on. Commands are answered one at a time, in order. Its switch is
+// a failover to an older server while the watchdog runs.
+class OldRedisProxy {
+ public:
+  explicit OldRedisProxy(int redis_port) : redis_port_(redis_port) {
+    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    REQUIRE(::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    port_ = ntohs(a.sin_port);
+    REQUIRE(::listen(listen_, 64) == 0);
+    acceptor_ = std::thread([this] { Accept(); });
+  }
+  ~OldRedisProxy() {
+    stop_ = true;
+    acceptor_.join();
+    for (std::thread& t : served_) t.join();
+    ::close(listen_);
+  }
+  std::string Url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
+  void RefuseSetGet() { refuse_ = true; }
+  int Refused() const { return refused_.load(); }
+
+ private:
+  void Accept() {
+    while (!stop_) {
+      pollfd p{listen_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const int client = ::accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client >= 0) served_.emplace_back([this, client] { Serve(client); });
+    }
+  }
+  static bool IsSetWithGet(const redisReply& cmd) {
+    if (cmd.type != REDIS_REPLY_ARRAY || cmd.elements < 3) return false;
+    auto word = [&](std::size_t i) {
+      std::string w(cmd.element[i]->str, cmd.element[i]->len);
+      for (char& c : w) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      return w;
+    };
+    if (word(0) != "SET") return false;
+    for (std::size_t i = 3; i < cmd.elements; ++i) {
+      if (word(i) == "GET") return true;
+    }
+    return false;
+  }
+  static void Encode(const redisReply& r, std::string& out) {
+    switch (r.type) {
+      case REDIS_REPLY_STATUS:
+        out += "+" + std::string(r.str, r.len) + "\r\n";
+        break;
+      case REDIS_REPLY_ERROR:
+        out += "-" + std::string(r.str, r.len) + "\r\n";
+        break;
+      case REDIS_REPLY_INTEGER:
+        out += ":" + std::to_string(r.integer) + "\r\n";
+        break;
+      case REDIS_REPLY_NIL:
+        out += "$-1\r\n";
+        break;
+      case REDIS_REPLY_ARRAY:
+        out += "*" + std::to_string(r.elements) + "\r\n";
+        for (std::size_t i = 0; i < r.elements; ++i) Encode(*r.element[i], out);
+        break;
+      default:  // a string
+        out += "$" + std::to_string(r.len) + "\r\n" + std::string(r.str, r.len) + "\r\n";
+    }
+  }
+  void Serve(int client) {
+    redisContext* up = redisConnect("127.0.0.1", redis_port_);
+    redisReader* reader = redisReaderCreate();
+    char buf[16384];
+    bool open = up != nullptr && up->err == 0;
+    while (open && !stop_) {
+      pollfd p{client, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const ssize_t n = ::recv(client, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      redisReaderFeed(reader, buf, static_cast<std::size_t>(n));
+      void* parsed = nullptr;
+      while (open && redisReaderGetReply(reader, &parsed) == REDIS_OK && parsed != nullptr) {
+        auto* cmd = static_cast<redisReply*>(parsed);
+        std::string out;
+        if (refuse_ && IsSetWithGet(*cmd)) {
+          out = "-ERR syntax error\r\n";
+          ++refused_;
+        } else {
+          std::vector<const char*> argv;
+          std::vector<std::size_t> lens;
+          for (std::size_t i = 0; i < cmd->elements; ++i) {
+            argv.push_back(cmd->element[i]->str);
+            lens.push_back(cmd->element[i]->len);
+          }
+          auto* r = static_cast<redisReply*>(
+              redisCommandArgv(up, static_cast<int>(argv.size()), argv.data(), lens.data()));
+          if (r == nullptr) {
+            open = false;
+          } else {
+            Encode(*r, out);
+            freeReplyObject(r);
+          }
+        }
+        freeReplyObject(cmd);
+        if (open)
+          open = ::send(client, out.data(), out.size(), MSG_NOSIGNAL) ==
+                 static_cast<ssize_t>(out.size());
+      }
+    }
+    redisReaderFree(reader);
+    if (up != nullptr) redisFree(up);
+    ::close(client);
+  }
+
+  int redis_port_;
+  int listen_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false}, refuse_{false};
+  std::atomic<int> refused_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> served_;  // only the acceptor adds, before the destructor joins
+};
+
 struct HttpReplica {
   TempDir tmp;
   int upstream_port = FreePort();
@@ -1232,4 +1366,82 @@ TEST_CASE(
   for (const auto& [body, count] : ran_ok) CHECK(ran.count(body) == 1);
   CHECK(!ran.empty());
   for (auto& w : replicas) CHECK(Clean(*w));
+}
+
+TEST_CASE(
+    "a redis before 7.0 behind a running watchdog (failover to an older server): SET ... GET "
+    "refused, every delivery is still claimed once, none answered 503") {
+  Redis redis;
+  OldRedisProxy proxy(redis.port());
+  HttpReplica h(redis, {{"hmac_replay_store", proxy.Url()}});
+  h.WarmUp();  // the loops' lanes have their connections, and claim with SET ... GET
+  proxy.RefuseSetGet();
+  const long before = h.Upstream();
+  constexpr int kDeliveries = 12;
+  for (int i = 0; i < kDeliveries; ++i) {
+    const std::string body = "after failover " + std::to_string(i);
+    RawConnection c(h.w->port());
+    REQUIRE(c.Send(SignedPost("/echo", body)));
+    REQUIRE(c.Send(SignedPost("/echo", body)));  // the same delivery again, pipelined
+    auto got = ReadResponses(c, 2);
+    REQUIRE(got.size() == 2);
+    INFO("delivery " << i << ": " << got[0].status << " then " << got[1].status);
+    CHECK(got[0].status == 200);
+    CHECK(got[0].body.find(body) != std::string::npos);
+    CHECK(IsDuplicate(got[1]));
+  }
+  CHECK(proxy.Refused() >= 1);  // a lane's SET ... GET met the old server
+  CHECK(h.Upstream() - before == kDeliveries);
+  // A new delivery on a new connection, and a repeat of an old one: still right.
+  RawConnection c(h.w->port());
+  REQUIRE(c.Send(SignedPost("/echo", "after failover 0")));
+  REQUIRE(c.Send(SignedPost("/echo", "one more")));
+  auto got = ReadResponses(c, 2);
+  REQUIRE(got.size() == 2);
+  CHECK(IsDuplicate(got[0]));
+  CHECK(got[1].status == 200);
+  CHECK(h.Upstream() - before == kDeliveries + 1);
+  CHECK(Clean(*h.w));
+}
+
+TEST_CASE(
+    "a redis lane meeting a server before 7.0 hands its claim to a worker, whose two-command "
+    "claim decides right") {
+  using hw::replay::ClaimResult;
+  using Step = hw::replay::StoreLane::Step;
+  Redis redis;
+  OldRedisProxy proxy(redis.port());
+  auto endpoint = hw::replay::ParseRedisUrl(proxy.Url());
+  REQUIRE(endpoint);
+  hw::replay::RedisStore store(*endpoint, "", 300ms, 2, std::make_shared<hw::SystemClock>());
+  LaneDriver d(store);
+  REQUIRE(d.lane);
+  // A lane without a connection refers its claim to a worker, whose claim opens one for it;
+  // the lane then claims with SET ... GET.
+  CHECK(d.lane->Claim("k:first", "t0", 10s, [](std::optional<ClaimResult>) {}).step ==
+        Step::kNeedsWorker);
+  CHECK(store.Claim("k:worker", hw::replay::NewToken(), 10s) == ClaimResult::kClaimed);
+  CHECK(d.Claim("k:lane", "t1") == ClaimResult::kClaimed);
+  proxy.RefuseSetGet();  // the server is now an older one
+  bool called = false;
+  std::optional<ClaimResult> got = ClaimResult::kClaimed;
+  REQUIRE(d.lane
+              ->Claim("k:old", "t2", 10s,
+                      [&](std::optional<ClaimResult> r) {
+                        called = true;
+                        got = r;
+                      })
+              .step == Step::kSent);
+  for (int i = 0; i < 100 && !called; ++i) d.Turn();
+  CHECK(called);
+  CHECK_FALSE(got.has_value());  // not answered: a worker claims
+  CHECK(d.lane->ClaimsWaiting() == 0);
+  CHECK(proxy.Refused() == 1);
+  // From now on the lane sends its claims to workers at once, which claim with SET NX and GET.
+  CHECK(d.lane->Claim("k:next", "t3", 10s, [](std::optional<ClaimResult>) {}).step ==
+        Step::kNeedsWorker);
+  CHECK(store.Claim("k:old", hw::replay::NewToken(), 10s) == ClaimResult::kClaimed);
+  CHECK(store.Claim("k:old", hw::replay::NewToken(), 10s) == ClaimResult::kInFlight);
+  CHECK(store.Claim("k:lane", hw::replay::NewToken(), 10s) == ClaimResult::kInFlight);
+  CHECK(proxy.Refused() == 1);  // SET ... GET is not tried again
 }

@@ -584,7 +584,7 @@ class RedisStore::LoopLane final : public StoreLane {
   }
 
   Started Claim(const std::string& key, const std::string& token, std::chrono::milliseconds ttl,
-                std::function<void(ClaimResult)> done) override {
+                ClaimDone done) override {
     const auto start = std::chrono::steady_clock::now();
     const std::int64_t now_ms = store_.clock_->NowUnixMillis();
     const Digest digest = DigestOf(key);
@@ -689,8 +689,8 @@ class RedisStore::LoopLane final : public StoreLane {
     Digest digest{};
     std::int64_t now_ms = 0;  // claim: when it was asked; keep: the expiry it records
     std::chrono::milliseconds ttl{0};
-    std::function<void(ClaimResult)> done;  // claim
-    std::vector<std::string> args;          // keep, release: EVALSHA's, sent again as EVAL
+    ClaimDone done;                 // claim
+    std::vector<std::string> args;  // keep, release: EVALSHA's, sent again as EVAL
   };
 
   // True when a connection is there to send on (taking one a worker opened, dropping one
@@ -798,7 +798,12 @@ class RedisStore::LoopLane final : public StoreLane {
                      ? ClaimResult::kClaimed
                      : store_.Existing(reply, op.digest, op.now_ms, op.ttl);
       } else if (text.starts_with("ERR syntax")) {
-        store_.set_get_.store(false, std::memory_order_relaxed);  // before 7.0: workers claim
+        // Before 7.0: this claim and every later one are made on a worker (two commands, and
+        // maybe a second try), which counts it.
+        store_.set_get_.store(false, std::memory_order_relaxed);
+        claims_waiting_.fetch_sub(1, std::memory_order_relaxed);
+        op.done(std::nullopt);
+        return;
       } else {
         store_.stats_.errors.fetch_add(1, std::memory_order_relaxed);
         store_.NoteFailure(fmt::format("claim: {}", text));

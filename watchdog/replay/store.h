@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -52,9 +53,12 @@ class StoreLane {
     Step step;
     ClaimResult result = ClaimResult::kUnavailable;  // with kAnswered
   };
-  // As Store::Claim, without waiting. `done` is never called from within Claim itself.
+  // As Store::Claim, without waiting. `done` is never called from within Claim itself. It gets
+  // nullopt when the lane could not claim after all (a Redis before 7.0 refuses SET ... GET,
+  // which the lane finds out only from the answer): the claim is then made on a worker.
+  using ClaimDone = std::function<void(std::optional<ClaimResult>)>;
   virtual Started Claim(const std::string& key, const std::string& token,
-                        std::chrono::milliseconds ttl, std::function<void(ClaimResult)> done) = 0;
+                        std::chrono::milliseconds ttl, ClaimDone done) = 0;
   // As Store::Keep and Store::Release, written at once (so Redis has them before the client
   // has its answer); answers are only checked. Without a connection they wait in the lane
   // until a worker opens one; false when too many wait already (dropped, counted, logged:

@@ -588,7 +588,11 @@ bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline, Stage st
   }
   if (stage == Stage::kClaimed) {
     // Only the loop parks a request at kClaimed, and it never hands one over before its claim
-    // is answered: Admit waits on nothing now, wherever it runs.
+    // is answered: Admit waits on nothing now, wherever it runs. Unless the lane could not
+    // claim after all (a Redis before 7.0): a worker claims.
+    if (on_loop_ && !s_.pipeline->ClaimAnswered(*pending)) {
+      return Defer(ex, Stage::kDecide, std::move(pending));
+    }
     return on_loop_ ? Decided(ex, std::move(pending)) : Handle(ex, std::move(pending), nullptr);
   }
   if (stage == Stage::kChecks) {

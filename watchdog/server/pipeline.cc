@@ -517,6 +517,11 @@ signature::Check::ClaimStep Pipeline::StartClaim(PendingRequest& request, replay
   return request.check_->StartClaim(*lane, request.alive_, std::move(ready));
 }
 
+bool Pipeline::ClaimAnswered(const PendingRequest& request) const {
+  return !request.check_ || request.early_ || request.auth_admitted_ ||
+         request.check_->HasDecision();
+}
+
 PendingRequest::~PendingRequest() { ReleaseSlot(); }
 
 void PendingRequest::ReleaseSlot() {

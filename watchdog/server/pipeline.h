@@ -202,6 +202,9 @@ class Pipeline {
   // must run on a worker (it may wait on the store).
   signature::Check::ClaimStep StartClaim(PendingRequest& request, replay::StoreLane* lane,
                                          std::function<void()> ready) const;
+  // After kWaiting's `ready`: false when the lane could not claim after all (a Redis before
+  // 7.0), so Admit must run on a worker.
+  bool ClaimAnswered(const PendingRequest& request) const;
   // True when every loop with a store lane decides without waiting: DecidesWithoutWaiting,
   // or a replay store whose claims go on lanes (Redis), and nothing else that waits.
   bool DecidesOnLoop() const { return decides_on_loop_; }

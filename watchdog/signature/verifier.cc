@@ -155,6 +155,7 @@ class AnySchemeCheck final : public Check {
   }
 
   bool NeedsBody() const override { return needs_body_; }
+  bool HasDecision() const override { return result_.has_value(); }
   // Where the schemes place their body checks for this request.
   std::pmr::memory_resource* Arena() { return &resource_; }
 
@@ -285,13 +286,14 @@ class AnySchemeCheck final : public Check {
     const std::chrono::milliseconds ttl = parts.ttl;
     const std::string_view scheme = valid->scheme;
     auto answered = [this, alive = std::move(alive), ready = std::move(ready), &lane, scheme,
-                     parts = std::move(parts)](replay::ClaimResult result) mutable {
+                     parts = std::move(parts)](std::optional<replay::ClaimResult> result) mutable {
       if (alive.expired()) {
         // The request is gone (its loop ended): what it claimed must not block a retry.
         if (result == replay::ClaimResult::kClaimed) lane.Release(parts.key, parts.token);
         return;
       }
-      result_ = DecisionFor(scheme, result, std::move(parts));
+      // No result: the lane could not claim after all; Finish claims on a worker.
+      if (result) result_ = DecisionFor(scheme, *result, std::move(parts));
       ready();
     };
     const replay::StoreLane::Started started = lane.Claim(key, token, ttl, std::move(answered));

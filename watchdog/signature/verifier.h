@@ -61,9 +61,13 @@ class Check {
   // thread once the claim is answered (unless `alive` has expired by then: a claim made for a
   // request that is gone is released), and Finish then waits on nothing. kNeedsWorker: Finish
   // must claim on a worker.
+  // kWaiting can still end undecided (HasDecision false after `ready`): the lane could not
+  // claim after all, and Finish must claim on a worker.
   enum class ClaimStep { kDecided, kWaiting, kNeedsWorker };
   virtual ClaimStep StartClaim(replay::StoreLane& lane, std::weak_ptr<void> alive,
                                std::function<void()> ready) = 0;
+  // True once the decision is made: Finish then waits on nothing.
+  virtual bool HasDecision() const = 0;
 };
 
 // Room for one request's Check, kept by the caller (the server: in each request object) so
