@@ -144,7 +144,8 @@ int main(int argc, char** argv) {
     std::vector<char> room(size + 4096 + 64);
     std::string_view body = text;
     auto move_body = [&](std::size_t round) {
-      const std::size_t offset = (round * 528) % 4096;  // 8 places, 16-byte steps within lines
+      // 528-byte steps: a new place each round, in both page and cache line (256 in all).
+      const std::size_t offset = (round * 528) % 4096;
       std::copy(text.begin(), text.end(), room.begin() + static_cast<std::ptrdiff_t>(offset));
       body = std::string_view(room.data() + offset, size);
     };

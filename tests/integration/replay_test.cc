@@ -802,16 +802,20 @@ namespace {
 // asked to be watched, OnReadable when readable, Expire every turn.
 struct LaneDriver {
   int watched = -1;
+  bool writable = false;  // the lane asked to hear of room to write too
+  int write_watches = 0;  // times it asked
   std::unique_ptr<hw::replay::StoreLane> lane;
   explicit LaneDriver(hw::replay::Store& store)
-      : lane(store.NewLane([this](int fd, bool watch) {
-          watched = watch ? fd : -1;
+      : lane(store.NewLane([this](int fd, hw::replay::Interest interest) {
+          watched = interest == hw::replay::Interest::kNone ? -1 : fd;
+          writable = interest == hw::replay::Interest::kReadWrite;
+          write_watches += writable ? 1 : 0;
           return true;
         })) {}
   void Turn(int timeout_ms = 20) {
     lane->Flush();
     if (watched >= 0) {
-      pollfd p{watched, POLLIN, 0};
+      pollfd p{watched, static_cast<short>(POLLIN | (writable ? POLLOUT : 0)), 0};
       if (::poll(&p, 1, timeout_ms) > 0) lane->OnReadable();
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
@@ -1374,8 +1378,22 @@ TEST_CASE(
   Redis redis;
   OldRedisProxy proxy(redis.port());
   HttpReplica h(redis, {{"hmac_replay_store", proxy.Url()}});
-  h.WarmUp();  // the loops' lanes have their connections, and claim with SET ... GET
+  // Connections are dealt to the loops in turn: every loop's lane gets its connection, and
+  // claims with SET ... GET.
+  h.WarmUp();
+  h.WarmUp();
   proxy.RefuseSetGet();
+  auto claims = [&h] {  // every result summed
+    double sum = 0;
+    std::istringstream lines(Metrics(*h.w));
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("hmac_replay_store_claims_total{", 0) == 0) {
+        sum += std::stod(line.substr(line.rfind(' ') + 1));
+      }
+    }
+    return sum;
+  };
+  const double claims_before = claims();
   const long before = h.Upstream();
   constexpr int kDeliveries = 12;
   for (int i = 0; i < kDeliveries; ++i) {
@@ -1401,6 +1419,8 @@ TEST_CASE(
   CHECK(IsDuplicate(got[0]));
   CHECK(got[1].status == 200);
   CHECK(h.Upstream() - before == kDeliveries + 1);
+  // Each request claimed once, counted once (the lane's refused attempt is not a claim).
+  CHECK(claims() - claims_before == 2 * kDeliveries + 2);
   CHECK(Clean(*h.w));
 }
 
@@ -1444,4 +1464,49 @@ TEST_CASE(
   CHECK(store.Claim("k:old", hw::replay::NewToken(), 10s) == ClaimResult::kInFlight);
   CHECK(store.Claim("k:lane", hw::replay::NewToken(), 10s) == ClaimResult::kInFlight);
   CHECK(proxy.Refused() == 1);  // SET ... GET is not tried again
+}
+
+TEST_CASE(
+    "a redis lane whose commands the socket cannot take at once asks the loop to watch for "
+    "room, sends the rest, and goes back to watching for answers only") {
+  using hw::replay::ClaimResult;
+  using Step = hw::replay::StoreLane::Step;
+  Redis redis;
+  auto endpoint = hw::replay::ParseRedisUrl(redis.Url());
+  REQUIRE(endpoint);
+  // A long timeout: the claims sent while Redis is stopped must not expire meanwhile.
+  hw::replay::RedisStore store(*endpoint, "", 20s, 2, std::make_shared<hw::SystemClock>());
+  LaneDriver d(store);
+  REQUIRE(d.lane);
+  CHECK(d.lane->Claim("k:first", "t0", 10s, [](std::optional<ClaimResult>) {}).step ==
+        Step::kNeedsWorker);
+  CHECK(store.Claim("k:worker", hw::replay::NewToken(), 10s) == ClaimResult::kClaimed);
+  CHECK(d.Claim("k:lane", "t1") == ClaimResult::kClaimed);
+  CHECK_FALSE(d.writable);
+  // Redis stopped: claims pile up until the socket takes no more.
+  redis.Pause();
+  std::vector<std::optional<ClaimResult>> got;
+  got.reserve(1 << 17);
+  const std::string pad(200, 'p');  // longer commands fill the buffers sooner
+  while (!d.writable && got.size() < (1u << 17)) {
+    for (int i = 0; i < 2000; ++i) {
+      const std::size_t n = got.size();
+      got.emplace_back();
+      REQUIRE(d.lane
+                  ->Claim("k:fill:" + std::to_string(n) + pad, "t", 10s,
+                          [&got, n](std::optional<ClaimResult> r) { got[n] = r; })
+                  .step == Step::kSent);
+    }
+    d.lane->Flush();
+  }
+  REQUIRE(d.writable);  // the socket was full: the lane waits for room
+  CHECK(d.write_watches == 1);
+  redis.Resume();
+  for (int turn = 0; turn < 3000 && (d.writable || !got.back()); ++turn) d.Turn(50);
+  CHECK_FALSE(d.writable);  // all sent: answers only
+  std::size_t claimed = 0;
+  for (const auto& r : got) claimed += r == ClaimResult::kClaimed ? 1 : 0;
+  CHECK(claimed == got.size());
+  INFO(got.size() << " claims queued behind a full socket");
+  CHECK(d.lane->ClaimsWaiting() == 0);
 }

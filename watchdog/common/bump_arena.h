@@ -26,6 +26,8 @@ class BumpArena final : public std::pmr::memory_resource {
 
  private:
   void* do_allocate(std::size_t bytes, std::size_t align) override {
+    // At least one byte, so no piece starts at end_ (outside the buffer, to deallocate).
+    bytes = bytes == 0 ? 1 : bytes;
     const auto at = reinterpret_cast<std::uintptr_t>(next_);
     const std::uintptr_t aligned = (at + align - 1) & ~(std::uintptr_t{align} - 1);
     const std::size_t skip = aligned - at;
@@ -42,7 +44,7 @@ class BumpArena final : public std::pmr::memory_resource {
         std::less<const std::byte*>()(piece, end_)) {
       return;  // in the buffer: given back with it
     }
-    std::pmr::new_delete_resource()->deallocate(p, bytes, align);
+    std::pmr::new_delete_resource()->deallocate(p, bytes == 0 ? 1 : bytes, align);
   }
   bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
     return this == &other;

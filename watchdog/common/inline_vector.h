@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <new>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -31,6 +32,8 @@ class InlineVector {
     }
     return *this;
   }
+  static_assert(std::is_nothrow_move_constructible_v<T>,
+                "moving the elements to the heap, or with the vector, must not throw");
   // A moved-from vector is empty.
   InlineVector(InlineVector&& other) noexcept { MoveFrom(other); }
   InlineVector& operator=(InlineVector&& other) noexcept {
@@ -44,7 +47,7 @@ class InlineVector {
   // A new default-initialised element at the end, to be filled in place.
   T& emplace_back() {
     if (heap_.empty() && size_ < N) {
-      T* added = ::new (static_cast<void*>(Slot(size_))) T;
+      T* added = ::new (Room(size_)) T;
       ++size_;  // only once the element exists
       return *added;
     }
@@ -68,12 +71,20 @@ class InlineVector {
   const T& front() const { return *data(); }
 
  private:
-  T* Slot(std::size_t i) { return std::launder(reinterpret_cast<T*>(inline_ + i * sizeof(T))); }
+  // Where element i is or goes (no element need be there).
+  void* Room(std::size_t i) { return inline_ + i * sizeof(T); }
+  // Element i, which must be live.
+  T* Slot(std::size_t i) { return std::launder(reinterpret_cast<T*>(Room(i))); }
   const T* Slot(std::size_t i) const {
     return std::launder(reinterpret_cast<const T*>(inline_ + i * sizeof(T)));
   }
-  T* data() { return heap_.empty() ? Slot(0) : heap_.data(); }
-  const T* data() const { return heap_.empty() ? Slot(0) : heap_.data(); }
+  // The in-place room as T* without laundering (it may hold no element: an empty vector's).
+  T* InlineData() { return reinterpret_cast<T*>(inline_); }
+  const T* InlineData() const { return reinterpret_cast<const T*>(inline_); }
+  T* data() { return heap_.empty() ? (size_ == 0 ? InlineData() : Slot(0)) : heap_.data(); }
+  const T* data() const {
+    return heap_.empty() ? (size_ == 0 ? InlineData() : Slot(0)) : heap_.data();
+  }
 
   // Destroys the elements in the in-place room (there are size_ of them while heap_ is empty).
   void DestroyInlineElements() {
@@ -87,9 +98,15 @@ class InlineVector {
     heap_.clear();
     size_ = 0;
   }
-  // Into an empty vector.
+  // Into an empty vector; a copy that throws leaves it empty again (the constructor's caller
+  // never runs the destructor of a vector it could not make).
   void CopyFrom(const InlineVector& other) {
-    for (const T& element : other) emplace_back() = element;
+    try {
+      for (const T& element : other) emplace_back() = element;
+    } catch (...) {
+      Clear();
+      throw;
+    }
   }
   void MoveFrom(InlineVector& other) noexcept {
     if (!other.heap_.empty()) {
@@ -98,7 +115,7 @@ class InlineVector {
       size_ = other.size_;
     } else {
       for (std::size_t i = 0; i < other.size_; ++i) {
-        ::new (static_cast<void*>(Slot(i))) T(std::move(*other.Slot(i)));
+        ::new (Room(i)) T(std::move(*other.Slot(i)));
         ++size_;
       }
       other.DestroyInlineElements();

@@ -5,10 +5,12 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -289,6 +291,17 @@ void WriteFields(Level level, std::string_view message, const Fields& fields) {
     }
   }
   l.main->log(ToSpd(level), std::string_view(line));
+}
+
+std::string SecondsText(std::chrono::nanoseconds elapsed) {
+  const std::int64_t micros = (std::max<std::int64_t>(0, elapsed.count()) + 500) / 1000;
+  std::string text = std::to_string(micros / 1000000);
+  char digits[7] = {'.', '0', '0', '0', '0', '0', '0'};
+  for (std::int64_t i = 6, f = micros % 1000000; i >= 1; --i, f /= 10) {
+    digits[i] = static_cast<char>('0' + f % 10);
+  }
+  text.append(digits, sizeof digits);
+  return text;
 }
 
 void FunctionOutput(std::string_view stream, std::string_view line, bool prefix) {

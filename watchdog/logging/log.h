@@ -3,6 +3,7 @@
 // handed a secret.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,6 +31,10 @@ inline void Error(std::string_view m) { Write(Level::kError, m); }
 // {"level":..,"msg":..,"key":"value",...}. Used for the access log.
 using Fields = std::vector<std::pair<std::string_view, std::string_view>>;
 void WriteFields(Level level, std::string_view message, const Fields& fields);
+// "S.uuuuuu": seconds with six decimals, rounded to the microsecond (what fmt's "{:.6f}"
+// writes), without formatting a double on every request; a negative time reads as 0. The
+// access log's duration.
+std::string SecondsText(std::chrono::nanoseconds elapsed);
 
 // Lines a function wrote to stdout/stderr, already split; `stream` is "stdout" or "stderr".
 // With prefix=true the line carries a timestamp and the stream name, as of-watchdog does.

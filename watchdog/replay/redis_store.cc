@@ -658,12 +658,17 @@ class RedisStore::LoopLane final : public StoreLane {
     if (!connection_) return;
     redisContext* c = connection_->context.get();
     int done = 0;
-    // Non-blocking: a socket that takes only part of it gets the rest on the next turn.
+    // Non-blocking: a socket that takes only part of it gets the rest when it has room (the
+    // loop watches for that meanwhile).
     for (int i = 0; i < 2 && done == 0; ++i) {
       if (redisBufferWrite(c, &done) != REDIS_OK) {
         Fail(c->errstr[0] != '\0' ? c->errstr : "write failed");
         return;
       }
+    }
+    const bool pending = done == 0;
+    if (pending != writing_ && watch_(c->fd, pending ? Interest::kReadWrite : Interest::kRead)) {
+      writing_ = pending;
     }
   }
 
@@ -727,7 +732,7 @@ class RedisStore::LoopLane final : public StoreLane {
     redisContext* c = mail->context.get();
     ::fcntl(c->fd, F_SETFL, ::fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     c->flags &= ~REDIS_BLOCK;
-    if (!watch_(c->fd, true)) return;  // the loop cannot watch it: dropped
+    if (!watch_(c->fd, Interest::kRead)) return;  // the loop cannot watch it: dropped
     connection_ = std::move(mail);
     generation_ = generation;
     std::vector<Op> waiting;
@@ -870,13 +875,15 @@ class RedisStore::LoopLane final : public StoreLane {
 
   void Close() {
     if (!connection_) return;
-    watch_(connection_->context->fd, false);
+    watch_(connection_->context->fd, Interest::kNone);
     connection_.reset();
+    writing_ = false;
   }
 
   RedisStore& store_;
   const WatchDescriptor watch_;
   std::unique_ptr<Connection> connection_;
+  bool writing_ = false;  // the loop watches for room to write the rest (Interest::kReadWrite)
   std::uint64_t generation_ = 0;  // failure_generation_ when connection_ was opened
   std::deque<Op> ops_;            // sent or to be sent, oldest first: answers come in this order
   // Under store_.lanes_mutex_: a connection a worker opened for this lane.

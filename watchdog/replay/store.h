@@ -74,9 +74,13 @@ class StoreLane {
   virtual std::size_t ClaimsWaiting() const = 0;
 };
 
-// Tells the loop to watch (true) or stop watching (false) a lane's descriptor; called by the
-// lane on the loop thread, before the descriptor is closed. False when it cannot be watched.
-using WatchDescriptor = std::function<bool(int fd, bool watch)>;
+// What a lane wants the loop to watch its descriptor for: nothing (before it is closed), answers,
+// or answers and room to write (commands the socket did not take at once: the rest is written
+// as soon as Redis reads, not at the loop's next tick).
+enum class Interest { kNone, kRead, kReadWrite };
+// Tells the loop what to watch a lane's descriptor for; called by the lane on the loop thread.
+// False when it cannot be watched.
+using WatchDescriptor = std::function<bool(int fd, Interest interest)>;
 
 // The store lane of the front loop running on this thread, or null: a claim settled on a
 // loop's thread (answered, refused with 429, or dropped) goes through it, so that the loop

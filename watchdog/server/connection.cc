@@ -834,27 +834,12 @@ bool Connection::Respond(Exchange& ex, executor::FunctionResponse&& out, bool ho
   return ok && !closing;
 }
 
-// "S.uuuuuu": seconds with six decimals, rounded to the microsecond, as fmt's "{:.6f}" writes
-// them, without formatting a double on every request.
-std::string SecondsText(Clock::duration elapsed) {
-  const auto micros =
-      std::max<std::int64_t>(
-          0, std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count() + 500) /
-      1000;
-  std::string text = std::to_string(micros / 1000000);
-  const auto fraction = static_cast<int>(micros % 1000000);
-  char digits[7] = {'.', '0', '0', '0', '0', '0', '0'};
-  for (int i = 6, f = fraction; i >= 1; --i, f /= 10) digits[i] = static_cast<char>('0' + f % 10);
-  text.append(digits, sizeof digits);
-  return text;
-}
-
 void Connection::AccessLog(const Exchange& ex, int status, std::size_t bytes,
                            std::string_view stream) const {
   if (ex.kube_probe) return;
   const std::string status_text = std::to_string(status);
   const std::string bytes_text = std::to_string(bytes);
-  const std::string duration = SecondsText(Clock::now() - ex.start);
+  const std::string duration = log::SecondsText(Clock::now() - ex.start);
   log::Fields fields = {{"method", ex.method}, {"path", ex.log_path},  {"status", status_text},
                         {"bytes", bytes_text}, {"duration", duration}, {"outcome", ex.outcome},
                         {"scheme", ex.scheme}, {"call_id", ex.call_id}};

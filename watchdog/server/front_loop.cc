@@ -426,15 +426,16 @@ void FrontLoop::ServeReady() {
   }
 }
 
-bool FrontLoop::Watch(int fd, bool watch) {
+bool FrontLoop::Watch(int fd, bool watch, bool writable) {
   if (!watch) {
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     return true;
   }
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.events = EPOLLIN | EPOLLRDHUP | (writable ? EPOLLOUT : 0u);
   ev.data.fd = fd;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0 &&
+      (errno != EEXIST || ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0)) {
     log::Warn(fmt::format("epoll_ctl (replay store): {}", std::strerror(errno)));
     return false;
   }

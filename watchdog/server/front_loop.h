@@ -109,9 +109,10 @@ class FrontLoop {
   // Loop thread only. Serves a held connection again (ServeHere) once this turn's events are
   // handled: the claim its request waited on was answered.
   void Ready(int fd) { ready_.push_back(fd); }
-  // Loop thread only. Watches (or stops watching) a descriptor of the loop's own (a replay
-  // store lane's connection); its events go to the Stray callback.
-  bool Watch(int fd, bool watch);
+  // Loop thread only. Watches a descriptor of the loop's own (a replay store lane's
+  // connection) for reading, or reading and writing, or (watch false) stops; its events go to
+  // the Stray callback.
+  bool Watch(int fd, bool watch, bool writable = false);
   // Called on the loop thread before each wait (a store lane's writes). Set before Run().
   void SetBeforeWait(std::function<void()> before_wait) { before_wait_ = std::move(before_wait); }
   // Called on the loop thread after each wait, once the idle upstream connections' events are

@@ -206,8 +206,10 @@ Status HttpServer::Impl::Bind() {
     }
     Lanes* lanes = lanes_.emplace_back(std::make_unique<Lanes>()).get();
     lanes->invocations = deps_.executor->NewLane();
-    lanes->store = deps_.verifier->NewStoreLane(
-        [this, i](int lane_fd, bool watch) { return loops_[i]->Watch(lane_fd, watch); });
+    lanes->store = deps_.verifier->NewStoreLane([this, i](int lane_fd, replay::Interest interest) {
+      return loops_[i]->Watch(lane_fd, interest != replay::Interest::kNone,
+                              interest == replay::Interest::kReadWrite);
+    });
     lanes->lent.invocations = lanes->invocations.get();
     lanes->lent.store = lanes->store.get();
     lanes->lent.ready = [this, i](int client_fd) { loops_[i]->Ready(client_fd); };

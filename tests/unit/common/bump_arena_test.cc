@@ -52,6 +52,24 @@ TEST_CASE("bump arena serves from its buffer, aligned, then from the heap") {
   CHECK_FALSE(arena.is_equal(small));
 }
 
+TEST_CASE("bump arena: a zero-byte piece is never the buffer's end") {
+  alignas(64) std::array<std::byte, 256> buffer{};
+  BumpArena arena(buffer);
+  void* full = arena.allocate(256, 1);
+  CHECK(Inside(full, buffer));
+  // Nothing left: even zero bytes come from the heap, and go back there (ASan reports a bad
+  // free of the buffer's end otherwise).
+  void* zero = arena.allocate(0, 1);
+  CHECK_FALSE(Inside(zero, buffer));
+  CHECK(zero != static_cast<void*>(buffer.data() + buffer.size()));
+  arena.deallocate(zero, 0, 1);
+  BumpArena other(buffer);
+  void* in = other.allocate(0, 16);  // room left: in the buffer, and a real byte of it
+  CHECK(Inside(in, buffer));
+  other.deallocate(in, 0, 16);
+  arena.deallocate(full, 256, 1);
+}
+
 TEST_CASE("bump arena under a growing pmr vector keeps every element") {
   alignas(std::max_align_t) std::array<std::byte, 256> buffer{};
   BumpArena arena(buffer);

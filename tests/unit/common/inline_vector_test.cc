@@ -1,5 +1,6 @@
 #include "common/inline_vector.h"
 
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -106,6 +107,54 @@ TEST_CASE("inline vector copies and moves, in place and on the heap") {
       CHECK(Counted::live == 3 * n + 1);  // v, assigned, move_assigned, and "reused"
     }
     CHECK(Counted::live == 0);
+  }
+}
+
+// Copies throw once `copies_left` reaches zero.
+struct Fragile {
+  static int live;
+  static int copies_left;
+  std::string text = "unset";
+  Fragile() { ++live; }
+  Fragile(const Fragile& other) : text(other.text) {
+    if (copies_left-- <= 0) throw std::runtime_error("copy refused");
+    ++live;
+  }
+  Fragile(Fragile&& other) noexcept : text(std::move(other.text)) { ++live; }
+  Fragile& operator=(const Fragile& other) {
+    if (copies_left-- <= 0) throw std::runtime_error("copy refused");
+    text = other.text;
+    return *this;
+  }
+  Fragile& operator=(Fragile&&) noexcept = default;
+  ~Fragile() { --live; }
+};
+int Fragile::live = 0;
+int Fragile::copies_left = 0;
+using FragileVector = InlineVector<Fragile, 2>;
+
+TEST_CASE("inline vector: a copy that throws part way leaves nothing behind") {
+  for (int n : {1, 2, 3, 5}) {
+    for (int fail_at = 0; fail_at < n; ++fail_at) {
+      Fragile::live = 0;
+      {
+        InlineVector<Fragile, 2> v;
+        for (int i = 0; i < n; ++i) v.emplace_back().text = Long(i);
+        Fragile::copies_left = fail_at;
+        CHECK_THROWS_AS(FragileVector{v}, std::runtime_error);
+        CHECK(Fragile::live == n);  // the half-made copy destroyed what it had made
+        InlineVector<Fragile, 2> target;
+        target.emplace_back().text = "old";
+        Fragile::copies_left = fail_at;
+        CHECK_THROWS_AS(target = v, std::runtime_error);
+        CHECK(target.empty());  // assignment that throws leaves the target empty, usable
+        CHECK(Fragile::live == n);
+        target.emplace_back().text = "again";
+        CHECK(target.size() == 1);
+        Fragile::copies_left = 1000;
+      }
+      CHECK(Fragile::live == 0);
+    }
   }
 }
 

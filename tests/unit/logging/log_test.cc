@@ -4,6 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
+#include <chrono>
 #include <string>
 
 #include "support/json_reader.h"
@@ -69,6 +72,33 @@ TEST_CASE("every byte string escapes to a JSON string of well-formed UTF-8") {
       for (unsigned char c : json) REQUIRE(c >= 0x20);
       REQUIRE_NOTHROW(test::JsonReader::Parse(json));
     }
+  }
+}
+
+}  // namespace
+}  // namespace hw::log
+
+namespace hw::log {
+namespace {
+
+TEST_CASE("the access log's duration: seconds with six decimals, rounded to the microsecond") {
+  using std::chrono::nanoseconds;
+  CHECK(SecondsText(nanoseconds(0)) == "0.000000");
+  CHECK(SecondsText(nanoseconds(499)) == "0.000000");
+  CHECK(SecondsText(nanoseconds(500)) == "0.000001");
+  CHECK(SecondsText(nanoseconds(999)) == "0.000001");
+  CHECK(SecondsText(nanoseconds(123456789)) == "0.123457");
+  CHECK(SecondsText(nanoseconds(1999999499)) == "1.999999");
+  CHECK(SecondsText(nanoseconds(1999999500)) == "2.000000");
+  CHECK(SecondsText(nanoseconds(1000000)) == "0.001000");
+  CHECK(SecondsText(nanoseconds(86400LL * 1000000000 + 7000)) == "86400.000007");
+  CHECK(SecondsText(nanoseconds(-5)) == "0.000000");
+  // Against fmt's "{:.6f}" of the same time in seconds, away from rounding ties.
+  for (long long ns = 1; ns < 100000000000LL; ns = ns * 7 + 13) {
+    if (ns % 1000 == 500) continue;
+    const double seconds = static_cast<double>(ns) / 1e9;
+    INFO(ns << " ns");
+    CHECK(SecondsText(nanoseconds(ns)) == fmt::format("{:.6f}", seconds));
   }
 }
 
