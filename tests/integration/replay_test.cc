@@ -822,6 +822,17 @@ struct LaneDriver {
     }
     lane->Expire();
   }
+  // A lane without a connection refers its claim to a worker, whose claim opens one for it;
+  // then the lane claims on it ("k:lane", with SET ... GET on Redis 7). True when it did.
+  bool Connect(hw::replay::Store& store) {
+    using hw::replay::ClaimResult;
+    const bool referred =
+        lane->Claim("k:first", "t0", 10s, [](std::optional<ClaimResult>) {}).step ==
+        hw::replay::StoreLane::Step::kNeedsWorker;
+    return referred &&
+           store.Claim("k:worker", hw::replay::NewToken(), 10s) == ClaimResult::kClaimed &&
+           Claim("k:lane", "t1") == ClaimResult::kClaimed;
+  }
   // Claims on the lane and turns until it is answered (within `turns`).
   std::optional<hw::replay::ClaimResult> Claim(const std::string& key, const std::string& token,
                                                int turns = 200) {
@@ -1436,13 +1447,8 @@ TEST_CASE(
   hw::replay::RedisStore store(*endpoint, "", 300ms, 2, std::make_shared<hw::SystemClock>());
   LaneDriver d(store);
   REQUIRE(d.lane);
-  // A lane without a connection refers its claim to a worker, whose claim opens one for it;
-  // the lane then claims with SET ... GET.
-  CHECK(d.lane->Claim("k:first", "t0", 10s, [](std::optional<ClaimResult>) {}).step ==
-        Step::kNeedsWorker);
-  CHECK(store.Claim("k:worker", hw::replay::NewToken(), 10s) == ClaimResult::kClaimed);
-  CHECK(d.Claim("k:lane", "t1") == ClaimResult::kClaimed);
-  proxy.RefuseSetGet();  // the server is now an older one
+  REQUIRE(d.Connect(store));  // the lane claims with SET ... GET
+  proxy.RefuseSetGet();       // the server is now an older one
   bool called = false;
   std::optional<ClaimResult> got = ClaimResult::kClaimed;
   REQUIRE(d.lane
@@ -1478,10 +1484,7 @@ TEST_CASE(
   hw::replay::RedisStore store(*endpoint, "", 20s, 2, std::make_shared<hw::SystemClock>());
   LaneDriver d(store);
   REQUIRE(d.lane);
-  CHECK(d.lane->Claim("k:first", "t0", 10s, [](std::optional<ClaimResult>) {}).step ==
-        Step::kNeedsWorker);
-  CHECK(store.Claim("k:worker", hw::replay::NewToken(), 10s) == ClaimResult::kClaimed);
-  CHECK(d.Claim("k:lane", "t1") == ClaimResult::kClaimed);
+  REQUIRE(d.Connect(store));
   CHECK_FALSE(d.writable);
   // Redis stopped: claims pile up until the socket takes no more.
   redis.Pause();
