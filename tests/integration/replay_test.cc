@@ -798,6 +798,16 @@ TEST_CASE("the redis store hammered by many threads while redis is killed and re
 
 namespace {
 
+// A Redis store at `url` (a test's redis-server or a proxy in front of one).
+std::unique_ptr<hw::replay::RedisStore> StoreAt(const std::string& url,
+                                                std::chrono::milliseconds timeout,
+                                                std::size_t connections = 2) {
+  auto endpoint = hw::replay::ParseRedisUrl(url);
+  REQUIRE(endpoint);
+  return std::make_unique<hw::replay::RedisStore>(*endpoint, "", timeout, connections,
+                                                  std::make_shared<hw::SystemClock>());
+}
+
 // Drives a store lane as a front loop does: Flush before each wait, poll on the descriptor it
 // asked to be watched, OnReadable when readable, Expire every turn.
 struct LaneDriver {
@@ -853,9 +863,8 @@ TEST_CASE(
   using hw::replay::ClaimResult;
   using Step = hw::replay::StoreLane::Step;
   Redis redis;
-  auto endpoint = hw::replay::ParseRedisUrl(redis.Url());
-  REQUIRE(endpoint);
-  hw::replay::RedisStore store(*endpoint, "", 300ms, 2, std::make_shared<hw::SystemClock>());
+  auto owned = StoreAt(redis.Url(), 300ms);
+  hw::replay::RedisStore& store = *owned;
   LaneDriver d(store);
   REQUIRE(d.lane);
   CHECK(d.lane->fd() < 0);
@@ -1442,9 +1451,8 @@ TEST_CASE(
   using Step = hw::replay::StoreLane::Step;
   Redis redis;
   OldRedisProxy proxy(redis.port());
-  auto endpoint = hw::replay::ParseRedisUrl(proxy.Url());
-  REQUIRE(endpoint);
-  hw::replay::RedisStore store(*endpoint, "", 300ms, 2, std::make_shared<hw::SystemClock>());
+  auto owned = StoreAt(proxy.Url(), 300ms);
+  hw::replay::RedisStore& store = *owned;
   LaneDriver d(store);
   REQUIRE(d.lane);
   REQUIRE(d.Connect(store));  // the lane claims with SET ... GET
@@ -1478,10 +1486,9 @@ TEST_CASE(
   using hw::replay::ClaimResult;
   using Step = hw::replay::StoreLane::Step;
   Redis redis;
-  auto endpoint = hw::replay::ParseRedisUrl(redis.Url());
-  REQUIRE(endpoint);
   // A long timeout: the claims sent while Redis is stopped must not expire meanwhile.
-  hw::replay::RedisStore store(*endpoint, "", 20s, 2, std::make_shared<hw::SystemClock>());
+  auto owned = StoreAt(redis.Url(), 20s);
+  hw::replay::RedisStore& store = *owned;
   LaneDriver d(store);
   REQUIRE(d.lane);
   REQUIRE(d.Connect(store));

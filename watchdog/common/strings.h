@@ -8,6 +8,26 @@
 
 namespace hw {
 
+// Eight bytes at a time in one 64-bit word (SWAR): what header names, header values and hex
+// signatures are checked with on every request.
+namespace swar {
+
+inline constexpr std::uint64_t kOnes = 0x0101010101010101;
+inline constexpr std::uint64_t kHighBits = 0x8080808080808080;
+
+// For eight ASCII bytes (no high bit set): the high bit of each byte set where the byte lies
+// in [lo, hi]. Adding a constant below 0x80 to a byte below 0x80 never carries into the next.
+constexpr std::uint64_t InRange(std::uint64_t x, std::uint8_t lo, std::uint8_t hi) {
+  const std::uint64_t at_least_lo = x + (0x80 - lo) * kOnes;
+  const std::uint64_t above_hi = x + (0x7f - hi) * kOnes;
+  return at_least_lo & ~above_hi & kHighBits;
+}
+
+// True when some byte of `w` is zero (exact as a yes/no answer; any byte values).
+constexpr bool HasZeroByte(std::uint64_t w) { return ((w - kOnes) & ~w & kHighBits) != 0; }
+
+}  // namespace swar
+
 namespace strings_detail {
 
 // A byte compared without regard to ASCII case.
@@ -24,14 +44,8 @@ inline bool IEqualsBytes(const char* a, const char* b, std::size_t n) {
 // byte by byte. Otherwise each 'A'-'Z' gets 0x20 added (its lower-case letter) and the words
 // are compared again: adding a constant below 0x80 to a byte below 0x80 never carries.
 inline bool IEqualsWords(std::uint64_t x, std::uint64_t y, const char* a, const char* b) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101;
-  constexpr std::uint64_t kHighBits = 0x8080808080808080;
-  if (((x | y) & kHighBits) != 0) return IEqualsBytes(a, b, 8);
-  auto lower = [](std::uint64_t w) {
-    const std::uint64_t at_least_a = w + (0x80 - 'A') * kOnes;
-    const std::uint64_t above_z = w + (0x7f - 'Z') * kOnes;
-    return w | ((at_least_a & ~above_z & kHighBits) >> 2);  // 0x80 >> 2 = 0x20
-  };
+  if (((x | y) & swar::kHighBits) != 0) return IEqualsBytes(a, b, 8);
+  auto lower = [](std::uint64_t w) { return w | (swar::InRange(w, 'A', 'Z') >> 2); };  // +0x20
   return lower(x) == lower(y);
 }
 
@@ -60,15 +74,14 @@ inline bool IEquals(std::string_view a, std::string_view b) {
 // split the request). Every header of every request is scanned: eight bytes at a time, where
 // std::string_view::find_first_of calls memchr once per byte.
 inline bool HasCrLfOrNul(std::string_view s) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101;
-  constexpr std::uint64_t kHighBits = 0x8080808080808080;
-  // Exact for "some byte of w is zero" (only which byte it is can be wrong, never whether).
-  auto has_zero = [](std::uint64_t w) { return ((w - kOnes) & ~w & kHighBits) != 0; };
   std::size_t i = 0;
   for (; i + 8 <= s.size(); i += 8) {
     std::uint64_t w = 0;
     std::memcpy(&w, s.data() + i, 8);
-    if (has_zero(w) || has_zero(w ^ ('\r' * kOnes)) || has_zero(w ^ ('\n' * kOnes))) return true;
+    if (swar::HasZeroByte(w) || swar::HasZeroByte(w ^ ('\r' * swar::kOnes)) ||
+        swar::HasZeroByte(w ^ ('\n' * swar::kOnes))) {
+      return true;
+    }
   }
   for (; i < s.size(); ++i) {
     if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') return true;

@@ -71,16 +71,9 @@ std::optional<Bytes> DecodeHex(std::string_view text, std::size_t size, HexCase 
 
 namespace {
 
-constexpr std::uint64_t kOnes = 0x0101010101010101;
-constexpr std::uint64_t kHighBits = 0x8080808080808080;
-
-// For eight ASCII bytes (no high bit set): the high bit of each byte set where the byte lies
-// in [lo, hi]. Adding a constant below 0x80 to a byte below 0x80 never carries into the next.
-constexpr std::uint64_t InRange(std::uint64_t x, std::uint8_t lo, std::uint8_t hi) {
-  const std::uint64_t at_least_lo = x + (0x80 - lo) * kOnes;
-  const std::uint64_t above_hi = x + (0x7f - hi) * kOnes;
-  return at_least_lo & ~above_hi & kHighBits;
-}
+using swar::InRange;
+using swar::kHighBits;
+using swar::kOnes;
 
 // Eight hex digits (text[0..8)) as four bytes, eight at a time instead of one table lookup per
 // digit (a signature is decoded on every request). False if any is not a digit of `hex_case`.
