@@ -27,6 +27,7 @@ if [ "$quick" = 1 ]; then .ci/deps; else .ci/deps --fuzz; fi
 .ci/fetch-httplib "$root/build/deps/httplib"
 
 failed=()
+failed_tests=()
 # clang-format (.clang-format) and shellcheck: lists what differs; `.ci/lint --format` applies.
 step "style: clang-format and shellcheck"
 .ci/lint || failed+=("style (.ci/lint)")
@@ -38,6 +39,10 @@ run_suite() {  # name build-dir ctest-label-exclusion cmake-args...
   step "$name: tests"
   if ! (cd "$dir" && ctest -j"$jobs" --output-on-failure --timeout 600 -LE "$exclude"); then
     failed+=("$name")
+    # CI shows only the end of the output: name the failed tests there too.
+    while IFS= read -r line; do
+      failed_tests+=("$name: ${line#*:}")
+    done < <(cat "$dir/Testing/Temporary/LastTestsFailed.log" 2>/dev/null || true)
   fi
   if [ "$exclude" = "none" ]; then
     # The soak prints its figures: show them even when it passed.
@@ -117,6 +122,7 @@ fi
 step "done"
 if [ ${#failed[@]} -gt 0 ]; then
   printf 'FAILED: %s\n' "${failed[@]}"
+  if [ ${#failed_tests[@]} -gt 0 ]; then printf 'failed test: %s\n' "${failed_tests[@]}"; fi
   exit 1
 fi
 echo "all test suites passed"

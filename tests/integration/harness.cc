@@ -11,11 +11,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -33,17 +37,47 @@ std::string ScriptPath(const std::string& name) {
   return std::string(HW_TEST_SCRIPTS_DIR) + "/" + name;
 }
 
-// A port that was free a moment ago (the metrics port cannot be 0: that turns it off).
-int FreePort() {
+namespace {
+
+// The first port of the kernel's ephemeral range (net.ipv4.ip_local_port_range), where every
+// outgoing connection gets its source port.
+int EphemeralLow() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  if (!(in >> low) || low <= 2048) low = 32768;
+  return low;
+}
+
+bool CanBind(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+}  // namespace
+
+// A port that was free a moment ago (the metrics port cannot be 0: that turns it off), handed
+// to a process that binds it later. It is taken from below the ephemeral range: a port the
+// kernel chose (bind to 0) lies inside it, where the outgoing connections of every test running
+// alongside (the soak makes thousands a second) draw their source ports, and one of them could
+// take it first. Below the range only another test's pick can collide, and each process starts
+// at its own random place in the window.
+int FreePort() {
+  static const int high = EphemeralLow();  // exclusive
+  static const int low = std::max(1024, high - 16384);
+  static std::atomic<unsigned> next{static_cast<unsigned>(std::random_device{}())};
+  const auto span = static_cast<unsigned>(high - low);
+  for (int attempt = 0; attempt < 4096; ++attempt) {
+    const int port = low + static_cast<int>((next.fetch_add(7919) % span));
+    if (CanBind(port)) return port;
+  }
+  throw std::runtime_error("FreePort: no free port below the ephemeral range");
 }
 
 std::unique_ptr<Watchdog> Watchdog::Start(Env env, std::vector<std::string> args, bool wait_ready,

@@ -32,7 +32,7 @@ inline constexpr bool kMemoryFiguresMeaningful = true;
 using Env = std::map<std::string, std::string>;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-// A loopback TCP port that was free a moment ago.
+// A loopback TCP port that was free a moment ago, from below the ephemeral range (harness.cc).
 int FreePort();
 
 std::string ProgramPath(const std::string& name);  // a test program built with the tests

@@ -9,6 +9,7 @@ import glob
 import http.client
 import json
 import os
+import random
 import re
 import shlex
 import shutil
@@ -467,10 +468,38 @@ def Get(port, path, timeout=5):
         conn.close()
 
 
+def _EphemeralLow():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+        return low if low > 2048 else 32768
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_PORT_HIGH = _EphemeralLow()  # exclusive
+_PORT_LOW = max(1024, _PORT_HIGH - 16384)
+_port_next = [random.randrange(_PORT_LOW, _PORT_HIGH)]
+
+
 def FreePort():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port that was free a moment ago, for a process that binds it later.
+
+    Taken from below the kernel's ephemeral range (as the C++ harness does): a port the kernel
+    picks (bind to 0) lies where every outgoing connection of the tests running alongside gets
+    its source port, and one of them could take it before the process binds it.
+    """
+    span = _PORT_HIGH - _PORT_LOW
+    for _ in range(4096):
+        port = _PORT_LOW + (_port_next[0] - _PORT_LOW) % span
+        _port_next[0] = port + 7919
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("FreePort: no free port below the ephemeral range")
 
 
 def WriteSecrets(folder, names, value):
