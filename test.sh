@@ -3,7 +3,8 @@
 # loopback), the fuzz corpora, the templates, the static binary in an empty chroot and a
 # 2-minute soak; then the whole suite again under ASan+UBSan and under TSan, a bounded
 # libFuzzer run per target (FUZZ_SECONDS, 20), and the podman image and template builds.
-# Installs what it needs with apt-get (run as root on a fresh Debian machine).
+# Installs what it needs with apt-get (run as root on a fresh Debian machine). Each build after
+# the first runs at nice 19 while the tests before it run (HW_CI_SERIAL=1: one after another).
 #
 #   ./test.sh           everything (what CI runs)
 #   ./test.sh --quick   release build and its tests only (the short local loop)
@@ -32,10 +33,47 @@ failed_tests=()
 step "style: clang-format and shellcheck"
 .ci/lint || failed+=("style (.ci/lint)")
 
-run_suite() {  # name build-dir ctest-label-exclusion cmake-args...
-  local name=$1 dir=$2 exclude=$3; shift 3
-  step "$name: configure and build"
+# Each build after the first overlaps the tests before it: while one suite's tests run, the
+# next suite's build runs in the background at the lowest CPU priority (nice 19), so the tests
+# keep the CPU they ask for and the build takes what they leave idle (tests wait on sockets,
+# timers and child processes much of the time). HW_CI_SERIAL=1 builds each in its turn.
+declare -A bg_pid=()
+kill_tree() {  # pid: the process and everything it started
+  local child
+  for child in $(pgrep -P "$1" || true); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
+bg_stop() {  # a run that ends early leaves no build behind (its compilers included)
+  local p
+  for p in "${bg_pid[@]}"; do kill_tree "$p"; done
+}
+trap bg_stop EXIT
+bg_start() {  # log command...: runs the command in the background at nice 19, output to log
+  local log=$1; shift
+  if [ "${HW_CI_SERIAL:-0}" = 1 ]; then "$@"; return; fi
+  (renice -n 19 -p "$BASHPID" >/dev/null && "$@") >"$log" 2>&1 &
+  bg_pid[$log]=$!
+  echo "(building in the background: $log)"
+}
+bg_wait() {  # log: waits for what bg_start started; a failed build ends the run, with its log
+  local log=$1 rc=0
+  [ -n "${bg_pid[$log]:-}" ] || return 0
+  wait "${bg_pid[$log]}" || rc=$?
+  unset "bg_pid[$log]"
+  if [ "$rc" != 0 ]; then
+    tail -n 80 "$log"
+    echo "test.sh: the background build failed (exit $rc): $log" >&2
+    exit 1
+  fi
+  grep -E "^-- cpp-httplib|httplib:" "$log" || true
+}
+suite_build() {  # build-dir cmake-args...
+  local dir=$1; shift
+  mkdir -p "$dir"
   .ci/build "$dir" -DHW_WERROR=ON "$@"
+}
+run_tests() {  # name build-dir ctest-label-exclusion
+  local name=$1 dir=$2 exclude=$3
   step "$name: tests"
   if ! (cd "$dir" && ctest -j"$jobs" --output-on-failure --timeout 600 -LE "$exclude"); then
     failed+=("$name")
@@ -49,13 +87,28 @@ run_suite() {  # name build-dir ctest-label-exclusion cmake-args...
     grep -h "^soak: " "$dir/Testing/Temporary/LastTest.log" 2>/dev/null || true
   fi
 }
+# The fuzz build (clang, libFuzzer): only the fuzz_* targets.
+fuzz_build() {
+  # -DHW_WERROR=ON: the fuzz build goes through the warnings of every other build, as errors.
+  CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHW_FUZZ=ON \
+    -DHW_TESTS=ON -DHW_WERROR=ON >build/fuzz.configure.log 2>&1 || { cat build/fuzz.configure.log; return 1; }
+  local targets
+  targets=$(fuzz_targets)
+  # shellcheck disable=SC2086
+  cmake --build build/fuzz -j"$jobs" --target $targets
+}
+fuzz_targets() { (cd build/fuzz && cmake --build . --target help | sed -n 's/^\.\.\. \(fuzz_[a-z0-9_]*\).*/\1/p'); }
 
 mkdir -p build
 # The soak (label soak, HW_SOAK_SECONDS long) runs once, against the release binary.
 export HW_SOAK_SECONDS=${HW_SOAK_SECONDS:-120}
 if [ "$quick" = 1 ]; then release_exclude=soak; else release_exclude=none; fi
-run_suite "release (static binary)" build/release "$release_exclude" \
-  -DCMAKE_BUILD_TYPE=Release -DHW_STATIC=ON
+step "release (static binary): configure and build"
+suite_build build/release -DCMAKE_BUILD_TYPE=Release -DHW_STATIC=ON
+asan_args=(-DCMAKE_BUILD_TYPE=Debug "-DHW_SANITIZE=address,undefined")
+tsan_args=(-DCMAKE_BUILD_TYPE=Debug -DHW_SANITIZE=thread)
+if [ "$quick" = 0 ]; then bg_start build/asan.build.log suite_build build/asan "${asan_args[@]}"; fi
+run_tests "release (static binary)" build/release "$release_exclude"
 
 # --- interop (tests/interop/): the real faas-cli with the templates and the documents' commands
 # Each test prints "skipped: no faas-cli" when ../shared/peers/faas-cli-0.18.12 is not there.
@@ -65,18 +118,20 @@ for t in faas_cli_test docs_test; do
 done
 # --- end of interop ---------------------------------------------------------------------------
 if [ "$quick" = 0 ]; then
+  step "asan+ubsan: configure and build"
+  bg_wait build/asan.build.log
+  bg_start build/tsan.build.log suite_build build/tsan "${tsan_args[@]}"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    run_suite "asan+ubsan" build/asan soak -DCMAKE_BUILD_TYPE=Debug -DHW_SANITIZE=address,undefined
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-    run_suite "tsan" build/tsan soak -DCMAKE_BUILD_TYPE=Debug -DHW_SANITIZE=thread
+    run_tests "asan+ubsan" build/asan soak
+
+  step "tsan: configure and build"
+  bg_wait build/tsan.build.log
+  bg_start build/fuzz.build.log fuzz_build
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_tests "tsan" build/tsan soak
 
   step "fuzz: build (clang, libFuzzer)"
-  # -DHW_WERROR=ON: the fuzz build goes through the warnings of every other build, as errors.
-  CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHW_FUZZ=ON \
-    -DHW_TESTS=ON -DHW_WERROR=ON >build/fuzz.configure.log 2>&1 || { cat build/fuzz.configure.log; exit 1; }
-  targets=$(cd build/fuzz && cmake --build . --target help | sed -n 's/^\.\.\. \(fuzz_[a-z0-9_]*\).*/\1/p')
-  # shellcheck disable=SC2086
-  cmake --build build/fuzz -j"$jobs" --target $targets
+  bg_wait build/fuzz.build.log
+  targets=$(fuzz_targets)
   # The targets run $jobs at a time (each is single-threaded), each for the full fuzz_seconds.
   fuzz_one() {  # target: its log in build/fuzz/NAME.log, its status in build/fuzz/NAME.rc
     local name=${1#fuzz_}
