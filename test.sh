@@ -37,35 +37,67 @@ step "style: clang-format and shellcheck"
 # next suite's build runs in the background at the lowest CPU priority (nice 19), so the tests
 # keep the CPU they ask for and the build takes what they leave idle (tests wait on sockets,
 # timers and child processes much of the time). HW_CI_SERIAL=1 builds each in its turn.
-declare -A bg_pid=()
-kill_tree() {  # pid: the process and everything it started
+declare -A bg_pid=() bg_cmd=()
+# Every process of a tree, parents first, each stopped before its children are listed (so a
+# make cannot start another compiler meanwhile).
+# shellcheck disable=SC2317  # called by bg_stop, from the EXIT trap
+stop_tree() {  # pid
+  kill -STOP "$1" 2>/dev/null || return 0
+  echo "$1"
   local child
-  for child in $(pgrep -P "$1" || true); do kill_tree "$child"; done
-  kill "$1" 2>/dev/null || true
+  for child in $(pgrep -P "$1" || true); do stop_tree "$child"; done
 }
+# shellcheck disable=SC2317  # the EXIT trap calls it
 bg_stop() {  # a run that ends early leaves no build behind (its compilers included)
-  local p
-  for p in "${bg_pid[@]}"; do kill_tree "$p"; done
+  local p pids
+  for p in "${bg_pid[@]}"; do
+    pids=$(stop_tree "$p")
+    # shellcheck disable=SC2086
+    kill -TERM $pids 2>/dev/null || true
+    # shellcheck disable=SC2086
+    kill -CONT $pids 2>/dev/null || true
+  done
 }
 trap bg_stop EXIT
 bg_start() {  # log command...: runs the command in the background at nice 19, output to log
   local log=$1; shift
-  if [ "${HW_CI_SERIAL:-0}" = 1 ]; then "$@"; return; fi
-  (renice -n 19 -p "$BASHPID" >/dev/null && "$@") >"$log" 2>&1 &
+  if [ "${HW_CI_SERIAL:-0}" = 1 ]; then
+    bg_cmd[$log]=$(printf '%q ' "$@")  # run by bg_wait, in its turn
+    return
+  fi
+  # Idle I/O class too, where ionice is there (util-linux).
+  (renice -n 19 -p "$BASHPID" >/dev/null && { ionice -c 3 -p "$BASHPID" 2>/dev/null || true; } &&
+    "$@") >"$log" 2>&1 &
   bg_pid[$log]=$!
   echo "(building in the background: $log)"
 }
 bg_wait() {  # log: waits for what bg_start started; a failed build ends the run, with its log
   local log=$1 rc=0
-  [ -n "${bg_pid[$log]:-}" ] || return 0
-  wait "${bg_pid[$log]}" || rc=$?
-  unset "bg_pid[$log]"
+  if [ -n "${bg_cmd[$log]:-}" ]; then
+    eval "${bg_cmd[$log]}" >"$log" 2>&1 || rc=$?
+    unset "bg_cmd[$log]"
+  elif [ -n "${bg_pid[$log]:-}" ]; then
+    wait "${bg_pid[$log]}" || rc=$?
+    unset "bg_pid[$log]"
+  fi
   if [ "$rc" != 0 ]; then
     tail -n 80 "$log"
-    echo "test.sh: the background build failed (exit $rc): $log" >&2
-    exit 1
+    echo "test.sh: a build failed (exit $rc): $log" >&2
+    failed+=("build: $log")
+    finish
   fi
   grep -E "^-- cpp-httplib|httplib:" "$log" || true
+}
+# The end of every run: what failed (CI shows only the end of the output), and the status.
+finish() {
+  step "done"
+  if [ ${#failed[@]} -gt 0 ]; then
+    printf 'FAILED: %s\n' "${failed[@]}"
+    if [ ${#failed_tests[@]} -gt 0 ]; then printf 'failed test: %s\n' "${failed_tests[@]}"; fi
+    exit 1
+  fi
+  echo "all test suites passed"
+  exit 0
 }
 suite_build() {  # build-dir cmake-args...
   local dir=$1; shift
@@ -88,6 +120,7 @@ run_tests() {  # name build-dir ctest-label-exclusion
   fi
 }
 # The fuzz build (clang, libFuzzer): only the fuzz_* targets.
+# shellcheck disable=SC2317  # bg_start runs it
 fuzz_build() {
   # -DHW_WERROR=ON: the fuzz build goes through the warnings of every other build, as errors.
   CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHW_FUZZ=ON \
@@ -174,10 +207,4 @@ if [ "$quick" = 0 ] && [ "${HW_SKIP_CONTAINERS:-0}" != 1 ]; then
 fi
 # --- end of containers ------------------------------------------------------------------------
 
-step "done"
-if [ ${#failed[@]} -gt 0 ]; then
-  printf 'FAILED: %s\n' "${failed[@]}"
-  if [ ${#failed_tests[@]} -gt 0 ]; then printf 'failed test: %s\n' "${failed_tests[@]}"; fi
-  exit 1
-fi
-echo "all test suites passed"
+finish

@@ -23,6 +23,7 @@
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 extern char** environ;
 
@@ -39,45 +40,75 @@ std::string ScriptPath(const std::string& name) {
 
 namespace {
 
-// The first port of the kernel's ephemeral range (net.ipv4.ip_local_port_range), where every
-// outgoing connection gets its source port.
-int EphemeralLow() {
+// Ports outside the kernel's ephemeral range (net.ipv4.ip_local_port_range), where every
+// outgoing connection gets its source port: up to 16384 below it, or above it when there is
+// no room below (a range that starts at 1024). {0, 0}: no room on either side.
+std::pair<int, int> PortWindow() {
   std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
-  int low = 0;
-  if (!(in >> low) || low <= 2048) low = 32768;
-  return low;
+  int low = 32768, high = 60999;
+  if (!(in >> low >> high)) low = 32768, high = 60999;
+  if (low - 2048 >= 1024) return {std::max(1024, low - 16384), low};  // [first, end)
+  if (high + 2048 <= 65535) return {high + 1, std::min(65536, high + 1 + 16384)};
+  return {0, 0};
 }
 
+// As the watchdog binds its port: IPv6 any address, IPv4 too (not v6-only); IPv4 loopback
+// where there is no IPv6.
 bool CanBind(int port) {
+  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  bool ok = false;
+  if (fd >= 0) {
+    int off = 0;
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_addr = in6addr_any;
+    addr.sin6_port = htons(static_cast<std::uint16_t>(port));
+    ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  } else {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ::close(fd);
+  return ok;
+}
+
+// A port the kernel picks (the old way, inside the ephemeral range).
+int KernelPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
-  return ok;
+  return ntohs(addr.sin_port);
 }
 
 }  // namespace
 
 // A port that was free a moment ago (the metrics port cannot be 0: that turns it off), handed
-// to a process that binds it later. It is taken from below the ephemeral range: a port the
+// to a process that binds it later. It is taken from outside the ephemeral range: a port the
 // kernel chose (bind to 0) lies inside it, where the outgoing connections of every test running
 // alongside (the soak makes thousands a second) draw their source ports, and one of them could
-// take it first. Below the range only another test's pick can collide, and each process starts
-// at its own random place in the window.
+// take it first. Outside the range only another test's pick can collide, and each process
+// starts at its own random place in the window.
 int FreePort() {
-  static const int high = EphemeralLow();  // exclusive
-  static const int low = std::max(1024, high - 16384);
+  static const std::pair<int, int> window = PortWindow();
   static std::atomic<unsigned> next{static_cast<unsigned>(std::random_device{}())};
-  const auto span = static_cast<unsigned>(high - low);
+  if (window.second <= window.first) return KernelPort();  // no room outside the range
+  const auto span = static_cast<unsigned>(window.second - window.first);
   for (int attempt = 0; attempt < 4096; ++attempt) {
-    const int port = low + static_cast<int>((next.fetch_add(7919) % span));
+    const int port = window.first + static_cast<int>((next.fetch_add(7919) % span));
     if (CanBind(port)) return port;
   }
-  throw std::runtime_error("FreePort: no free port below the ephemeral range");
+  throw std::runtime_error("FreePort: no free port outside the ephemeral range");
 }
 
 std::unique_ptr<Watchdog> Watchdog::Start(Env env, std::vector<std::string> args, bool wait_ready,
@@ -248,8 +279,28 @@ std::optional<std::string> Response::Header(const std::string& name) const {
 
 namespace {
 
-int Connect(int port, std::string& error) {
+// `source`: the local address to connect from (another loopback address, 127.0.0.2, is another
+// client as the server sees it); empty: the kernel's choice.
+int Connect(int port, std::string& error, const std::string& source = "") {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::string("socket: ") + strerror(errno);
+    return -1;
+  }
+  if (!source.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1) {
+      error = "not an IPv4 address: " + source;
+      ::close(fd);
+      return -1;
+    }
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      error = "bind to " + source + ": " + strerror(errno);
+      ::close(fd);
+      return -1;
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -334,9 +385,10 @@ Response Parse(const std::string& raw, bool eof) {
   return r;
 }
 
-Response Exchange(int port, const std::string& raw, std::chrono::milliseconds timeout) {
+Response Exchange(int port, const std::string& raw, std::chrono::milliseconds timeout,
+                  const std::string& source = "") {
   Response r;
-  int fd = Connect(port, r.error);
+  int fd = Connect(port, r.error, source);
   if (fd < 0) return r;
   if (!SendAll(fd, raw, r.error)) {
     // The server may answer before reading everything (413, 401): read what it said.
@@ -367,11 +419,8 @@ Response Exchange(int port, const std::string& raw, std::chrono::milliseconds ti
   return parsed;
 }
 
-}  // namespace
-
-Response Request(int port, const std::string& method, const std::string& target,
-                 const Headers& headers, const std::string& body,
-                 std::chrono::milliseconds timeout) {
+std::string RequestBytes(const std::string& method, const std::string& target,
+                         const Headers& headers, const std::string& body) {
   std::string raw = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   bool has_length = false;
   for (const auto& [k, v] : headers) {
@@ -386,7 +435,21 @@ Response Request(int port, const std::string& method, const std::string& target,
   }
   raw += "\r\n";
   raw += body;
-  return Exchange(port, raw, timeout);
+  return raw;
+}
+
+}  // namespace
+
+Response Request(int port, const std::string& method, const std::string& target,
+                 const Headers& headers, const std::string& body,
+                 std::chrono::milliseconds timeout) {
+  return Exchange(port, RequestBytes(method, target, headers, body), timeout);
+}
+
+Response RequestFrom(const std::string& source, int port, const std::string& method,
+                     const std::string& target, const Headers& headers, const std::string& body) {
+  return Exchange(port, RequestBytes(method, target, headers, body), std::chrono::seconds(30),
+                  source);
 }
 
 Response RawRequest(int port, const std::string& raw, std::chrono::milliseconds timeout) {

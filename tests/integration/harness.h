@@ -32,7 +32,7 @@ inline constexpr bool kMemoryFiguresMeaningful = true;
 using Env = std::map<std::string, std::string>;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-// A loopback TCP port that was free a moment ago, from below the ephemeral range (harness.cc).
+// A loopback TCP port that was free a moment ago, from outside the ephemeral range (harness.cc).
 int FreePort();
 
 std::string ProgramPath(const std::string& name);  // a test program built with the tests
@@ -93,6 +93,11 @@ Response Request(int port, const std::string& method, const std::string& target,
                  const Headers& headers = {}, const std::string& body = "",
                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
 inline Response Get(int port, const std::string& target) { return Request(port, "GET", target); }
+// Request, sent from another local address (such as 127.0.0.2): a second client, as the
+// server sees it.
+Response RequestFrom(const std::string& source, int port, const std::string& method,
+                     const std::string& target, const Headers& headers = {},
+                     const std::string& body = "");
 // Sends `raw` bytes as they are, then reads until the server closes (or timeout) and parses
 // the first response.
 Response RawRequest(int port, const std::string& raw,

@@ -468,38 +468,65 @@ def Get(port, path, timeout=5):
         conn.close()
 
 
-def _EphemeralLow():
+def _PortWindow():
+    """Ports outside the kernel's ephemeral range, where outgoing connections get their source
+    ports: up to 16384 below it, or above it when there is no room below; None: no room."""
+    low, high = 32768, 60999
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            low = int(f.read().split()[0])
-        return low if low > 2048 else 32768
-    except (OSError, ValueError, IndexError):
-        return 32768
+            low, high = (int(x) for x in f.read().split()[:2])
+    except (OSError, ValueError):
+        pass
+    if low - 2048 >= 1024:
+        return max(1024, low - 16384), low
+    if high + 2048 <= 65535:
+        return high + 1, min(65536, high + 1 + 16384)
+    return None
 
 
-_PORT_HIGH = _EphemeralLow()  # exclusive
-_PORT_LOW = max(1024, _PORT_HIGH - 16384)
-_port_next = [random.randrange(_PORT_LOW, _PORT_HIGH)]
+_PORT_WINDOW = _PortWindow()
+_port_next = [random.randrange(1 << 30)]
+
+
+def _KernelPort():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _CanBind(port):
+    """As the watchdog binds: IPv6 any address, IPv4 too; IPv4 loopback without IPv6."""
+    try:
+        s = socket.socket(socket.AF_INET6)
+        address = ("::", port)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    except OSError:
+        s = socket.socket(socket.AF_INET)
+        address = ("127.0.0.1", port)
+    with s:
+        try:
+            s.bind(address)
+        except OSError:
+            return False
+        return True
 
 
 def FreePort():
     """A port that was free a moment ago, for a process that binds it later.
 
-    Taken from below the kernel's ephemeral range (as the C++ harness does): a port the kernel
-    picks (bind to 0) lies where every outgoing connection of the tests running alongside gets
-    its source port, and one of them could take it before the process binds it.
+    Taken from outside the kernel's ephemeral range (as the C++ harness does): a port the
+    kernel picks (bind to 0) lies where every outgoing connection of the tests running
+    alongside gets its source port, and one of them could take it before the process binds it.
     """
-    span = _PORT_HIGH - _PORT_LOW
+    if _PORT_WINDOW is None:
+        return _KernelPort()
+    first, end = _PORT_WINDOW
     for _ in range(4096):
-        port = _PORT_LOW + (_port_next[0] - _PORT_LOW) % span
-        _port_next[0] = port + 7919
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        port = first + _port_next[0] % (end - first)
+        _port_next[0] += 7919
+        if _CanBind(port):
             return port
-    raise RuntimeError("FreePort: no free port below the ephemeral range")
+    raise RuntimeError("FreePort: no free port outside the ephemeral range")
 
 
 def WriteSecrets(folder, names, value):
