@@ -1,7 +1,7 @@
 #include "server/front_loop.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -30,19 +30,22 @@ constexpr int kMaxEvents = 256;  // per epoll_wait
 // Expired connections closed in one pass; more wait for the next, after the loop's events.
 constexpr std::size_t kExpiredPerPass = 256;
 
-void AddressOf(int fd, bool peer, std::string& ip, int& port) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)
-                : ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  if (rc != 0) return;
-  char host[NI_MAXHOST];
-  char serv[NI_MAXSERV];
-  if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, serv, sizeof serv,
-                    NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
-    ip = host;
-    port = std::atoi(serv);
+// The peer's address as text (what the auth gate counts basic-auth failures by), from what
+// accept4 filled in: no getpeername or getnameinfo per connection. An IPv4 client of the
+// dual-stack listener reads "::ffff:a.b.c.d", as getnameinfo wrote it; a link-local IPv6
+// peer's zone ("%eth0") is left out. Empty for a family other than IPv4 and IPv6.
+std::string AddressText(const sockaddr_storage& addr) {
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* bytes = nullptr;
+  if (addr.ss_family == AF_INET) {
+    bytes = &reinterpret_cast<const sockaddr_in&>(addr).sin_addr;
+  } else if (addr.ss_family == AF_INET6) {
+    bytes = &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr;
   }
+  if (bytes == nullptr || ::inet_ntop(addr.ss_family, bytes, text, sizeof text) == nullptr) {
+    return {};
+  }
+  return text;
 }
 
 }  // namespace
@@ -210,8 +213,21 @@ void FrontLoop::CloseListener() {
 }
 
 void FrontLoop::AcceptAll() {
+  std::vector<ClientConnection> accepted;
+  auto place = [&] {
+    if (accepted.empty()) return;
+    if (place_) {
+      place_(accepted);
+    } else {
+      for (auto& c : accepted) Adopt(std::move(c));
+    }
+    accepted.clear();
+  };
   while (accepting_.load()) {
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof peer;
+    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -225,20 +241,17 @@ void FrontLoop::AcceptAll() {
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev);
         accept_paused_until_ = Clock::now() + kTickInterval;
       }
-      return;  // EAGAIN: all taken
+      break;  // EAGAIN: all taken
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    ClientConnection c;
+    ClientConnection& c = accepted.emplace_back();
     c.fd = fd;
-    AddressOf(fd, true, c.remote_addr, c.remote_port);
-    AddressOf(fd, false, c.local_addr, c.local_port);
-    if (place_) {
-      place_(std::move(c));
-    } else {
-      Adopt(std::move(c));
-    }
+    c.remote_addr = AddressText(peer);
+    // A burst (a flood reconnecting at once) reaches the other loops batch by batch.
+    if (accepted.size() == kAcceptBatch) place();
   }
+  place();
 }
 
 void FrontLoop::Adopt(ClientConnection&& connection) {
@@ -513,6 +526,17 @@ void FrontLoop::Return(ClientConnection&& connection) {
     std::lock_guard lock(returned_mutex_);
     returned_.push_back(std::move(connection));
   }
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
+}
+
+void FrontLoop::ReturnAll(std::vector<ClientConnection>& connections) {
+  if (connections.empty()) return;
+  {
+    std::lock_guard lock(returned_mutex_);
+    for (auto& c : connections) returned_.push_back(std::move(c));
+  }
+  connections.clear();
   std::uint64_t one = 1;
   [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
 }

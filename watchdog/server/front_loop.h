@@ -28,11 +28,8 @@ struct BegunRequest;  // connection.cc: a request the loop began and a worker go
 // A client connection between requests, with what has been read of its next request.
 struct ClientConnection {
   int fd = -1;
-  std::string buffered;  // bytes read, not yet parsed (a head, maybe body bytes after it)
-  std::string remote_addr;
-  int remote_port = 0;
-  std::string local_addr;
-  int local_port = 0;
+  std::string buffered;        // bytes read, not yet parsed (a head, maybe body bytes after it)
+  std::string remote_addr;     // the peer's IP address, as text
   bool served_before = false;  // at least one request was answered on it
   // When the first byte of the buffered request arrived (read_timeout counts from it).
   std::chrono::steady_clock::time_point request_start{};
@@ -80,9 +77,11 @@ class FrontLoop {
   // connection (`buffered` keeps what is left). kDispatch: give it to Dispatch.
   enum class Served { kKeep, kDispatch };
   using ServeHere = std::function<Served(ClientConnection&)>;
-  // Called on the loop thread with each connection it accepted, to give it to the loop that
-  // is to hold it (with Return). Null: this loop holds it.
-  using Place = std::function<void(ClientConnection&&)>;
+  // Called on the loop thread with the connections it accepted (at most kAcceptBatch at a
+  // time), to give each to the loop that is to hold it (with ReturnAll: one wake-up per loop
+  // and batch, not one per connection); leaves `accepted` empty. Null: this loop holds them.
+  using Place = std::function<void(std::vector<ClientConnection>& accepted)>;
+  static constexpr std::size_t kAcceptBatch = 64;
 
   // `listen_fd` listens already (or is -1: a loop that only serves what Return gives it); the
   // loop makes it non-blocking and owns it from Run() on. Fails with a message when epoll or
@@ -105,6 +104,8 @@ class FrontLoop {
   // Thread-safe: a worker gives back a keep-alive connection to wait for its next request
   // (closed at once after StopAccepting).
   void Return(ClientConnection&& connection);
+  // Thread-safe: Return for each of `connections` (left empty), with one wake-up.
+  void ReturnAll(std::vector<ClientConnection>& connections);
   bool running() const { return running_.load(); }
   // Loop thread only. Serves a held connection again (ServeHere) once this turn's events are
   // handled: the claim its request waited on was answered.

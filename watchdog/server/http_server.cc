@@ -200,8 +200,14 @@ Status HttpServer::Impl::Bind() {
   for (std::size_t i = 0; i < count; ++i) {
     FrontLoop::Place place = nullptr;
     if (i == 0 && count > 1) {
-      place = [this, next = std::size_t{0}](ClientConnection&& c) mutable {
-        loops_[next++ % loops_.size()]->Return(std::move(c));
+      // Round robin over the loops, this one included; each loop's share of a batch is
+      // handed over at once.
+      place = [this, next = std::size_t{0}, shares = std::vector<std::vector<ClientConnection>>()](
+                  std::vector<ClientConnection>& accepted) mutable {
+        shares.resize(loops_.size());
+        for (auto& c : accepted) shares[next++ % shares.size()].push_back(std::move(c));
+        accepted.clear();
+        for (std::size_t l = 0; l < shares.size(); ++l) loops_[l]->ReturnAll(shares[l]);
       };
     }
     Lanes* lanes = lanes_.emplace_back(std::make_unique<Lanes>()).get();
