@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -106,13 +108,29 @@ std::string NodeUnavailable() {
     }
     if (std::system("npm --version >/dev/null 2>&1") != 0)
       return std::string("npm is not installed");
-    if (!std::filesystem::exists(kAuthDir + "/node_modules/oidc-provider")) {
+    // Installed once for every test process: ctest runs several of these tests at a time, and
+    // `npm ci` starts by deleting node_modules, so a second install running while another
+    // test's issuer loads its modules breaks that issuer (it never listens). The install runs
+    // under a lock, and a marker written after it succeeded says it is complete.
+    const std::string marker = kAuthDir + "/node_modules/.hw-installed";
+    if (std::filesystem::exists(marker)) return std::string();
+    const int lock =
+        ::open((kAuthDir + "/.npm-install.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock < 0 || ::flock(lock, LOCK_EX) != 0) {
+      if (lock >= 0) ::close(lock);
+      return std::string("cannot lock tests/auth/.npm-install.lock");
+    }
+    std::string reason;
+    if (!std::filesystem::exists(marker)) {
       std::string cmd = "cd '" + kAuthDir + "' && npm ci --no-audit --no-fund >/dev/null 2>&1";
       if (std::system(cmd.c_str()) != 0) {
-        return std::string("`npm ci` failed in tests/auth (no npm registry?)");
+        reason = "`npm ci` failed in tests/auth (no npm registry?)";
+      } else {
+        std::ofstream(marker) << "installed by auth_test.cc\n";
       }
     }
-    return std::string();
+    ::close(lock);  // releases the lock
+    return reason;
   }();
   return reason;
 }
@@ -421,8 +439,7 @@ TEST_CASE("the watchdog is not ready until the issuer's keys are in, and turns r
   REQUIRE_NODE();
   // Seconds pass before the issuer listens on its port: FreePort's comes from outside the
   // ephemeral range, so no outgoing connection meanwhile (the watchdog's key fetches, or the
-  // soak's thousands running alongside) can be given it as its own. (A port the kernel picked
-  // and held until the issuer started was still taken in the second node takes to start.)
+  // soak's thousands running alongside) can be given it as its own.
   const int port = FreePort();
   Function f(Env{{"auth_routes", "/=jwt"},
                  {"jwt_issuer", "http://127.0.0.1:" + std::to_string(port)},
