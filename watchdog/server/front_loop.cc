@@ -526,6 +526,10 @@ void FrontLoop::Return(ClientConnection&& connection) {
     std::lock_guard lock(returned_mutex_);
     returned_.push_back(std::move(connection));
   }
+  Wake();
+}
+
+void FrontLoop::Wake() {
   std::uint64_t one = 1;
   [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
 }
@@ -537,21 +541,18 @@ void FrontLoop::ReturnAll(std::vector<ClientConnection>& connections) {
     for (auto& c : connections) returned_.push_back(std::move(c));
   }
   connections.clear();
-  std::uint64_t one = 1;
-  [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
+  Wake();
 }
 
 void FrontLoop::StopAccepting() {
   accepting_.store(false);
-  std::uint64_t one = 1;
-  [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
+  Wake();
 }
 
 void FrontLoop::Stop() {
   accepting_.store(false);
   stop_.store(true);
-  std::uint64_t one = 1;
-  [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
+  Wake();
 }
 
 }  // namespace hw::server

@@ -153,6 +153,8 @@ class FrontLoop {
   // Ends connections past their deadline, up to a batch; sets expiry_left_ when more are.
   void ExpireDeadlines();
   void TakeReturned();
+  // Any thread: makes the loop's epoll_wait return (its eventfd).
+  void Wake();
   void CloseListener();
   // Serves the connections Ready named.
   void ServeReady();
