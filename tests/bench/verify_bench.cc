@@ -9,6 +9,10 @@
 //
 // Usage: verify_bench SECRET_FILE [MILLISECONDS_PER_FIGURE=300] [SIZE...]
 // (default sizes: 1024 and 1048576 bytes)
+//
+// For instruction counts (valgrind --tool=callgrind): VERIFY_BENCH_ONLY=verify|dup|oneshot|
+// reinit|core runs only that figure VERIFY_BENCH_ITERS times (default 10000) at each size and
+// prints nothing; two runs at different counts give the cost of one call by difference.
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -213,8 +217,23 @@ int main(int argc, char** argv) {
            reinterpret_cast<const unsigned char*>(body.data()), body.size(), out, &out_len);
       sink = sink + out[0];
     };
-    const std::vector<double> ns =
-        bench::NanosPerCallSideBySide({verify, dup, oneshot, reinit, core}, budget_ms, move_body);
+    const std::vector<std::function<void()>> figures{verify, dup, oneshot, reinit, core};
+    if (const char* only = std::getenv("VERIFY_BENCH_ONLY")) {
+      const char* names[] = {"verify", "dup", "oneshot", "reinit", "core"};
+      const auto found = std::find_if(std::begin(names), std::end(names),
+                                      [&](const char* n) { return std::string_view(n) == only; });
+      if (found == std::end(names)) {
+        std::fprintf(stderr, "verify_bench: VERIFY_BENCH_ONLY=%s names no figure\n", only);
+        return 2;
+      }
+      const char* iters_text = std::getenv("VERIFY_BENCH_ITERS");
+      const unsigned long iters = iters_text ? std::strtoul(iters_text, nullptr, 10) : 10000;
+      move_body(0);
+      for (unsigned long i = 0; i < iters; ++i) figures[found - std::begin(names)]();
+      EVP_MAC_CTX_free(reused);
+      continue;
+    }
+    const std::vector<double> ns = bench::NanosPerCallSideBySide(figures, budget_ms, move_body);
     EVP_MAC_CTX_free(reused);
     const double verify_ns = ns[0], dup_ns = ns[1], oneshot_ns = ns[2], reinit_ns = ns[3],
                  core_ns = ns[4];

@@ -32,6 +32,22 @@ struct MacPlan {
   std::string replay_key;                    // see Started::replay_key
 };
 
+// The plainest HMAC scheme (GitHub's, Shopify's, Patreon's...): one header, present exactly
+// once, holding `prefix` and then the MAC of the body alone, nothing else signed, no id or
+// timestamp read. Its outcomes: kMissing without the header, kMalformed when it repeats or
+// does not decode (DecodeSignature) to a MAC of `algorithm`'s size, else kValid when a
+// prepared key's MAC of the body matches and kMismatch when none does. A scheme of this form
+// describes itself (Scheme::Plain), and the Verifier, when that scheme is configured alone
+// and without a replay store, checks the request by this description instead of Start's
+// general plan (tests hold both to the same outcomes).
+struct PlainMac {
+  std::string_view header;  // as the scheme reads it (hmac_header_<scheme> applied)
+  std::string_view prefix;
+  crypto::Algorithm algorithm = crypto::Algorithm::kSha256;
+  Encoding encoding = Encoding::kHex;
+  crypto::HexCase hex_case = crypto::HexCase::kLower;
+};
+
 // The room an HMAC scheme's check takes in a request's arena (hmac_scheme.cc checks it fits),
 // so the Verifier can keep that much in place per request.
 inline constexpr std::size_t kMacCheckBytes = 2048;

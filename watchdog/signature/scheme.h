@@ -27,6 +27,8 @@
 
 namespace hw::signature {
 
+struct PlainMac;  // hmac_scheme.h
+
 // One secret prepared for one scheme when it is (re)loaded. Immutable afterwards and shared
 // by every request that started while it was current.
 struct PreparedKey {
@@ -122,6 +124,10 @@ class Scheme {
   // True when the secret file holds a public key (discord): such a file must never also key
   // an HMAC scheme, or anyone who knows the published key could sign.
   virtual bool SecretIsPublic() const { return false; }
+  // Non-null when the scheme is of the plainest form (PlainMac, hmac_scheme.h): the Verifier
+  // then checks it by that description when it is configured alone. Static for the scheme's
+  // lifetime.
+  virtual const PlainMac* Plain() const { return nullptr; }
   // The name of the header that carries the signature (what sign --value prints the value
   // of); for a scheme with several possible names, the one Sign sends.
   virtual std::string SignatureHeaderName() const = 0;

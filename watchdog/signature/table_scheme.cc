@@ -59,9 +59,14 @@ class TableScheme final : public HmacScheme {
         signs_id_(format.signed_prefix.find("{id}") != std::string_view::npos),
         has_timestamp_(!format.headers.timestamp.empty() || !format.list.timestamp_key.empty()) {
     format_.prefix = {};  // prefix_ holds it
+    if (format_.list.separator == 0 && format_.signed_prefix.empty() && !has_timestamp_ &&
+        !signs_id_ && format_.fallback.signature.empty() && !allow_sha1_) {
+      plain_ = PlainMac{header(), prefix_, format_.algorithm, format_.encoding, format_.hex_case};
+    }
   }
 
   std::string_view Name() const override { return name_; }
+  const PlainMac* Plain() const override { return plain_ ? &*plain_ : nullptr; }
 
   bool Present(const HeaderSource& headers) const override {
     return headers.Count(header()) != 0 ||
@@ -214,6 +219,7 @@ class TableScheme final : public HmacScheme {
   bool allow_sha1_;
   bool signs_id_;
   bool has_timestamp_;
+  std::optional<PlainMac> plain_;  // views of header() and prefix_
 };
 
 }  // namespace

@@ -327,6 +327,94 @@ static_assert(sizeof(AnySchemeCheck) <= sizeof(CheckStorage::bytes),
               "CheckStorage holds an AnySchemeCheck");
 static_assert(alignof(AnySchemeCheck) <= alignof(CheckStorage));
 
+// The check of a plain scheme (PlainMac) configured alone, without a replay store: the same
+// outcomes as AnySchemeCheck over HmacScheme::Start's plan for it, with less around the HMAC
+// (no per-scheme entries, no arena, no virtual body check): verifying a small body costs
+// little more than its HMAC (README "Performance", P6).
+class PlainMacCheck final : public Check {
+ public:
+  // Keys beyond this many (a rotation over several files) go the general way.
+  static constexpr std::size_t kMaxKeys = 2;
+
+  static CheckPtr Make(CheckStorage* storage, const PlainMac& plain, std::string_view scheme,
+                       std::shared_ptr<const Snapshot> snapshot, const HeaderSource& headers) {
+    if (storage == nullptr) {
+      return CheckPtr(new PlainMacCheck(plain, scheme, std::move(snapshot), headers), {true});
+    }
+    return CheckPtr(new (storage->bytes) PlainMacCheck(plain, scheme, std::move(snapshot), headers),
+                    {false});
+  }
+
+  bool NeedsBody() const override { return !result_; }
+  bool HasDecision() const override { return result_.has_value(); }
+  void Update(std::string_view chunk) override {
+    if (result_) return;
+    for (std::size_t i = 0; i < count_; ++i) running_[i]->hmac.Update(chunk);
+  }
+  std::optional<Decision> Refusal() override {
+    const Decision& decision = Decide();
+    if (Admits(decision.outcome)) return std::nullopt;
+    return decision;
+  }
+  Decision Finish() override { return Decide(); }
+  ClaimStep StartClaim(replay::StoreLane&, std::weak_ptr<void>, std::function<void()>) override {
+    Decide();  // nothing to claim without a replay store
+    return ClaimStep::kDecided;
+  }
+
+ private:
+  PlainMacCheck(const PlainMac& plain, std::string_view scheme,
+                std::shared_ptr<const Snapshot> snapshot, const HeaderSource& headers)
+      : scheme_(scheme), snapshot_(std::move(snapshot)) {
+    const auto value = SingleValue(headers, plain.header);
+    if (const Outcome* failed = std::get_if<Outcome>(&value)) {
+      result_ = Decision{*failed, scheme_};
+      return;
+    }
+    if (!DecodeSignature(std::get<std::string_view>(value), plain.prefix, plain.encoding,
+                         crypto::DigestSize(plain.algorithm), mac_, plain.hex_case)) {
+      result_ = Decision{Outcome::kMalformed, scheme_};
+      return;
+    }
+    for (const PreparedKey& key : snapshot_->keys.front()) {
+      if (const crypto::HmacKey* mac = key.Mac(plain.algorithm)) running_[count_++].emplace(*mac);
+    }
+  }
+
+  const Decision& Decide() {
+    if (!result_) {
+      bool valid = false;
+      for (std::size_t i = 0; i < count_; ++i) {
+        std::array<std::uint8_t, crypto::kMaxMacSize> computed;
+        const std::size_t size = running_[i]->hmac.FinalInto(computed);
+        // No early exit: every key's MAC is compared, in constant time.
+        if (size != 0 && crypto::ConstantTimeEqual(std::span(computed.data(), size), mac_.view())) {
+          valid = true;
+        }
+      }
+      result_ = Decision{valid ? Outcome::kValid : Outcome::kMismatch, scheme_};
+    }
+    return *result_;
+  }
+
+  // One key's MAC, started in place from its pre-keyed states (no copy of a running MAC).
+  struct Running {
+    explicit Running(const crypto::HmacKey& key) : hmac(key.Start()) {}
+    crypto::Hmac hmac;
+  };
+
+  std::string_view scheme_;
+  std::shared_ptr<const Snapshot> snapshot_;  // keeps the keys alive
+  crypto::ShortBytes mac_;                    // the signature, decoded
+  std::array<std::optional<Running>, kMaxKeys> running_;
+  std::size_t count_ = 0;
+  std::optional<Decision> result_;
+};
+
+static_assert(sizeof(PlainMacCheck) <= sizeof(CheckStorage::bytes),
+              "CheckStorage holds a PlainMacCheck");
+static_assert(alignof(PlainMacCheck) <= alignof(CheckStorage));
+
 }  // namespace
 
 std::vector<std::string_view> SchemeNames() {
@@ -343,6 +431,9 @@ struct Verifier::State {
   std::vector<std::vector<std::size_t>> files_of;  // per scheme: indexes into paths
   std::vector<std::string> paths;                  // every distinct secret file
   std::shared_ptr<const ReplayContext> replay;     // null without a replay store
+  // The one scheme's description when it is plain and configured alone without a replay
+  // store: Begin then makes a PlainMacCheck.
+  const PlainMac* plain = nullptr;
 
   mutable std::mutex snapshot_mutex;
   std::shared_ptr<const Snapshot> snapshot;
@@ -546,6 +637,8 @@ Expected<std::unique_ptr<Verifier::State>> BuildState(const config::SignatureOpt
     state->replay = std::move(context);
   }
 
+  if (state->schemes.size() == 1 && !state->replay) state->plain = state->schemes.front()->Plain();
+
   secrets::SecretWatcher::Options watch;
   watch.paths = state->paths;
   watch.raw = options.secret_raw;
@@ -594,6 +687,10 @@ CheckPtr Verifier::Begin(const RequestHead& head, CheckStorage* storage) const {
     }
   }
   std::shared_ptr<const Snapshot> snapshot = s.Current();
+  if (s.plain != nullptr && snapshot->keys.front().size() <= PlainMacCheck::kMaxKeys) {
+    return PlainMacCheck::Make(storage, *s.plain, s.schemes.front()->Name(), std::move(snapshot),
+                               head.headers);
+  }
   const Snapshot& keys = *snapshot;
   CheckPtr made = AnySchemeCheck::Make(storage, std::move(snapshot), s.replay);
   auto& check = static_cast<AnySchemeCheck&>(*made);
@@ -611,6 +708,11 @@ const replay::StoreStats* Verifier::ReplayStats() const {
 }
 
 bool Verifier::Disabled() const { return state_->disabled; }
+
+bool Verifier::ChecksPlainly() const {
+  return state_->plain != nullptr &&
+         state_->Current()->keys.front().size() <= PlainMacCheck::kMaxKeys;
+}
 
 bool Verifier::DecidesWithoutWaiting() const {
   return !state_->replay || !state_->replay->store || !state_->replay->store->MayWait();

@@ -112,7 +112,11 @@ class Verifier {
   // (disabled, unsigned_allowed, missing, malformed, expired, and header-only schemes).
   // Thread-safe. The check lives in `storage` when one is given, else on the heap.
   CheckPtr Begin(const RequestHead& head, CheckStorage* storage = nullptr) const;
-  bool Disabled() const;            // hmac_scheme=none
+  bool Disabled() const;  // hmac_scheme=none
+  // True when Begin checks the one configured scheme by its plain description (PlainMac,
+  // hmac_scheme.h: a plain scheme alone, no replay store, at most two secrets) instead of the
+  // general way; both give the same outcomes (tests/unit/signature/plain_path_test.cc).
+  bool ChecksPlainly() const;
   std::string SchemesText() const;  // "github,stripe" for the startup log ("none" if disabled)
   // False when deciding a matching signature (Check::Finish) and settling its claim may wait
   // on the replay store (Redis).
