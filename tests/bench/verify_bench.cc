@@ -224,6 +224,9 @@ int main(int argc, char** argv) {
                                       [&](const char* n) { return std::string_view(n) == only; });
       if (found == std::end(names)) {
         std::fprintf(stderr, "verify_bench: VERIFY_BENCH_ONLY=%s names no figure\n", only);
+        EVP_MAC_CTX_free(reused);
+        EVP_MAC_CTX_free(keyed);
+        EVP_MAC_free(mac);
         return 2;
       }
       const char* iters_text = std::getenv("VERIFY_BENCH_ITERS");

@@ -65,6 +65,10 @@ class TableScheme final : public HmacScheme {
     }
   }
 
+  // Not copied or moved: plain_ views this scheme's own header and prefix.
+  TableScheme(const TableScheme&) = delete;
+  TableScheme& operator=(const TableScheme&) = delete;
+
   std::string_view Name() const override { return name_; }
   const PlainMac* Plain() const override { return plain_ ? &*plain_ : nullptr; }
 

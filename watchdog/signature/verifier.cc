@@ -377,6 +377,8 @@ class PlainMacCheck final : public Check {
       return;
     }
     for (const PreparedKey& key : snapshot_->keys.front()) {
+      // Begin never gives more than kMaxKeys; were it to, a key left out only refuses more.
+      if (count_ == kMaxKeys) break;
       if (const crypto::HmacKey* mac = key.Mac(plain.algorithm)) running_[count_++].emplace(*mac);
     }
   }

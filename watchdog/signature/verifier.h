@@ -115,7 +115,8 @@ class Verifier {
   bool Disabled() const;  // hmac_scheme=none
   // True when Begin checks the one configured scheme by its plain description (PlainMac,
   // hmac_scheme.h: a plain scheme alone, no replay store, at most two secrets) instead of the
-  // general way; both give the same outcomes (tests/unit/signature/plain_path_test.cc).
+  // general way; both give the same outcomes (tests/unit/signature/plain_path_test.cc). Read
+  // from the current secrets: a reload that adds a third secret file turns it false.
   bool ChecksPlainly() const;
   std::string SchemesText() const;  // "github,stripe" for the startup log ("none" if disabled)
   // False when deciding a matching signature (Check::Finish) and settling its claim may wait

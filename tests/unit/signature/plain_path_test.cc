@@ -1,11 +1,14 @@
 // The Verifier checks a plain scheme configured alone (PlainMac, hmac_scheme.h: GitHub's,
 // Shopify's, Patreon's...) by its description instead of the general way. Held here to the
-// general way's outcomes over random requests: for every plain scheme, the same request gets
-// the same outcome from a verifier that takes the plain path (one secret, or two while a
-// secret rotates) and from verifiers that cannot (a second scheme configured; three secrets),
-// and a body the sender did not sign is never valid on either.
+// general way's outcomes over random requests: for every plain scheme (and generic with other
+// algorithms, encodings and prefixes, and a renamed header), the same request gets the same
+// refusal and decision, called as the server calls them, from verifiers that take the plain
+// path (one secret, or two while a secret rotates, either of them signing) and from verifiers
+// with the same keys that cannot (a second scheme configured; a third secret), and a body the
+// sender did not sign is never valid.
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <random>
 
 #include "crypto/encoding.h"
@@ -99,6 +102,53 @@ std::string RandomValue(std::mt19937& rng, const std::string& right, const std::
   }
 }
 
+// What the server sees of one request's check: Refusal first (the outcome when it refuses),
+// then Finish.
+struct Seen {
+  std::optional<Outcome> refused;
+  Decision finished;
+};
+
+Seen RunAsServer(const Verifier& verifier, const test::Sent& sent, std::size_t chunk) {
+  HeaderList headers;
+  for (const auto& [name, value] : sent.headers) headers.Add(name, value);
+  const RequestHead head{sent.method, sent.path, sent.query, headers};
+  CheckStorage storage;
+  CheckPtr check = verifier.Begin(head, &storage);
+  if (check->NeedsBody()) {
+    for (std::size_t at = 0; at < sent.body.size(); at += chunk) {
+      check->Update(std::string_view(sent.body).substr(at, chunk));
+    }
+  }
+  Seen seen{std::nullopt, {}};
+  if (const std::optional<Decision> refusal = check->Refusal()) seen.refused = refusal->outcome;
+  seen.finished = check->Finish();
+  return seen;
+}
+
+// One configuration a plain scheme is tried in.
+struct Variant {
+  std::string scheme;
+  std::function<void(config::SignatureOptions&)> adjust = [](config::SignatureOptions&) {};
+};
+
+std::vector<Variant> Variants() {
+  std::vector<Variant> variants;
+  for (const std::string& scheme : PlainSchemes()) variants.push_back({scheme});
+  variants.push_back({"generic", [](config::SignatureOptions& o) {
+                        o.algorithm = "sha512";
+                        o.encoding = "base64";
+                        o.prefix = "v1=";
+                      }});
+  variants.push_back({"generic", [](config::SignatureOptions& o) {
+                        o.algorithm = "sha1";
+                        o.prefix = "sha1=";
+                      }});
+  variants.push_back(
+      {"github", [](config::SignatureOptions& o) { o.scheme_headers["github"] = "X-Renamed"; }});
+  return variants;
+}
+
 TEST_CASE("a plain scheme alone gets the general way's outcomes over random requests") {
   const std::vector<std::string> schemes = PlainSchemes();
   // The registry's plain ones, at least these (the list changes only with the registry).
@@ -107,43 +157,48 @@ TEST_CASE("a plain scheme alone gets the general way's outcomes over random requ
     CHECK(std::find(schemes.begin(), schemes.end(), expected) != schemes.end());
   }
   std::mt19937 rng(Catch::rngSeed());
-  for (const std::string& scheme : schemes) {
-    INFO("scheme " << scheme);
+  for (const Variant& variant : Variants()) {
+    const std::string& scheme = variant.scheme;
     test::TempDir dir;
     dir.Write("webhook-secret", std::string(kSecret));
     dir.Write("old", "an-old-secret");
     dir.Write("older", "an-older-secret");
     dir.Write("slack-secret", "a-slack-secret");
     config::SignatureOptions alone = OptionsOf(scheme, dir);
+    variant.adjust(alone);
+    auto with_slack = [&](config::SignatureOptions o) {
+      o.schemes = {scheme, "slack"};
+      o.scheme_secret_names["slack"] = {"slack-secret"};
+      return o;
+    };
     config::SignatureOptions rotating = alone;
     rotating.secret_names = {"old", "webhook-secret"};
     config::SignatureOptions three = alone;
     three.secret_names = {"old", "webhook-secret", "older"};
-    config::SignatureOptions with_slack = alone;
-    with_slack.schemes = {scheme, "slack"};
-    with_slack.scheme_secret_names["slack"] = {"slack-secret"};
 
+    // Two sets of keys, each checked the plain way and the general way (a second scheme
+    // configured; three secrets where the third never signs).
     const auto plain = Make(alone);
+    const auto general = Make(with_slack(alone));
     const auto plain_rotating = Make(rotating);
+    const auto general_rotating = Make(with_slack(rotating));
     const auto general_three = Make(three);
-    const auto general_two_schemes = Make(with_slack);
     REQUIRE(plain->ChecksPlainly());
     REQUIRE(plain_rotating->ChecksPlainly());
+    REQUIRE_FALSE(general->ChecksPlainly());
+    REQUIRE_FALSE(general_rotating->ChecksPlainly());
     REQUIRE_FALSE(general_three->ChecksPlainly());
-    REQUIRE_FALSE(general_two_schemes->ChecksPlainly());
 
-    // How the sender signs: the header's name and a right value for any body.
-    auto entry = FindScheme(scheme);
-    REQUIRE(entry != nullptr);
-    auto maker = entry->make(alone);
+    // How the sender signs: the header's name and a right value for any body and key.
+    auto maker = FindScheme(scheme)->make(alone);
     REQUIRE(maker.ok());
     const Scheme& signer = **maker;
     const std::string header = signer.SignatureHeaderName();
     const std::string prefix(signer.Plain()->prefix);
-    auto sign = [&](std::string_view body) {
+    auto sign = [&](std::string_view secret, std::string_view body) {
       SignInput input;
       input.body = body;
-      auto lines = signer.Sign(secrets::Secret(crypto::AsBytes(kSecret)), input);
+      auto lines = signer.Sign(secrets::Secret(crypto::AsBytes(secret)), input);
       REQUIRE(lines.ok());
       for (const auto& [name, value] : *lines) {
         if (name == header) return value;
@@ -157,7 +212,8 @@ TEST_CASE("a plain scheme alone gets the general way's outcomes over random requ
       test::Sent sent;
       sent.body = RandomBytes(rng, 400);
       const std::string signed_body = rng() % 4 == 0 ? RandomBytes(rng, 400) : sent.body;
-      const std::string right = sign(signed_body);
+      const bool old_key = rng() % 4 == 0;  // the rotating sets' first secret signs
+      const std::string right = sign(old_key ? "an-old-secret" : kSecret, signed_body);
       const int copies = static_cast<int>(rng() % 7 == 0 ? 2 : rng() % 9 == 0 ? 0 : 1);
       if (rng() % 3 == 0) sent.headers.emplace_back("X-Other", RandomBytes(rng, 20));
       for (int c = 0; c < copies; ++c) {
@@ -166,20 +222,32 @@ TEST_CASE("a plain scheme alone gets the general way's outcomes over random requ
       if (rng() % 3 == 0) sent.headers.emplace_back("Content-Type", "application/json");
       const std::size_t chunk = 1 + rng() % 64;
 
-      const Decision expected = test::Run(*general_three, sent, chunk);
-      INFO("round " << round << ", body " << sent.body.size() << " bytes");
-      for (const auto& [name, value] : sent.headers)
-        INFO(name << ": " << crypto::EncodeHex(crypto::AsBytes(value)));
-      CHECK(test::Run(*plain, sent, chunk).outcome == expected.outcome);
-      CHECK(test::Run(*plain_rotating, sent, chunk).outcome == expected.outcome);
-      CHECK(test::Run(*general_two_schemes, sent, chunk).outcome == expected.outcome);
-      // The plain check names its scheme whatever it decides, as the general way does with
-      // the scheme configured alone.
-      CHECK(test::Run(*plain, sent, chunk).scheme == expected.scheme);
-      if (signed_body != sent.body) CHECK(expected.outcome != Outcome::kValid);
-      ++seen[expected.outcome];
+      std::string request = "scheme " + scheme + " (" + header + "), round " +
+                            std::to_string(round) + ", body " + std::to_string(sent.body.size()) +
+                            " bytes, headers in hex:";
+      for (const auto& [name, value] : sent.headers) {
+        request += " " + name + "=" + crypto::EncodeHex(crypto::AsBytes(value));
+      }
+      INFO(request);
+      const Seen one = RunAsServer(*general, sent, chunk);
+      const Seen two = RunAsServer(*general_three, sent, chunk);
+      for (const auto& [expected, verifier] :
+           {std::pair{one, plain.get()}, std::pair{two, plain_rotating.get()},
+            std::pair{two, general_rotating.get()}}) {
+        const Seen got = RunAsServer(*verifier, sent, chunk);
+        CHECK(got.refused == expected.refused);
+        CHECK(got.finished.outcome == expected.finished.outcome);
+      }
+      // The plain check names its scheme whatever it decides, as the general way does with the
+      // scheme configured alone.
+      CHECK(RunAsServer(*plain, sent, chunk).finished.scheme == two.finished.scheme);
+      CHECK(RunAsServer(*plain_rotating, sent, chunk).finished.scheme == two.finished.scheme);
+      if (signed_body != sent.body) CHECK(two.finished.outcome != Outcome::kValid);
+      if (old_key) CHECK(one.finished.outcome != Outcome::kValid);
+      ++seen[two.finished.outcome];
     }
     // The random requests reached every outcome the plain form has.
+    INFO("scheme " << scheme << " (" << header << ")");
     for (Outcome o :
          {Outcome::kValid, Outcome::kMismatch, Outcome::kMalformed, Outcome::kMissing}) {
       CHECK(seen[o] > 0);
