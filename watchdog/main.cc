@@ -196,53 +196,59 @@ int Serve(const hw::config::Config& cfg) {
 
   server::LockFile lock(cfg.tmpdir);
   int exit_code = 0;
-  // Start may wait (http mode: up to upstream_ready_timeout for the function to listen), so
-  // it runs on a thread of its own while this one keeps taking signals: SIGTERM meanwhile
-  // cancels the wait and the watchdog stops at once, as it would once ready.
-  // When it ends, that thread makes its result ready and then writes an eventfd, which this
-  // one polls together with a signalfd: no timeout, so readiness waits for nothing else (a
-  // 50 ms sigtimedwait woken by SIGUSR2 let one start in five wait out the whole timeout).
-  using StartResult = decltype((*executor)->Start());
-  std::promise<StartResult> start_promise;
-  std::future<StartResult> starting = start_promise.get_future();
-  std::thread starter([&] {
-    try {
-      start_promise.set_value((*executor)->Start());
-    } catch (...) {
-      start_promise.set_exception(std::current_exception());
-    }
-    const std::uint64_t one = 1;
-    while (::write(started_fd.get(), &one, sizeof one) < 0 && errno == EINTR) {
-    }
-  });
   int early_signal = 0;
   bool early_fatal = false;
-  for (bool started = false; !started;) {
-    pollfd fds[2] = {{started_fd.get(), POLLIN, 0}, {signal_fd.get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      // Not expected (ENOMEM): wait for the start below without taking signals meanwhile;
-      // any that came stay pending for the wait after it.
-      log::Warn(fmt::format("poll while the function starts: {}", std::strerror(errno)));
-      break;
+  Status start = Ok{};
+  if (!(*executor)->StartMayWait()) {
+    // Nothing to wait for (the fork modes): readiness is not held up by a thread's start and
+    // wake-up (P8). A signal meanwhile stays pending for the wait below.
+    start = (*executor)->Start();
+  } else {
+    // Start may wait (http mode: up to upstream_ready_timeout for the function to listen), so
+    // it runs on a thread of its own while this one keeps taking signals: SIGTERM meanwhile
+    // cancels the wait and the watchdog stops at once, as it would once ready.
+    // When it ends, that thread makes its result ready and then writes an eventfd, which this
+    // one polls together with a signalfd: no timeout, so readiness waits for nothing else (a
+    // 50 ms sigtimedwait woken by SIGUSR2 let one start in five wait out the whole timeout).
+    std::promise<Status> start_promise;
+    std::future<Status> starting = start_promise.get_future();
+    std::thread starter([&] {
+      try {
+        start_promise.set_value((*executor)->Start());
+      } catch (...) {
+        start_promise.set_exception(std::current_exception());
+      }
+      const std::uint64_t one = 1;
+      while (::write(started_fd.get(), &one, sizeof one) < 0 && errno == EINTR) {
+      }
+    });
+    for (bool started = false; !started;) {
+      pollfd fds[2] = {{started_fd.get(), POLLIN, 0}, {signal_fd.get(), POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        // Not expected (ENOMEM): wait for the start below without taking signals meanwhile;
+        // any that came stay pending for the wait after it.
+        log::Warn(fmt::format("poll while the function starts: {}", std::strerror(errno)));
+        break;
+      }
+      started = (fds[0].revents & POLLIN) != 0;
+      signalfd_siginfo info{};
+      if ((fds[1].revents & POLLIN) == 0 ||
+          ::read(signal_fd.get(), &info, sizeof info) != sizeof info) {
+        continue;
+      }
+      const int sig = static_cast<int>(info.ssi_signo);
+      if (sig == SIGUSR1) early_fatal = true;  // acted on below
+      if ((sig == SIGTERM || sig == SIGINT) && early_signal == 0) {
+        early_signal = sig;
+        (*executor)->CancelStart();
+      }
     }
-    started = (fds[0].revents & POLLIN) != 0;
-    signalfd_siginfo info{};
-    if ((fds[1].revents & POLLIN) == 0 ||
-        ::read(signal_fd.get(), &info, sizeof info) != sizeof info) {
-      continue;
-    }
-    const int sig = static_cast<int>(info.ssi_signo);
-    if (sig == SIGUSR1) early_fatal = true;  // acted on below
-    if ((sig == SIGTERM || sig == SIGINT) && early_signal == 0) {
-      early_signal = sig;
-      (*executor)->CancelStart();
-    }
+    starter.join();
+    start = starting.get();
   }
-  starter.join();
   started_fd.reset();
   signal_fd.reset();
-  auto start = starting.get();
   if (early_signal != 0) {
     log::Info(fmt::format("{} received before the function was ready: stopping",
                           early_signal == SIGTERM ? "SIGTERM" : "SIGINT"));
@@ -320,6 +326,15 @@ void TuneMallocForBodies(std::size_t body_memory_bytes) {
   ::mallopt(M_TRIM_THRESHOLD, static_cast<int>(2 * threshold));
 }
 
+// Loads the configuration from the environment and the command line's flags, and serves.
+int LoadAndServe(const hw::config::Environment& env,
+                 const std::map<std::string, std::string>& flags) {
+  auto cfg = hw::config::Load(env, flags);
+  if (!cfg) return Fail(kExitConfig, cfg.error().message);
+  TuneMallocForBodies(cfg->body_memory_bytes);
+  return Serve(*cfg);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -328,6 +343,10 @@ int main(int argc, char** argv) {
   // (up to 8 per core), whose freed chunks stay resident. Two arenas keep the footprint flat
   // on the small machines functions run on, at no measurable cost on two cores.
   ::mallopt(M_ARENA_MAX, 2);
+  // Started without arguments, as a function's image starts it, the environment is the whole
+  // configuration: the command line's parser (a hundred options, each with its help text) is
+  // not built, which was a third of the start-up's own CPU time (README "Performance", P8).
+  if (argc <= 1) return LoadAndServe(config::CurrentEnvironment(), {});
   CLI::App app{
       "hmac-watchdog: an OpenFaaS watchdog that verifies webhook signatures before "
       "it runs the function. Every option is also read from the environment variable "
@@ -445,8 +464,5 @@ int main(int argc, char** argv) {
     return signature::RunVerify(verify, std::cin, std::cout, std::cerr);
   }
 
-  auto cfg = config::Load(env, flags);
-  if (!cfg) return Fail(kExitConfig, cfg.error().message);
-  TuneMallocForBodies(cfg->body_memory_bytes);
-  return Serve(*cfg);
+  return LoadAndServe(env, flags);
 }

@@ -101,6 +101,9 @@ class Executor {
   // Prepares the function before traffic is admitted (http mode: starts the function process
   // and waits until it accepts connections). Fails with a message for the operator.
   virtual Status Start() { return Ok{}; }
+  // True when Start may wait (for the function process): it is then run on a thread of its
+  // own while signals are taken. False: Start returns at once.
+  virtual bool StartMayWait() const { return false; }
   // Thread-safe: a Start waiting on another thread gives up soon with an error (SIGTERM
   // before the function was ready).
   virtual void CancelStart() {}

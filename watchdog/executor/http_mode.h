@@ -56,6 +56,7 @@ class HttpExecutor final : public Executor {
 
   // Starts fprocess (when set) and waits until upstream_url accepts connections.
   Status Start() override;
+  bool StartMayWait() const override { return true; }
   void CancelStart() override { start_cancelled_.store(true); }
   FunctionResponse Invoke(const FunctionRequest& request) override;
   bool StartsWithoutWaiting() const override { return true; }
