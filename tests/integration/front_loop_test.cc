@@ -254,3 +254,51 @@ TEST_CASE(
   CHECK(three[0].body == later);
   CHECK(e.SpawnCount() == 3);
 }
+
+TEST_CASE(
+    "hundreds of connections opened at once, each with its own request, each get their own answer "
+    "byte for byte") {
+  // The accepting loop takes connections 64 at a time and deals each batch out over the loops
+  // (http_server.cc): bursts several batches long, of signed and forged requests with random
+  // bodies, must each come back to the connection that sent them, once, whole.
+  Echo e;
+  std::mt19937 rng(Catch::rngSeed() + 11);
+  int total_signed = 0;
+  for (int round = 0; round < 2; ++round) {
+    constexpr int kConnections = 300;
+    struct Sent {
+      std::unique_ptr<RawConnection> conn;
+      std::string body;
+      bool signed_;
+    };
+    std::vector<Sent> sent;
+    for (int i = 0; i < kConnections; ++i) {
+      std::string body(std::uniform_int_distribution<std::size_t>(0, 3000)(rng), '\0');
+      for (char& ch : body) ch = static_cast<char>(rng());
+      body += "#" + std::to_string(round) + ":" + std::to_string(i);  // none alike
+      sent.push_back(
+          {std::make_unique<RawConnection>(e.w->port()), std::move(body), rng() % 3 != 0});
+      REQUIRE(sent.back().conn->fd() >= 0);
+    }
+    // Every request is on the wire before any answer is read.
+    for (auto& s : sent) REQUIRE(s.conn->Send(s.signed_ ? Signed(s.body) : Forged(s.body)));
+    int signed_count = 0;
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+      INFO("round " << round << ", connection " << i);
+      auto got = ReadResponses(*sent[i].conn, 1);
+      REQUIRE(got.size() == 1);
+      if (sent[i].signed_) {
+        ++signed_count;
+        CHECK(got[0].status == 200);
+        CHECK(got[0].body.size() == sent[i].body.size());
+        CHECK(got[0].body == sent[i].body);
+      } else {
+        CHECK(got[0].status == 401);
+      }
+      // Nothing more arrives on it: one answer per request.
+      CHECK(sent[i].conn->Read(std::chrono::milliseconds(round == 0 && i == 0 ? 100 : 0)).empty());
+    }
+    total_signed += signed_count;
+    CHECK(e.SpawnCount() == total_signed);
+  }
+}
