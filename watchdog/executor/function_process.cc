@@ -128,8 +128,8 @@ std::string FunctionLauncher::ContentType() const {
 }
 
 std::string DurationSeconds(std::chrono::steady_clock::time_point start) {
-  return fmt::format(
-      "{:.6f}", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  // "0.000123", from integer microseconds (a double through fmt cost 400 instructions).
+  return log::SecondsText(std::chrono::steady_clock::now() - start);
 }
 
 FunctionResponse ExecTimeoutResponse() {

@@ -259,7 +259,7 @@ void Write(Level level, std::string_view message) { WriteFields(level, message, 
 
 void Flush() { BatchedStderr::Instance().Flush(); }
 
-void WriteFields(Level level, std::string_view message, const Fields& fields) {
+void WriteFields(Level level, std::string_view message, std::span<const Field> fields) {
   const Loggers& l = Get();
   std::size_t size = message.size() + 16;
   for (const auto& [key, value] : fields) size += key.size() + value.size() + 6;
@@ -277,16 +277,15 @@ void WriteFields(Level level, std::string_view message, const Fields& fields) {
       line += '"';
     }
   } else {
-    line += '[';
-    line += LevelWord(level);
-    line += "] ";
-    for (unsigned char c : message) {
-      line += (c < 0x20 || c == 0x7f) ? ' ' : static_cast<char>(c);
+    line.append("[").append(LevelWord(level)).append("] ");
+    const std::size_t start = line.size();
+    line.append(message);
+    for (std::size_t i = start; i < line.size(); ++i) {
+      const auto c = static_cast<unsigned char>(line[i]);
+      if (c < 0x20 || c == 0x7f) line[i] = ' ';
     }
     for (const auto& [key, value] : fields) {
-      line += ' ';
-      line += key;
-      line += '=';
+      line.append(" ").append(key).append("=");
       AppendTextValue(line, value);
     }
   }
@@ -307,7 +306,8 @@ std::string SecondsText(std::chrono::nanoseconds elapsed) {
 void FunctionOutput(std::string_view stream, std::string_view line, bool prefix) {
   const Loggers& l = Get();
   if (l.format == Format::kJson) {
-    WriteFields(Level::kInfo, line, {{"stream", stream}});
+    const Field fields[] = {{"stream", stream}};
+    WriteFields(Level::kInfo, line, fields);
   } else if (prefix) {
     std::string text;
     text.reserve(stream.size() + line.size() + 2);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,8 +30,8 @@ inline void Error(std::string_view m) { Write(Level::kError, m); }
 
 // A line with named fields: in text format "message key=value ...", in JSON format
 // {"level":..,"msg":..,"key":"value",...}. Used for the access log.
-using Fields = std::vector<std::pair<std::string_view, std::string_view>>;
-void WriteFields(Level level, std::string_view message, const Fields& fields);
+using Field = std::pair<std::string_view, std::string_view>;  // name, value
+void WriteFields(Level level, std::string_view message, std::span<const Field> fields);
 // "S.uuuuuu": seconds with six decimals, rounded to the microsecond (what fmt's "{:.6f}"
 // writes), without formatting a double on every request; a negative time reads as 0. The
 // access log's duration.
