@@ -198,11 +198,29 @@ int Serve(const hw::config::Config& cfg) {
   int exit_code = 0;
   int early_signal = 0;
   bool early_fatal = false;
+  // Takes one signal from signal_fd if it has one: SIGTERM or SIGINT before the function is
+  // ready stops the watchdog at once (cancelling a start that waits); SIGUSR1 (a fatal error)
+  // is acted on below.
+  auto take_signal = [&] {
+    signalfd_siginfo info{};
+    if (::read(signal_fd.get(), &info, sizeof info) != sizeof info) return false;
+    const int sig = static_cast<int>(info.ssi_signo);
+    if (sig == SIGUSR1) early_fatal = true;
+    if ((sig == SIGTERM || sig == SIGINT) && early_signal == 0) {
+      early_signal = sig;
+      (*executor)->CancelStart();
+    }
+    return true;
+  };
   Status start = Ok{};
   if (!(*executor)->StartMayWait()) {
     // Nothing to wait for (the fork modes): readiness is not held up by a thread's start and
-    // wake-up (P8). A signal meanwhile stays pending for the wait below.
+    // wake-up (P8). Signals that came while the watchdog set up are taken now, as they would
+    // have been while a start waited.
     start = (*executor)->Start();
+    for (pollfd p{signal_fd.get(), POLLIN, 0};
+         ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0 && take_signal();) {
+    }
   } else {
     // Start may wait (http mode: up to upstream_ready_timeout for the function to listen), so
     // it runs on a thread of its own while this one keeps taking signals: SIGTERM meanwhile
@@ -232,17 +250,7 @@ int Serve(const hw::config::Config& cfg) {
         break;
       }
       started = (fds[0].revents & POLLIN) != 0;
-      signalfd_siginfo info{};
-      if ((fds[1].revents & POLLIN) == 0 ||
-          ::read(signal_fd.get(), &info, sizeof info) != sizeof info) {
-        continue;
-      }
-      const int sig = static_cast<int>(info.ssi_signo);
-      if (sig == SIGUSR1) early_fatal = true;  // acted on below
-      if ((sig == SIGTERM || sig == SIGINT) && early_signal == 0) {
-        early_signal = sig;
-        (*executor)->CancelStart();
-      }
+      if ((fds[1].revents & POLLIN) != 0) take_signal();
     }
     starter.join();
     start = starting.get();

@@ -336,13 +336,23 @@ class PlainMacCheck final : public Check {
   // Keys beyond this many (a rotation over several files) go the general way.
   static constexpr std::size_t kMaxKeys = 2;
 
+  // A check of the headers alone: decided when they decide (missing, repeated or malformed
+  // signature), else waiting for Run.
   static CheckPtr Make(CheckStorage* storage, const PlainMac& plain, std::string_view scheme,
-                       std::shared_ptr<const Snapshot> snapshot, const HeaderSource& headers) {
-    if (storage == nullptr) {
-      return CheckPtr(new PlainMacCheck(plain, scheme, std::move(snapshot), headers), {true});
+                       const HeaderSource& headers) {
+    if (storage == nullptr) return CheckPtr(new PlainMacCheck(plain, scheme, headers), {true});
+    return CheckPtr(new (storage->bytes) PlainMacCheck(plain, scheme, headers), {false});
+  }
+
+  // Starts one MAC per key from its pre-keyed states, copied: the check needs the keys no
+  // longer (the caller holds them for the call). False, starting nothing, when there are
+  // more than kMaxKeys: the request then goes the general way.
+  bool Run(std::span<const PreparedKey> keys) {
+    if (keys.size() > kMaxKeys) return false;
+    for (const PreparedKey& key : keys) {
+      if (const crypto::HmacKey* mac = key.Mac(algorithm_)) running_[count_++].emplace(*mac);
     }
-    return CheckPtr(new (storage->bytes) PlainMacCheck(plain, scheme, std::move(snapshot), headers),
-                    {false});
+    return true;
   }
 
   bool NeedsBody() const override { return !result_; }
@@ -363,9 +373,8 @@ class PlainMacCheck final : public Check {
   }
 
  private:
-  PlainMacCheck(const PlainMac& plain, std::string_view scheme,
-                std::shared_ptr<const Snapshot> snapshot, const HeaderSource& headers)
-      : scheme_(scheme), snapshot_(std::move(snapshot)) {
+  PlainMacCheck(const PlainMac& plain, std::string_view scheme, const HeaderSource& headers)
+      : scheme_(scheme), algorithm_(plain.algorithm) {
     const auto value = SingleValue(headers, plain.header);
     if (const Outcome* failed = std::get_if<Outcome>(&value)) {
       result_ = Decision{*failed, scheme_};
@@ -374,12 +383,6 @@ class PlainMacCheck final : public Check {
     if (!DecodeSignature(std::get<std::string_view>(value), plain.prefix, plain.encoding,
                          crypto::DigestSize(plain.algorithm), mac_, plain.hex_case)) {
       result_ = Decision{Outcome::kMalformed, scheme_};
-      return;
-    }
-    for (const PreparedKey& key : snapshot_->keys.front()) {
-      // Begin never gives more than kMaxKeys; were it to, a key left out only refuses more.
-      if (count_ == kMaxKeys) break;
-      if (const crypto::HmacKey* mac = key.Mac(plain.algorithm)) running_[count_++].emplace(*mac);
     }
   }
 
@@ -406,8 +409,8 @@ class PlainMacCheck final : public Check {
   };
 
   std::string_view scheme_;
-  std::shared_ptr<const Snapshot> snapshot_;  // keeps the keys alive
-  crypto::ShortBytes mac_;                    // the signature, decoded
+  crypto::Algorithm algorithm_;
+  crypto::ShortBytes mac_;  // the signature, decoded
   std::array<std::optional<Running>, kMaxKeys> running_;
   std::size_t count_ = 0;
   std::optional<Decision> result_;
@@ -688,11 +691,19 @@ CheckPtr Verifier::Begin(const RequestHead& head, CheckStorage* storage) const {
       return AnySchemeCheck::Decided(storage, {Outcome::kUnsignedAllowed, ""});
     }
   }
-  std::shared_ptr<const Snapshot> snapshot = s.Current();
-  if (s.plain != nullptr && snapshot->keys.front().size() <= PlainMacCheck::kMaxKeys) {
-    return PlainMacCheck::Make(storage, *s.plain, s.schemes.front()->Name(), std::move(snapshot),
-                               head.headers);
+  if (s.plain != nullptr) {
+    CheckPtr plain =
+        PlainMacCheck::Make(storage, *s.plain, s.schemes.front()->Name(), head.headers);
+    if (!plain->NeedsBody()) return plain;
+    {
+      // The keys are read under the lock and their states copied: no reference to them is
+      // kept, so none is counted.
+      std::lock_guard<std::mutex> lock(s.snapshot_mutex);
+      if (static_cast<PlainMacCheck&>(*plain).Run(s.snapshot->keys.front())) return plain;
+    }
+    plain.reset();  // more keys than it runs: the general way, in the same storage
   }
+  std::shared_ptr<const Snapshot> snapshot = s.Current();
   const Snapshot& keys = *snapshot;
   CheckPtr made = AnySchemeCheck::Make(storage, std::move(snapshot), s.replay);
   auto& check = static_cast<AnySchemeCheck&>(*made);
