@@ -32,6 +32,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// `n` in decimal, in room of its own (no allocation): status codes, lengths and sizes in
+// the response head and the access log.
+struct Decimal {
+  explicit Decimal(std::uint64_t n)
+      : size(static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, n).ptr -
+                                      digits)) {}
+  std::string_view view() const { return {digits, size}; }
+  char digits[20];
+  std::size_t size;
+};
+
 constexpr std::string_view kInternalHeader = "X-OpenFaaS-Internal";
 constexpr std::string_view kInternalValue = "hmac-watchdog";
 constexpr std::string_view kInternalType = "text/plain; charset=utf-8";
@@ -764,13 +775,7 @@ bool Connection::Respond(Exchange& ex, executor::FunctionResponse&& out, bool ho
   auto append_header = [&text](std::string_view name, std::string_view value) {
     text.append(name).append(": ").append(value).append("\r\n");
   };
-  auto append_number = [&text](std::uint64_t n) {
-    char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
-    text.append(digits, static_cast<std::size_t>(end - digits));
-  };
-  text.append("HTTP/1.1 ");
-  append_number(static_cast<std::uint64_t>(out.status));
+  text.append("HTTP/1.1 ").append(Decimal(static_cast<std::uint64_t>(out.status)).view());
   text.push_back(' ');
   text.append(StatusText(out.status)).append("\r\n");
   bool has_type = false;
@@ -790,17 +795,13 @@ bool Connection::Respond(Exchange& ex, executor::FunctionResponse&& out, bool ho
     if (out.stream) {
       if (!has_type) text += "Content-Type: application/octet-stream\r\n";
       if (out.stream_length) {
-        text += "Content-Length: ";
-        append_number(*out.stream_length);
-        text += "\r\n";
+        append_header("Content-Length", Decimal(*out.stream_length).view());
       } else if (chunked) {
         text += "Transfer-Encoding: chunked\r\n";
       }
     } else {
       if (!has_type && !out.body.empty()) text += "Content-Type: text/plain\r\n";
-      text += "Content-Length: ";
-      append_number(out.body.size());
-      text += "\r\n";
+      append_header("Content-Length", Decimal(out.body.size()).view());
     }
   }
   if (closing) {
@@ -855,21 +856,13 @@ bool Connection::Respond(Exchange& ex, executor::FunctionResponse&& out, bool ho
 void Connection::AccessLog(const Exchange& ex, int status, std::size_t bytes,
                            std::string_view stream) const {
   if (ex.kube_probe) return;
-  char status_text[12];
-  char bytes_text[24];
-  const auto status_end = std::to_chars(status_text, status_text + sizeof status_text, status).ptr;
-  const auto bytes_end = std::to_chars(bytes_text, bytes_text + sizeof bytes_text, bytes).ptr;
+  const Decimal status_text(static_cast<std::uint64_t>(status));
+  const Decimal bytes_text(bytes);
   const std::string duration = log::SecondsText(Clock::now() - ex.start);
   const log::Field fields[] = {
-      {"method", ex.method},
-      {"path", ex.log_path},
-      {"status", std::string_view(status_text, static_cast<std::size_t>(status_end - status_text))},
-      {"bytes", std::string_view(bytes_text, static_cast<std::size_t>(bytes_end - bytes_text))},
-      {"duration", duration},
-      {"outcome", ex.outcome},
-      {"scheme", ex.scheme},
-      {"call_id", ex.call_id},
-      {"stream", stream}};
+      {"method", ex.method},        {"path", ex.log_path},   {"status", status_text.view()},
+      {"bytes", bytes_text.view()}, {"duration", duration},  {"outcome", ex.outcome},
+      {"scheme", ex.scheme},        {"call_id", ex.call_id}, {"stream", stream}};
   // The stream field only for a streamed body.
   const std::size_t count = stream.empty() ? std::size(fields) - 1 : std::size(fields);
   log::WriteFields(stream == "cut" ? log::Level::kWarn : log::Level::kInfo, "request",
