@@ -53,10 +53,13 @@ bool IsHopByHop(std::string_view name) {
   // ten comparisons (every header of every request and response is asked).
   constexpr std::uint32_t kLengths =
       1u << 2 | 1u << 7 | 1u << 10 | 1u << 14 | 1u << 16 | 1u << 17 | 1u << 18 | 1u << 19;
+  static constexpr std::string_view kNames[] = {
+      // RFC 9110 section 7.6.1 and RFC 9112's framing
+      "Connection", "Keep-Alive", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+      // what proxies drop as well
+      "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "HTTP2-Settings"};
   if (name.size() > 19 || (kLengths >> name.size() & 1u) == 0) return false;
-  for (std::string_view h :
-       {"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
-        "Upgrade", "Proxy-Authenticate", "Proxy-Authorization", "HTTP2-Settings"}) {
+  for (std::string_view h : kNames) {
     if (IEquals(name, h)) return true;
   }
   return false;
@@ -156,7 +159,11 @@ std::string UpstreamConnection::RequestHead(std::string_view method, std::string
     head.append(h.name).append(": ").append(h.value).append("\r\n");
   }
   if (!has_host) head.append(fmt::format("Host: {}:{}\r\n", address.host, address.port));
-  head.append(fmt::format("Content-Length: {}\r\n\r\n", body.size()));
+  char length[20];
+  const auto end = std::to_chars(length, length + sizeof length, body.size()).ptr;
+  head.append("Content-Length: ")
+      .append(length, static_cast<std::size_t>(end - length))
+      .append("\r\n\r\n");
   return head;
 }
 
@@ -302,13 +309,13 @@ bool UpstreamConnection::Fill(TimePoint deadline) {
   }
 }
 
-std::optional<std::string> UpstreamConnection::ReadLine(TimePoint deadline, std::size_t max) {
+std::optional<std::string_view> UpstreamConnection::ReadLine(TimePoint deadline, std::size_t max) {
   while (true) {
     auto eol = buffer_.find('\n', pos_);
     if (eol != std::string::npos) {
-      std::string line = buffer_.substr(pos_, eol - pos_);
+      std::string_view line = std::string_view(buffer_).substr(pos_, eol - pos_);
       pos_ = eol + 1;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       return line;
     }
     if (buffer_.size() - pos_ > max) {
@@ -321,7 +328,7 @@ std::optional<std::string> UpstreamConnection::ReadLine(TimePoint deadline, std:
 
 Expected<ResponseHead> UpstreamConnection::ReadHead(bool head_request, TimePoint deadline) {
   ResponseHead head;
-  std::optional<std::string> status_line;
+  std::optional<std::string_view> status_line;
   do {  // 1xx interim responses are skipped
     status_line = ReadLine(deadline, kMaxHeadLine);
     if (!status_line) return Error{"no response from the function"};
@@ -329,7 +336,7 @@ Expected<ResponseHead> UpstreamConnection::ReadHead(bool head_request, TimePoint
       Fail(UpstreamFailure::kBroken);
       return Error{"the function sent a malformed status line"};
     }
-    auto code = std::string_view(*status_line).substr(9, 3);
+    auto code = status_line->substr(9, 3);
     auto [p, ec] = std::from_chars(code.data(), code.data() + 3, head.status);
     if (ec != std::errc() || head.status < 100 || head.status > 599) {
       Fail(UpstreamFailure::kBroken);
@@ -338,6 +345,7 @@ Expected<ResponseHead> UpstreamConnection::ReadHead(bool head_request, TimePoint
     bool http10 = status_line->compare(0, 8, "HTTP/1.0") == 0;
     head.keep_alive = !http10;
     head.headers.clear();
+    head.headers.reserve(8);  // a usual response's, at once
     bool chunked = false;
     std::optional<std::size_t> length;
     for (std::size_t count = 0;; ++count) {
@@ -353,8 +361,8 @@ Expected<ResponseHead> UpstreamConnection::ReadHead(bool head_request, TimePoint
         Fail(UpstreamFailure::kBroken);
         return Error{"the function sent a malformed header line"};
       }
-      std::string name = line->substr(0, colon);
-      std::string_view value = std::string_view(*line).substr(colon + 1);
+      const std::string_view name = line->substr(0, colon);
+      std::string_view value = line->substr(colon + 1);
       while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
         value.remove_prefix(1);
       while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
@@ -379,7 +387,7 @@ Expected<ResponseHead> UpstreamConnection::ReadHead(bool head_request, TimePoint
         continue;
       }
       if (IsHopByHop(name)) continue;
-      head.headers.push_back({std::move(name), std::string(value)});
+      head.headers.push_back({std::string(name), std::string(value)});
     }
     if (head.status >= 200 || head.status == 101) {
       if (head_request || head.status == 204 || head.status == 304 || head.status < 200) {
@@ -447,7 +455,7 @@ bool UpstreamConnection::ReadBody(const ResponseHead& head, TimePoint deadline,
         auto size_line = ReadLine(deadline, 1024);
         if (!size_line) return false;
         std::size_t size = 0;
-        std::string_view digits(*size_line);
+        std::string_view digits = *size_line;
         digits = digits.substr(0, digits.find(';'));
         while (!digits.empty() && digits.back() == ' ') digits.remove_suffix(1);
         auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), size, 16);

@@ -108,7 +108,8 @@ class UpstreamConnection {
                           const UpstreamAddress& address) const;
   // Reads more bytes into buffer_; returns false on EOF, error or timeout (failure_ set).
   bool Fill(TimePoint deadline);
-  std::optional<std::string> ReadLine(TimePoint deadline, std::size_t max);
+  // The next line, without its CR LF; valid until the next read.
+  std::optional<std::string_view> ReadLine(TimePoint deadline, std::size_t max);
   bool Fail(UpstreamFailure kind);
 
   UniqueFd fd_;

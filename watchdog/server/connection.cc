@@ -186,15 +186,23 @@ namespace {
 // or on the front loop, where nothing waits and whatever would is left to a worker.
 class Connection {
  public:
+  // `lanes` outlives the connection object (a worker's: kNoLanes).
   Connection(ClientConnection& c, const ConnectionServices& services, bool on_loop,
-             const LoopLanes& lanes = {})
+             const LoopLanes& lanes)
       : c_(c), s_(services), on_loop_(on_loop), lanes_(lanes) {
     if (c_.resume && c_.resume->parser) {
       parser_ = std::move(c_.resume->parser);
+    } else if (lanes_.parsers != nullptr) {
+      parser_ = lanes_.parsers->Take(services.limits);
     } else {
       parser_ = std::make_unique<RequestParser>(services.limits);
     }
   }
+  ~Connection() {
+    if (parser_ && lanes_.parsers != nullptr) lanes_.parsers->Give(std::move(parser_));
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
   AfterServe Serve();      // on a worker
   LoopServed ServeHere();  // on the front loop
@@ -658,12 +666,12 @@ bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline, Stage st
     if (on_loop_ && !s_.pipeline->BeginsWithoutWaiting()) {
       return Defer(ex, Stage::kBegin, nullptr);
     }
-    const ParsedHead& head = parser_->head();
+    ParsedHead& head = parser_->mutable_head();
     RequestHead request_head;
     request_head.method = head.method;
     request_head.target = head.target;
     request_head.remote_addr = c_.remote_addr;
-    request_head.headers = head.headers;
+    request_head.headers = std::move(head.headers);  // nothing here reads them after Begin
     request_head.has_body = head.has_body;
     HeadResult began = s_.pipeline->Begin(std::move(request_head));
     ex.log_path = began.log_path.empty() ? "-" : std::move(began.log_path);
@@ -871,8 +879,22 @@ void Connection::AccessLog(const Exchange& ex, int status, std::size_t bytes,
 
 }  // namespace
 
+std::unique_ptr<RequestParser> ParserPool::Take(const ParseLimits& limits) {
+  if (spare_.empty()) return std::make_unique<RequestParser>(limits);
+  std::unique_ptr<RequestParser> parser = std::move(spare_.back());
+  spare_.pop_back();
+  return parser;
+}
+
+void ParserPool::Give(std::unique_ptr<RequestParser> parser) {
+  if (spare_.size() >= kKept) return;
+  parser->Reset();
+  spare_.push_back(std::move(parser));
+}
+
 AfterServe ServeConnection(ClientConnection& connection, const ConnectionServices& services) {
-  Connection c(connection, services, false);
+  static const LoopLanes kNoLanes;
+  Connection c(connection, services, false, kNoLanes);
   return c.Serve();
 }
 

@@ -10,7 +10,9 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "server/front_loop.h"
@@ -68,6 +70,19 @@ enum class LoopServed {
 // requests never occupy a worker. Stops at the first request that needs a worker (a matching
 // signature, a body still to come, auth_routes methods, a response the socket does not take
 // at once, a closing connection) and leaves its state in the connection. Never throws.
+// Request parsers a front loop keeps for the requests it serves (loop thread only): a
+// request takes one and the loop gets it back once the request is answered, instead of
+// making one for every request. At most `kKept` are kept.
+class ParserPool {
+ public:
+  std::unique_ptr<RequestParser> Take(const ParseLimits& limits);
+  void Give(std::unique_ptr<RequestParser> parser);
+
+ private:
+  static constexpr std::size_t kKept = 64;
+  std::vector<std::unique_ptr<RequestParser>> spare_;
+};
+
 // What the calling loop lends the requests it serves; every member may be null.
 struct LoopLanes {
   executor::InvocationLane* invocations = nullptr;  // for the invocations it starts
@@ -75,6 +90,7 @@ struct LoopLanes {
   // Called (on the loop thread) with a connection's descriptor when the claim its request
   // waits on (ClientConnection::awaiting_store) is answered: serve it again.
   std::function<void(int fd)> ready;
+  ParserPool* parsers = nullptr;
 };
 LoopServed ServeOnLoop(ClientConnection& connection, const ConnectionServices& services,
                        const LoopLanes& lanes = {});

@@ -143,7 +143,7 @@ void FrontLoop::Run() {
       const std::uint64_t data = events[i].data.u64;
       if ((data & kUpstreamTag) == 0 || data == kHandled) continue;
       const int fd = static_cast<int>(data & 0xffffffffu);
-      if (awaited_.count(fd) != 0) continue;
+      if (awaited_.Has(fd)) continue;
       if (!(stray_ && stray_(fd))) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
       events[i].data.u64 = kHandled;
     }
@@ -155,7 +155,7 @@ void FrontLoop::Run() {
       const int fd = static_cast<int>(data & 0xffffffffu);
       // Awaited whatever the tag says: an event for a number closed and reused within this
       // batch (a client's, now a new upstream connection's) must not unwatch the new one.
-      if (awaited_.count(fd) != 0) {
+      if (awaited_.Has(fd)) {
         OnUpstream(fd);
       } else if (fd == listen_fd_) {
         AcceptAll();
@@ -363,7 +363,7 @@ void FrontLoop::Rearm(std::unordered_map<int, Held>::iterator it) {
       return;
     }
     held.awaiting = c.upstream_fd;
-    awaited_[c.upstream_fd] = fd;
+    awaited_.Set(c.upstream_fd, fd);
     held.deadline = c.upstream_deadline;
     return;
   }
@@ -393,7 +393,7 @@ void FrontLoop::Rearm(std::unordered_map<int, Held>::iterator it) {
 void FrontLoop::StopAwaiting(Held& held, bool unwatch) {
   if (held.awaiting < 0) return;
   if (unwatch) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, held.awaiting, nullptr);
-  awaited_.erase(held.awaiting);
+  awaited_.Erase(held.awaiting);
   held.awaiting = -1;
 }
 
@@ -404,9 +404,9 @@ void FrontLoop::Unwatch(ClientConnection& c) {
 }
 
 void FrontLoop::OnUpstream(int upstream_fd) {
-  auto it = held_connections_.find(awaited_[upstream_fd]);
+  auto it = held_connections_.find(awaited_.Get(upstream_fd));
   if (it == held_connections_.end()) {
-    awaited_.erase(upstream_fd);
+    awaited_.Erase(upstream_fd);
     return;
   }
   // Still watched while ServeHere runs: done here, the connection stays with this loop's

@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -50,6 +51,28 @@ struct ClientConnection {
   // A descriptor the loop watched for this connection and must stop watching (a worker
   // takes over the exchange on it); -1: none.
   int unwatch_fd = -1;
+};
+
+// Descriptor -> descriptor, indexed by number: descriptors are small and dense, so a lookup
+// is an index and a request's entry costs no allocation (a hash map's node would).
+class FdTable {
+ public:
+  bool Has(int fd) const { return Get(fd) >= 0; }
+  int Get(int fd) const {  // -1: none
+    return fd >= 0 && static_cast<std::size_t>(fd) < to_.size() ? to_[static_cast<std::size_t>(fd)]
+                                                                : -1;
+  }
+  void Set(int fd, int to) {
+    const auto i = static_cast<std::size_t>(fd);
+    if (i >= to_.size()) to_.resize(std::max<std::size_t>(i + 1, to_.size() * 2), -1);
+    to_[i] = to;
+  }
+  void Erase(int fd) {
+    if (Has(fd)) to_[static_cast<std::size_t>(fd)] = -1;
+  }
+
+ private:
+  std::vector<int> to_;
 };
 
 class FrontLoop {
@@ -173,8 +196,8 @@ class FrontLoop {
   bool expiry_left_ = false;
   std::size_t cut_in_wave_ = 0;  // connections cut by the passes of one wave, logged at its end  //
                                  // a pass of ExpireDeadlines left expired connections; loop only
-  std::unordered_map<int, int> awaited_;  // upstream fd -> client fd; loop thread only
-  std::vector<int> ready_;                // loop thread only
+  FdTable awaited_;              // upstream fd -> client fd; loop thread only
+  std::vector<int> ready_;       // loop thread only
   std::function<void()> before_wait_;
   std::function<void(bool)> after_wait_;
   std::mutex returned_mutex_;

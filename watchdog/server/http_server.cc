@@ -164,6 +164,7 @@ class HttpServer::Impl {
   struct Lanes {
     std::unique_ptr<executor::InvocationLane> invocations;
     std::unique_ptr<replay::StoreLane> store;
+    ParserPool parsers;
     LoopLanes lent;  // what the loop lends ServeOnLoop
   };
   std::vector<std::unique_ptr<Lanes>> lanes_;
@@ -219,6 +220,7 @@ Status HttpServer::Impl::Bind() {
     lanes->lent.invocations = lanes->invocations.get();
     lanes->lent.store = lanes->store.get();
     lanes->lent.ready = [this, i](int client_fd) { loops_[i]->Ready(client_fd); };
+    lanes->lent.parsers = &lanes->parsers;
     FrontLoop::Stray stray = [lanes](int stray_fd) {
       if (lanes->store && stray_fd == lanes->store->fd()) {
         lanes->store->OnReadable();

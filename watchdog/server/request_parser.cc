@@ -124,6 +124,16 @@ RequestParser::RequestParser(ParseLimits limits)
 
 RequestParser::~RequestParser() = default;
 
+void RequestParser::Reset() {
+  llhttp_init(&llhttp_->parser, HTTP_REQUEST, &Callbacks::Settings());
+  llhttp_->parser.data = this;
+  StartMessage();
+  sink_ = nullptr;
+  sink_stopped_ = false;
+  error_status_ = 0;
+  error_text_.clear();
+}
+
 int RequestParser::Fail(int status, std::string text) {
   error_status_ = status;
   error_text_ = std::move(text);
@@ -176,7 +186,11 @@ int RequestParser::OnHeadersComplete() {
 }
 
 void RequestParser::StartMessage() {
+  // The header list keeps its room (when the last head's list was not handed on).
+  std::vector<executor::Header> headers = std::move(head_.headers);
+  headers.clear();
   head_ = ParsedHead{};
+  head_.headers = std::move(headers);
   field_.clear();
   in_value_ = false;
   head_bytes_ = 0;

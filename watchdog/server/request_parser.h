@@ -58,6 +58,8 @@ class RequestParser {
 
   explicit RequestParser(ParseLimits limits);
   ~RequestParser();
+  // As if new: for a parser kept to serve another connection's requests.
+  void Reset();
   RequestParser(const RequestParser&) = delete;
   RequestParser& operator=(const RequestParser&) = delete;
 
