@@ -89,6 +89,19 @@ inline bool HasCrLfOrNul(std::string_view s) {
   return false;
 }
 
+// Whether `bytes` holds an HTTP head's end: an empty line, "\r\n\r\n" or a lone LF's "\n\n"
+// or "\n\r\n" (so that a parser sees such a head and refuses it instead of waiting for more).
+// One look after each LF ("\r\n\r\n" holds "\n\r\n"), where three searches took one memchr
+// a line each.
+inline bool HasHeadEnd(std::string_view bytes) {
+  for (std::size_t at = bytes.find('\n'); at != std::string_view::npos;
+       at = bytes.find('\n', at + 1)) {
+    const std::string_view rest = bytes.substr(at + 1);
+    if (rest.starts_with('\n') || rest.starts_with("\r\n")) return true;
+  }
+  return false;
+}
+
 // `s` without the leading and trailing characters found in `chars`: by default ASCII white
 // space (as isspace in the C locale); " \t" for HTTP's optional white space.
 inline std::string_view Trim(std::string_view s, std::string_view chars = " \t\n\v\f\r") {

@@ -53,16 +53,26 @@ bool IsHopByHop(std::string_view name) {
   // ten comparisons (every header of every request and response is asked).
   constexpr std::uint32_t kLengths =
       1u << 2 | 1u << 7 | 1u << 10 | 1u << 14 | 1u << 16 | 1u << 17 | 1u << 18 | 1u << 19;
-  static constexpr std::string_view kNames[] = {
-      // RFC 9110 section 7.6.1 and RFC 9112's framing
-      "Connection", "Keep-Alive", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
-      // what proxies drop as well
-      "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "HTTP2-Settings"};
   if (name.size() > 19 || (kLengths >> name.size() & 1u) == 0) return false;
-  for (std::string_view h : kNames) {
-    if (IEquals(name, h)) return true;
+  // Then only the names of that length are compared.
+  switch (name.size()) {
+    case 2:
+      return IEquals(name, "TE");
+    case 7:
+      return IEquals(name, "Trailer") || IEquals(name, "Upgrade");
+    case 10:
+      return IEquals(name, "Connection") || IEquals(name, "Keep-Alive");
+    case 14:
+      return IEquals(name, "HTTP2-Settings");
+    case 16:
+      return IEquals(name, "Proxy-Connection");
+    case 17:
+      return IEquals(name, "Transfer-Encoding");
+    case 18:
+      return IEquals(name, "Proxy-Authenticate");
+    default:  // 19
+      return IEquals(name, "Proxy-Authorization");
   }
-  return false;
 }
 
 Expected<UpstreamConnection> UpstreamConnection::Open(const UpstreamAddress& address,
@@ -258,11 +268,7 @@ void UpstreamConnection::NoteEnded() { reusable_ = false; }
 
 std::optional<Expected<ResponseHead>> UpstreamConnection::TakeBufferedHead(bool head_request) {
   const std::string_view rest = std::string_view(buffer_).substr(pos_);
-  if (rest.find("\r\n\r\n") == std::string_view::npos &&
-      rest.find("\n\n") == std::string_view::npos &&
-      rest.find("\n\r\n") == std::string_view::npos) {
-    return std::nullopt;
-  }
+  if (!HasHeadEnd(rest)) return std::nullopt;
   // The whole head is buffered: ReadHead takes it without reading the socket.
   return ReadHead(head_request, std::chrono::steady_clock::now());
 }

@@ -67,23 +67,37 @@ bool IsFunctionMethod(std::string_view m) {
 
 bool IsReservedPath(std::string_view path) { return path == "/_/health" || path == "/_/ready"; }
 
-const std::string* FindHeader(const std::vector<executor::Header>& headers, std::string_view name) {
-  for (const auto& h : headers) {
-    if (IEquals(h.name, name)) return &h.value;
-  }
-  return nullptr;
-}
+// What the transport itself reads of a request's headers, in one pass over them: the first
+// X-Call-Id and User-Agent, and "Upgrade: websocket" (any case, any position in the list).
+struct TransportHeaders {
+  const std::string* call_id = nullptr;
+  const std::string* user_agent = nullptr;
+  bool websocket = false;
+};
 
-// "Upgrade: websocket" (any case, any position in the list).
-bool IsWebSocketUpgrade(const std::vector<executor::Header>& headers) {
+TransportHeaders ReadTransportHeaders(const std::vector<executor::Header>& headers) {
+  TransportHeaders out;
   for (const auto& h : headers) {
-    if (!IEquals(h.name, "Upgrade")) continue;
-    std::string_view v = h.value;
-    for (std::size_t i = 0; i + 9 <= v.size(); ++i) {
-      if (IEquals(v.substr(i, 9), "websocket")) return true;
+    switch (h.name.size()) {
+      case 9:
+        if (out.call_id == nullptr && IEquals(h.name, "X-Call-Id")) out.call_id = &h.value;
+        break;
+      case 10:
+        if (out.user_agent == nullptr && IEquals(h.name, "User-Agent")) out.user_agent = &h.value;
+        break;
+      case 7:
+        if (IEquals(h.name, "Upgrade")) {
+          const std::string_view v = h.value;
+          for (std::size_t i = 0; i + 9 <= v.size() && !out.websocket; ++i) {
+            out.websocket = IEquals(v.substr(i, 9), "websocket");
+          }
+        }
+        break;
+      default:
+        break;
     }
   }
-  return false;
+  return out;
 }
 
 // "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 section 5.6.7), formatted once per second per
@@ -445,7 +459,7 @@ LoopServed Connection::ServeHere() {
     if (waiting) {
       BegunRequest::Resume(waiting, ex, stage, pending, invocation_);
     } else {
-      if (!HeadComplete(Unparsed())) {
+      if (!HasHeadEnd(Unparsed())) {
         if (Unparsed().size() > head_limit) return HandOff(nullptr);  // a worker answers 431
         Compact();
         c_.request_start = {};
@@ -619,12 +633,9 @@ bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline, Stage st
   if (stage == Stage::kChecks) {
     const ParsedHead& head = parser_->head();
     ex.method = head.method;
-    if (const auto* id = FindHeader(head.headers, "X-Call-Id"); id && !id->empty()) {
-      ex.call_id = *id;
-    }
-    if (const auto* ua = FindHeader(head.headers, "User-Agent")) {
-      ex.kube_probe = ua->rfind("kube-probe/", 0) == 0;
-    }
+    const TransportHeaders seen = ReadTransportHeaders(head.headers);
+    if (seen.call_id != nullptr && !seen.call_id->empty()) ex.call_id = *seen.call_id;
+    if (seen.user_agent != nullptr) ex.kube_probe = seen.user_agent->starts_with("kube-probe/");
     // A request without a body is complete with its head.
     if (!head.has_body) {
       auto step = parser_->Feed(Unparsed());
@@ -646,7 +657,7 @@ bool Connection::ServeRequest(Exchange& ex, Clock::time_point deadline, Stage st
     }
     // The watchdog neither speaks WebSocket nor forwards upgrades: say so instead of serving
     // the request as something else.
-    if (IsWebSocketUpgrade(head.headers)) {
+    if (seen.websocket) {
       ex.log_path = target ? target->path : std::string("-");
       ex.message_complete = false;
       return Respond(ex, Internal(501, "Not Implemented: WebSocket upgrades are not supported\n"),

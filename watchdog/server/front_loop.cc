@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "common/strings.h"
 #include "logging/log.h"
 
 namespace hw::server {
@@ -49,14 +50,6 @@ std::string AddressText(const sockaddr_storage& addr) {
 }
 
 }  // namespace
-
-bool HeadComplete(std::string_view bytes) {
-  // A head ends at an empty line; lone LFs count too, so that the parser sees such a head and
-  // refuses it (400) instead of the loop waiting for more.
-  return bytes.find("\r\n\r\n") != std::string_view::npos ||
-         bytes.find("\n\n") != std::string_view::npos ||
-         bytes.find("\n\r\n") != std::string_view::npos;
-}
 
 Expected<std::unique_ptr<FrontLoop>> FrontLoop::Create(int listen_fd, Options options,
                                                        Dispatch dispatch, Tick tick,
@@ -269,7 +262,7 @@ void FrontLoop::Adopt(ClientConnection&& connection) {
   held.deadline = held.connection.served_before && !held.head_started
                       ? now + options_.keepalive_timeout
                       : now + options_.read_timeout;
-  if (HeadComplete(held.connection.buffered) ||
+  if (HasHeadEnd(held.connection.buffered) ||
       held.connection.buffered.size() > options_.head_limit) {
     dispatch_(std::move(held.connection));
     return;
@@ -308,6 +301,8 @@ void FrontLoop::OnReadable(int fd) {
     }
     return;
   }
+  // An idle connection holds no buffer: it takes the loop's spare one for this read.
+  if (buffer.empty() && spare_buffer_.capacity() > buffer.capacity()) buffer.swap(spare_buffer_);
   while (true) {
     // Into a stack buffer, then appended: growing the string first would zero-fill the whole
     // chunk before every recv.
@@ -329,7 +324,7 @@ void FrontLoop::OnReadable(int fd) {
       held.deadline = Clock::now() + options_.read_timeout;
       held.connection.request_start = Clock::now();
     }
-    if (HeadComplete(buffer) || buffer.size() > options_.head_limit || held.connection.resume) {
+    if (HasHeadEnd(buffer) || buffer.size() > options_.head_limit || held.connection.resume) {
       const bool keep = serve_here_ && serve_here_(held.connection) == Served::kKeep;
       Unwatch(held.connection);
       if (keep) {
@@ -379,7 +374,12 @@ void FrontLoop::Rearm(std::unordered_map<int, Held>::iterator it) {
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
   }
   // Answered here: wait for the next request, or the rest of one begun already, whose
-  // read_timeout counts from its first byte.
+  // read_timeout counts from its first byte. An emptied buffer goes back to the loop as its
+  // spare (not freed and made again for the next request), one of the loop's size at most.
+  if (c.buffered.empty() && c.buffered.capacity() > spare_buffer_.capacity() &&
+      c.buffered.capacity() <= kSpareBufferBytes) {
+    c.buffered.swap(spare_buffer_);
+  }
   c.buffered.shrink_to_fit();
   held.head_started = !c.buffered.empty() || c.resume;
   if (held.head_started) {

@@ -198,6 +198,9 @@ class FrontLoop {
                                  // a pass of ExpireDeadlines left expired connections; loop only
   FdTable awaited_;              // upstream fd -> client fd; loop thread only
   std::vector<int> ready_;       // loop thread only
+  // An empty read buffer kept for the next connection that reads (loop thread only).
+  static constexpr std::size_t kSpareBufferBytes = 64 * 1024;
+  std::string spare_buffer_;
   std::function<void()> before_wait_;
   std::function<void(bool)> after_wait_;
   std::mutex returned_mutex_;
@@ -209,8 +212,5 @@ class FrontLoop {
   bool listener_closed_ = false;  // loop thread only
   std::chrono::steady_clock::time_point accept_paused_until_{};
 };
-
-// Whether `bytes` holds a complete request head (an empty line after the request line).
-bool HeadComplete(std::string_view bytes);
 
 }  // namespace hw::server

@@ -80,5 +80,27 @@ TEST_CASE("a CR, LF or NUL anywhere in a header is found, and nothing else is") 
   CHECK_FALSE(HasCrLfOrNul("\x0c\x0e\x0b\x09\x01\x8d\x8a\x80\xff\x0c\x0e\x0b"));
 }
 
+TEST_CASE(
+    "a head's end is found where an empty line is, with CR LF or lone LFs, and nowhere else") {
+  CHECK(HasHeadEnd("POST /x HTTP/1.1\r\nHost: a\r\n\r\n"));
+  CHECK(HasHeadEnd("GET / HTTP/1.1\n\n"));
+  CHECK(HasHeadEnd("GET / HTTP/1.1\nHost: a\n\r\nbody"));
+  CHECK_FALSE(HasHeadEnd("POST /x HTTP/1.1\r\nHost: a\r\n"));
+  CHECK_FALSE(HasHeadEnd("POST /x HTTP/1.1\r\nHost: a\r\n\r"));
+  CHECK_FALSE(HasHeadEnd("a\r\r\nb\r\r\n\r"));
+  // Random texts of CR, LF and one other byte, against the three searches it replaces.
+  std::mt19937 rng(20261207);
+  const char alphabet[] = {'\r', '\n', 'a'};
+  for (int round = 0; round < 20000; ++round) {
+    std::string text(rng() % 12, 'a');
+    for (char& c : text) c = alphabet[rng() % 3];
+    const bool expected = text.find("\r\n\r\n") != std::string::npos ||
+                          text.find("\n\n") != std::string::npos ||
+                          text.find("\n\r\n") != std::string::npos;
+    INFO("round " << round);
+    REQUIRE(HasHeadEnd(text) == expected);
+  }
+}
+
 }  // namespace
 }  // namespace hw

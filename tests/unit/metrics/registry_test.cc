@@ -166,6 +166,42 @@ TEST_CASE("FixedSlots hands every thread the same child for an index") {
   });
 }
 
+TEST_CASE("label sets that share cache slots each count into their own child, from many threads") {
+  Registry registry;
+  auto& family = registry.AddCounterFamily("v_total", "v", {"scheme", "outcome"});
+  // 300 label sets: more than the cache's slots and than the entries it makes, sharing
+  // sizes and first and last letters (the slot's hash) in many ways.
+  std::vector<std::pair<std::string, std::string>> sets;
+  for (int i = 0; i < 300; ++i) {
+    sets.emplace_back("s" + std::string(1, static_cast<char>('a' + i % 3)) + "x",
+                      "o" + std::to_string(i) + "k");
+  }
+  constexpr int kRounds = 40;
+  {
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int r = 0; r < kRounds; ++r) {
+          for (std::size_t i = 0; i < sets.size(); ++i) {
+            const auto& [a, b] = sets[(i * 7 + static_cast<std::size_t>(t)) % sets.size()];
+            family.WithLabelValues({a, b}).Inc();
+          }
+        }
+      });
+    }
+  }
+  const auto parsed = ParseExposition(registry.Render());
+  REQUIRE(parsed.errors.empty());
+  for (const auto& [a, b] : sets) {
+    INFO(a << " " << b);
+    CHECK(parsed.Value("v_total", {{"scheme", a}, {"outcome", b}}) == double{kThreads} * kRounds);
+  }
+  // The same values from other storage find the same child.
+  std::string scheme = sets[5].first, outcome = sets[5].second;
+  CHECK(&family.WithLabelValues({scheme, outcome}) ==
+        &family.WithLabelValues({sets[5].first, sets[5].second}));
+}
+
 TEST_CASE("updates from eight threads sum exactly while scrapes run") {
   Registry registry;
   Counter& counter = registry.AddCounter("c_total", "c");
