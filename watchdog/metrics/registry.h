@@ -132,11 +132,11 @@ class Family final : public Collectable {
   // A wrong number of values is a programming error: the values are truncated or padded with
   // empty strings so that the exposition stays well-formed.
   // Label values seen before are mostly found without the mutex, in a small cache of
-  // immutable entries (a request's verification outcome and auth decision are counted this
-  // way: a map lookup under the mutex cost 560 instructions each).
+  // immutable entries, one per child (a request's verification outcome and auth decision
+  // are counted this way: a map lookup under the mutex cost 560 instructions each).
   Child& WithLabelValues(std::span<const std::string_view> values) {
-    std::atomic<const Cached*>& slot = cache_[CacheSlot(values)];
-    if (const Cached* cached = slot.load(std::memory_order_acquire);
+    std::atomic<const Node*>& slot = cache_[CacheSlot(values)];
+    if (const Node* cached = slot.load(std::memory_order_acquire);
         cached != nullptr &&
         std::equal(values.begin(), values.end(), cached->values.begin(), cached->values.end(),
                    [](std::string_view x, std::string_view y) { return x == y; })) {
@@ -150,17 +150,16 @@ class Family final : public Collectable {
         key[i] = std::string(values[i]);
       }
       it = children_.find(key);  // differs from `values` only when the count was wrong
-      if (it == children_.end()) it = children_.emplace(std::move(key), make_child_()).first;
+      if (it == children_.end()) {
+        auto node = std::make_unique<Node>();
+        node->values = key;
+        node->child = make_child_();
+        it = children_.emplace(std::move(key), std::move(node)).first;
+      }
     }
-    if (cached_.size() < kMaxCached) {
-      // The entry holds the values as given (with a wrong count, they name the same child as
-      // the padded key above).
-      auto& entry = cached_.emplace_back(std::make_unique<Cached>());
-      entry->values.assign(values.begin(), values.end());
-      entry->child = it->second.get();
-      slot.store(entry.get(), std::memory_order_release);
-    }
-    return *it->second;
+    // The slot now names this child (a wrong count of values never matches it there).
+    slot.store(it->second.get(), std::memory_order_release);
+    return *it->second->child;
   }
   Child& WithLabelValues(std::initializer_list<std::string_view> values) {
     return WithLabelValues(std::span<const std::string_view>(values.begin(), values.size()));
@@ -174,13 +173,13 @@ class Family final : public Collectable {
     {
       std::lock_guard lock(mutex_);
       children.reserve(children_.size());
-      for (const auto& [values, child] : children_) {
+      for (const auto& [values, node] : children_) {
         std::vector<Label> labels;
         labels.reserve(values.size());
         for (std::size_t i = 0; i < values.size(); ++i) {
           labels.push_back(Label{label_names_[i], values[i]});
         }
-        children.emplace_back(std::move(labels), child.get());
+        children.emplace_back(std::move(labels), node->child.get());
       }
     }
     FamilySnapshot family{name_, help_, Child::kType, {}};
@@ -192,13 +191,13 @@ class Family final : public Collectable {
   const std::string name_;
   const std::string help_;
   const std::vector<std::string> label_names_;
-  // A cache entry: made once under mutex_, never changed, freed with the family.
-  struct Cached {
+  // A child with its label values: made once under mutex_, never changed, freed with the
+  // family (the cache's slots point at nodes).
+  struct Node {
     std::vector<std::string> values;
-    Child* child = nullptr;
+    std::unique_ptr<Child> child;
   };
   static constexpr std::size_t kCacheSlots = 16;
-  static constexpr std::size_t kMaxCached = 256;  // entries made at most (then: the map)
   static std::size_t CacheSlot(std::span<const std::string_view> values) {
     std::size_t h = values.size();
     for (std::string_view v : values) {
@@ -212,9 +211,8 @@ class Family final : public Collectable {
 
   const MakeChild make_child_;
   mutable std::mutex mutex_;
-  std::map<std::vector<std::string>, std::unique_ptr<Child>, LabelValuesLess> children_;
-  std::array<std::atomic<const Cached*>, kCacheSlots> cache_{};
-  std::vector<std::unique_ptr<Cached>> cached_;  // under mutex_
+  std::map<std::vector<std::string>, std::unique_ptr<Node>, LabelValuesLess> children_;
+  std::array<std::atomic<const Node*>, kCacheSlots> cache_{};
 };
 
 // A lock-free cache in front of Family::WithLabelValues for a label space known to be small

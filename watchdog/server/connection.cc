@@ -256,7 +256,8 @@ class Connection {
     if (text.empty() || text.back() != '\n') text += '\n';
     Respond(ex, Internal(parser_->error_status(), std::move(text)), false);
   }
-  void AccessLog(const Exchange& ex, int status, std::size_t bytes,
+  // `end`: when the response was written (or its stream ended).
+  void AccessLog(const Exchange& ex, Clock::time_point end, int status, std::size_t bytes,
                  std::string_view stream = {}) const;
   AfterServe Close();
   LoopServed HandOff(std::shared_ptr<BegunRequest> begun);
@@ -834,11 +835,12 @@ bool Connection::Respond(Exchange& ex, executor::FunctionResponse&& out, bool ho
     const std::string_view body = head_only || no_body ? std::string_view() : out.body;
     // Logged before the bytes go out: a client that reads the log right after the response
     // finds its line.
+    const auto end = Clock::now();
     if (ex.function_call) {
       s_.metrics->RequestFinished(ex.method, out.status,
-                                  std::chrono::duration<double>(Clock::now() - ex.start).count());
+                                  std::chrono::duration<double>(end - ex.start).count());
     }
-    AccessLog(ex, out.status, out.body.size());
+    AccessLog(ex, end, out.status, out.body.size());
     if (body.size() <= 16 * 1024) {
       text.append(body);
       return Send({text}) && !closing;
@@ -865,19 +867,20 @@ bool Connection::Respond(Exchange& ex, executor::FunctionResponse&& out, bool ho
   }
   out.stream.reset();  // the function's pipes and process go before the slot is given back
   if (holds_slot) s_.health->Release();
+  const auto end = Clock::now();
   s_.metrics->RequestFinished(ex.method, out.status,
-                              std::chrono::duration<double>(Clock::now() - ex.start).count());
-  AccessLog(ex, out.status, bytes, ok ? "complete" : "cut");
+                              std::chrono::duration<double>(end - ex.start).count());
+  AccessLog(ex, end, out.status, bytes, ok ? "complete" : "cut");
   if (ok && chunked && !head_only) ok = Send({"0\r\n\r\n"});
   return ok && !closing;
 }
 
-void Connection::AccessLog(const Exchange& ex, int status, std::size_t bytes,
+void Connection::AccessLog(const Exchange& ex, Clock::time_point end, int status, std::size_t bytes,
                            std::string_view stream) const {
   if (ex.kube_probe) return;
   const Decimal status_text(static_cast<std::uint64_t>(status));
   const Decimal bytes_text(bytes);
-  const std::string duration = log::SecondsText(Clock::now() - ex.start);
+  const std::string duration = log::SecondsText(end - ex.start);
   const log::Field fields[] = {
       {"method", ex.method},        {"path", ex.log_path},   {"status", status_text.view()},
       {"bytes", bytes_text.view()}, {"duration", duration},  {"outcome", ex.outcome},

@@ -310,19 +310,21 @@ void FrontLoop::OnReadable(int fd) {
     ssize_t n = ::recv(fd, chunk, kReadChunk, 0);
     if (n > 0) buffer.append(chunk, static_cast<std::size_t>(n));
     if (n == 0) {
+      KeepSpare(buffer);
       Drop(fd, false);  // the client closed
       return;
     }
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      KeepSpare(buffer);
       Drop(fd, false);
       return;
     }
     if (!held.head_started) {
       held.head_started = true;
-      held.deadline = Clock::now() + options_.read_timeout;
       held.connection.request_start = Clock::now();
+      held.deadline = held.connection.request_start + options_.read_timeout;
     }
     if (HasHeadEnd(buffer) || buffer.size() > options_.head_limit || held.connection.resume) {
       const bool keep = serve_here_ && serve_here_(held.connection) == Served::kKeep;
@@ -337,7 +339,15 @@ void FrontLoop::OnReadable(int fd) {
       return;
     }
   }
+  KeepSpare(buffer);
   buffer.shrink_to_fit();
+}
+
+void FrontLoop::KeepSpare(std::string& buffer) {
+  if (buffer.empty() && buffer.capacity() > spare_buffer_.capacity() &&
+      buffer.capacity() <= kSpareBufferBytes) {
+    buffer.swap(spare_buffer_);
+  }
 }
 
 void FrontLoop::Rearm(std::unordered_map<int, Held>::iterator it) {
@@ -375,11 +385,8 @@ void FrontLoop::Rearm(std::unordered_map<int, Held>::iterator it) {
   }
   // Answered here: wait for the next request, or the rest of one begun already, whose
   // read_timeout counts from its first byte. An emptied buffer goes back to the loop as its
-  // spare (not freed and made again for the next request), one of the loop's size at most.
-  if (c.buffered.empty() && c.buffered.capacity() > spare_buffer_.capacity() &&
-      c.buffered.capacity() <= kSpareBufferBytes) {
-    c.buffered.swap(spare_buffer_);
-  }
+  // spare (not freed and made again for the next request).
+  KeepSpare(c.buffered);
   c.buffered.shrink_to_fit();
   held.head_started = !c.buffered.empty() || c.resume;
   if (held.head_started) {

@@ -198,9 +198,12 @@ class FrontLoop {
                                  // a pass of ExpireDeadlines left expired connections; loop only
   FdTable awaited_;              // upstream fd -> client fd; loop thread only
   std::vector<int> ready_;       // loop thread only
-  // An empty read buffer kept for the next connection that reads (loop thread only).
+  // An empty read buffer kept for the next connection that reads (loop thread only): an
+  // idle connection holds none, and takes this one when it reads.
   static constexpr std::size_t kSpareBufferBytes = 64 * 1024;
   std::string spare_buffer_;
+  // Keeps `buffer`'s room as the spare when it is empty and larger (up to kSpareBufferBytes).
+  void KeepSpare(std::string& buffer);
   std::function<void()> before_wait_;
   std::function<void(bool)> after_wait_;
   std::mutex returned_mutex_;

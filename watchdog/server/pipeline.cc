@@ -24,29 +24,6 @@ constexpr std::string_view kUnauthorizedBody = "Unauthorized: webhook signature 
 constexpr std::string_view kBudgetBody =
     "Service Unavailable: too many unverified request bodies at once (max_unverified_bytes)\n";
 
-class HeaderView final : public signature::HeaderSource {
- public:
-  explicit HeaderView(const std::vector<executor::Header>& headers) : headers_(headers) {}
-  std::vector<std::string_view> Values(std::string_view name) const override {
-    std::vector<std::string_view> out;
-    for (const auto& h : headers_) {
-      if (IEquals(h.name, name)) out.push_back(h.value);
-    }
-    return out;
-  }
-  std::size_t Count(std::string_view name, std::string_view* first) const override {
-    std::size_t n = 0;
-    for (const auto& h : headers_) {
-      if (!IEquals(h.name, name)) continue;
-      if (n++ == 0 && first != nullptr) *first = h.value;
-    }
-    return n;
-  }
-
- private:
-  const std::vector<executor::Header>& headers_;
-};
-
 PipelineResult Reject(int status, std::string text, std::string_view outcome = "-",
                       std::string_view scheme = "-") {
   PipelineResult r;
@@ -133,6 +110,23 @@ class SettlingStream final : public executor::BodyStream {
 };
 
 }  // namespace
+
+std::vector<std::string_view> HeaderView::Values(std::string_view name) const {
+  std::vector<std::string_view> out;
+  for (const auto& h : headers_) {
+    if (IEquals(h.name, name)) out.push_back(h.value);
+  }
+  return out;
+}
+
+std::size_t HeaderView::Count(std::string_view name, std::string_view* first) const {
+  std::size_t n = 0;
+  for (const auto& h : headers_) {
+    if (!IEquals(h.name, name)) continue;
+    if (n++ == 0 && first != nullptr) *first = h.value;
+  }
+  return n;
+}
 
 std::optional<Rejection> CheckHead(const config::ServerOptions& options,
                                    const std::vector<executor::Header>& headers,
@@ -333,11 +327,10 @@ HeadResult Pipeline::Begin(RequestHead head) const {
     }
   }
 
-  request->header_view_ = std::make_unique<HeaderView>(headers);
   bool unverified_body = request->plugin_with_body_;
   if (use_hmac) {
     signature::RequestHead sig_head{request->method_, request->path_, request->query_,
-                                    *request->header_view_};
+                                    request->header_view_};
     request->check_ = verifier_.Begin(sig_head, &request->check_storage_);
     if (!request->check_->NeedsBody()) {
       // Refused by the headers alone (missing, malformed, expired): answered before the body

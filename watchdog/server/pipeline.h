@@ -96,6 +96,17 @@ struct RequestHead {
   bool has_body = false;                  // Content-Length > 0 or Transfer-Encoding
 };
 
+// A request's headers as the signature check reads them.
+class HeaderView final : public signature::HeaderSource {
+ public:
+  explicit HeaderView(const std::vector<executor::Header>& headers) : headers_(headers) {}
+  std::vector<std::string_view> Values(std::string_view name) const override;
+  std::size_t Count(std::string_view name, std::string_view* first) const override;
+
+ private:
+  const std::vector<executor::Header>& headers_;
+};
+
 // A request whose head passed Begin: what the head decided, kept until the body is read.
 class PendingRequest {
  public:
@@ -118,7 +129,7 @@ class PendingRequest {
   std::string method_, target_, remote_addr_, path_;
   std::string_view query_;  // into target_
   std::vector<executor::Header> headers_;
-  std::unique_ptr<signature::HeaderSource> header_view_;
+  HeaderView header_view_{headers_};
   // The signature check, placed in check_storage_ (declared first, so it outlives the check);
   // null when the route does not use hmac.
   signature::CheckStorage check_storage_;

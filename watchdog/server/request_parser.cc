@@ -128,6 +128,11 @@ void RequestParser::Reset() {
   llhttp_init(&llhttp_->parser, HTTP_REQUEST, &Callbacks::Settings());
   llhttp_->parser.data = this;
   StartMessage();
+  // A kept parser keeps only a usual request's room (a 64 KiB header name must not stay).
+  if (field_.capacity() > 256) std::string().swap(field_);
+  if (head_.headers.capacity() > kUsualHeaderCount) {
+    std::vector<executor::Header>().swap(head_.headers);
+  }
   sink_ = nullptr;
   sink_stopped_ = false;
   error_status_ = 0;
