@@ -42,6 +42,9 @@ class BodyStream {
   // normally; false when `write` returned false (client gone) or the source failed, in which
   // case the connection is cut.
   virtual bool Pump(const std::function<bool(std::string_view)>& write) = 0;
+  // True when Pump's first `write` comes at once, with bytes already read (a forked
+  // function's first output): the response head can then go out with them in one send.
+  virtual bool FirstChunkReady() const { return false; }
 };
 
 struct FunctionResponse {

@@ -65,6 +65,7 @@ class StreamedOutput final : public BodyStream {
     }
     return true;
   }
+  bool FirstChunkReady() const override { return !running_->first.empty(); }
 
  private:
   std::unique_ptr<Running> running_;

@@ -848,22 +848,28 @@ bool Connection::Respond(Exchange& ex, executor::FunctionResponse&& out, bool ho
     return Send({text, body}) && !closing;
   }
 
-  // A streamed body: the max_inflight slot, the metrics and the log line end with it.
+  // A streamed body: the max_inflight slot, the metrics and the log line end with it. When
+  // its first chunk is at hand (a forked function's first output), the head goes out with
+  // that chunk in one send rather than alone.
   std::size_t bytes = 0;
-  bool ok = Send({text});
+  bool head_pending = out.stream->FirstChunkReady();
+  bool ok = head_pending || Send({text});
   if (ok) {
     char size_line[24];
     ok = out.stream->Pump([&](std::string_view chunk) {
       if (s_.cut_streams->load()) return false;
       bytes += chunk.size();
-      if (head_only || no_body || chunk.empty()) return true;
-      if (!chunked) return Send({chunk});
+      const std::string_view head = head_pending ? std::string_view(text) : std::string_view();
+      head_pending = false;
+      if (head_only || no_body || chunk.empty()) return head.empty() || Send({head});
+      if (!chunked) return Send({head, chunk});
       auto end = fmt::format_to_n(size_line, sizeof size_line - 2, "{:x}", chunk.size()).out;
       *end++ = '\r';
       *end++ = '\n';
-      return Send(
-          {std::string_view(size_line, static_cast<std::size_t>(end - size_line)), chunk, "\r\n"});
+      return Send({head, std::string_view(size_line, static_cast<std::size_t>(end - size_line)),
+                   chunk, "\r\n"});
     });
+    if (ok && head_pending) ok = Send({text});  // the stream wrote nothing
   }
   out.stream.reset();  // the function's pipes and process go before the slot is given back
   if (holds_slot) s_.health->Release();
