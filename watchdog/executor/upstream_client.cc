@@ -152,10 +152,14 @@ Status UpstreamConnection::WriteAll(std::string_view data, TimePoint deadline) {
   return Ok{};
 }
 
-std::string UpstreamConnection::RequestHead(std::string_view method, std::string_view target,
-                                            const std::vector<Header>& headers, const Body& body,
-                                            const UpstreamAddress& address) const {
-  std::string head;
+std::string& UpstreamConnection::RequestHead(std::string_view method, std::string_view target,
+                                             const std::vector<Header>& headers, const Body& body,
+                                             const UpstreamAddress& address) {
+  // In the connection's own buffer: its room stays for the next request (up to
+  // kKeptHeadBytes), where a new string cost an allocation each.
+  if (head_.capacity() > kKeptHeadBytes) std::string().swap(head_);
+  std::string& head = head_;
+  head.clear();
   head.reserve(256 + headers.size() * 48 + (body.in_memory() ? body.size() : 0));
   head.append(method).append(" ").append(address.base_path).append(target).append(" HTTP/1.1\r\n");
   bool has_host = false;
@@ -180,7 +184,7 @@ std::string UpstreamConnection::RequestHead(std::string_view method, std::string
 Status UpstreamConnection::SendRequest(std::string_view method, std::string_view target,
                                        const std::vector<Header>& headers, const Body& body,
                                        const UpstreamAddress& address, TimePoint deadline) {
-  std::string head = RequestHead(method, target, headers, body, address);
+  std::string& head = RequestHead(method, target, headers, body, address);
   just_sent_ = true;
   if (body.in_memory() && body.size() <= 16 * 1024) {
     head.append(body.memory());
@@ -207,7 +211,7 @@ Status UpstreamConnection::SendRequest(std::string_view method, std::string_view
 bool UpstreamConnection::SendWithoutWaiting(std::string_view method, std::string_view target,
                                             const std::vector<Header>& headers, const Body& body,
                                             const UpstreamAddress& address) {
-  std::string head = RequestHead(method, target, headers, body, address);
+  std::string& head = RequestHead(method, target, headers, body, address);
   const std::string_view rest = body.in_memory() ? std::string_view(body.memory()) : "";
   iovec iov[2] = {{head.data(), head.size()}, {const_cast<char*>(rest.data()), rest.size()}};
   msghdr msg{};

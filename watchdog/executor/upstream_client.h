@@ -102,10 +102,10 @@ class UpstreamConnection {
  private:
   explicit UpstreamConnection(UniqueFd fd) : fd_(std::move(fd)) {}
   Status WriteAll(std::string_view data, TimePoint deadline);
-  // The request head (and a small body) as SendRequest writes it.
-  std::string RequestHead(std::string_view method, std::string_view target,
-                          const std::vector<Header>& headers, const Body& body,
-                          const UpstreamAddress& address) const;
+  // The request head as SendRequest writes it, in head_ (a small body may be appended).
+  std::string& RequestHead(std::string_view method, std::string_view target,
+                           const std::vector<Header>& headers, const Body& body,
+                           const UpstreamAddress& address);
   // Reads more bytes into buffer_; returns false on EOF, error or timeout (failure_ set).
   bool Fill(TimePoint deadline);
   // The next line, without its CR LF; valid until the next read.
@@ -119,7 +119,9 @@ class UpstreamConnection {
   bool received_ = false;
   bool reusable_ = true;
   bool just_sent_ = false;  // a request was just sent: poll before the first recv
-  std::string unsent_;      // what SendWithoutWaiting could not send
+  static constexpr std::size_t kKeptHeadBytes = 64 * 1024;
+  std::string head_;    // the request head being sent (RequestHead)
+  std::string unsent_;  // what SendWithoutWaiting could not send
 };
 
 }  // namespace hw::executor

@@ -55,6 +55,8 @@ constexpr int kLingerMs = 20;
 constexpr int kLingerCloseMs = 200;
 constexpr std::size_t kLingerCloseBytes = 1024 * 1024;
 constexpr std::size_t kReadChunk = 32 * 1024;
+// The most room a loop's response buffer keeps between responses.
+constexpr std::size_t kKeptResponseBytes = 64 * 1024;
 // The front loop waits for the rest of a body up to this size itself, so that a pipelined
 // flood of forged requests never needs a worker; a larger body is read by a worker.
 constexpr std::uint64_t kLoopBodyBytes = 64 * 1024;
@@ -790,7 +792,12 @@ bool Connection::Respond(Exchange& ex, executor::FunctionResponse&& out, bool ho
 
   // The head is appended piece by piece (fmt's format string parsing cost more than the rest
   // of writing it: 3,600 instructions a response).
-  std::string text;
+  // On a loop, in the loop's response buffer (its room stays for the next response: an
+  // allocation a request fewer); Send takes all of it or copies what the socket left.
+  std::string own_text;
+  std::string& text = lanes_.response_buffer != nullptr ? *lanes_.response_buffer : own_text;
+  if (text.capacity() > kKeptResponseBytes) std::string().swap(text);
+  text.clear();
   text.reserve(256 + (out.stream ? 0 : out.body.size()));
   auto append_header = [&text](std::string_view name, std::string_view value) {
     text.append(name).append(": ").append(value).append("\r\n");

@@ -91,6 +91,7 @@ struct LoopLanes {
   // waits on (ClientConnection::awaiting_store) is answered: serve it again.
   std::function<void(int fd)> ready;
   ParserPool* parsers = nullptr;
+  std::string* response_buffer = nullptr;  // a response's head (and small body) is made here
 };
 LoopServed ServeOnLoop(ClientConnection& connection, const ConnectionServices& services,
                        const LoopLanes& lanes = {});

@@ -165,6 +165,7 @@ class HttpServer::Impl {
     std::unique_ptr<executor::InvocationLane> invocations;
     std::unique_ptr<replay::StoreLane> store;
     ParserPool parsers;
+    std::string response_buffer;
     LoopLanes lent;  // what the loop lends ServeOnLoop
   };
   std::vector<std::unique_ptr<Lanes>> lanes_;
@@ -221,6 +222,7 @@ Status HttpServer::Impl::Bind() {
     lanes->lent.store = lanes->store.get();
     lanes->lent.ready = [this, i](int client_fd) { loops_[i]->Ready(client_fd); };
     lanes->lent.parsers = &lanes->parsers;
+    lanes->lent.response_buffer = &lanes->response_buffer;
     FrontLoop::Stray stray = [lanes](int stray_fd) {
       if (lanes->store && stray_fd == lanes->store->fd()) {
         lanes->store->OnReadable();
