@@ -361,6 +361,7 @@ TEST_CASE("redis unreachable with hmac_replay_store_fail_open admits and warns o
     CHECK(Post(*w, fn.SignGithub(body), body).status == 200);
   }
   CHECK(fn.Runs() == 5);
+  REQUIRE(w->WaitForLog("fail_open=true"));  // the harness reads stderr on a thread of its own
   const std::string log = w->Log();
   const auto first = log.find("fail_open=true");
   CHECK(first != std::string::npos);
