@@ -108,6 +108,17 @@ struct Loggers {
 
 spdlog::level::level_enum ToSpd(Level level);
 
+// ".uuuuuu": the six decimals of a time's fraction of a second, from its microseconds
+// (0-999999): the log's timestamps and SecondsText.
+struct MicrosFraction {
+  explicit MicrosFraction(std::int64_t micros) {
+    for (std::size_t i = sizeof text - 1; i >= 1; --i, micros /= 10) {
+      text[i] = static_cast<char>('0' + micros % 10);
+    }
+  }
+  char text[7] = {'.', '0', '0', '0', '0', '0', '0'};
+};
+
 // stderr, written in batches: lines collect in a buffer that a background thread writes out
 // every 50 ms (or at once past 64 KiB, and for every warning and error), so the access log
 // costs one write() per batch instead of one per request. Flush() empties it (shutdown).
@@ -141,19 +152,16 @@ class BatchedStderr {
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now - seconds);
     std::unique_lock lock(mutex_);
     if (seconds.count() != cached_second_) CacheSecond(seconds.count());
-    char fraction[7] = {'.', '0', '0', '0', '0', '0', '0'};
-    for (std::int64_t i = 6, f = micros.count(); i >= 1; --i, f /= 10) {
-      fraction[i] = static_cast<char>('0' + f % 10);
-    }
+    const MicrosFraction fraction(micros.count());
     if (format == Format::kJson) {
       pending_.append(R"({"time":")").append(cached_json_, kDateSize);
-      pending_.append(fraction, sizeof fraction).append(R"(Z","level":")");
+      pending_.append(fraction.text, sizeof fraction.text).append(R"(Z","level":")");
       const auto name = spdlog::level::to_string_view(ToSpd(level));
       pending_.append(name.data(), name.size()).append("\",");
       body(pending_);
       pending_.append("}\n");
     } else {
-      pending_.append(cached_text_, kDateSize).append(fraction, sizeof fraction);
+      pending_.append(cached_text_, kDateSize).append(fraction.text, sizeof fraction.text);
       pending_ += ' ';
       body(pending_);
       pending_ += '\n';
@@ -341,11 +349,8 @@ void WriteFields(Level level, std::string_view message, std::span<const Field> f
 std::string SecondsText(std::chrono::nanoseconds elapsed) {
   const std::int64_t micros = (std::max<std::int64_t>(0, elapsed.count()) + 500) / 1000;
   std::string text = std::to_string(micros / 1000000);
-  char digits[7] = {'.', '0', '0', '0', '0', '0', '0'};
-  for (std::int64_t i = 6, f = micros % 1000000; i >= 1; --i, f /= 10) {
-    digits[i] = static_cast<char>('0' + f % 10);
-  }
-  text.append(digits, sizeof digits);
+  const MicrosFraction fraction(micros % 1000000);
+  text.append(fraction.text, sizeof fraction.text);
   return text;
 }
 
