@@ -315,3 +315,56 @@ TEST_CASE(
     CHECK(e.SpawnCount() == total_signed);
   }
 }
+
+TEST_CASE(
+    "a request parser kept from a connection that ended in an error serves the next connection's "
+    "requests as new") {
+  // The front loops keep their request parsers for later requests (ParserPool). Whatever state
+  // the last connection left one in (a refused head, a broken chunk, an upgrade, HTTP/1.0, a
+  // connection cut mid-head), the next connection's requests must be parsed from scratch.
+  Echo e;
+  const std::string huge_name(70 * 1024, 'X');
+  const std::vector<std::pair<std::string, int>> endings = {
+      {"GET /x HTTP/1.1\r\nHost: a\r\nBad Header: 1\r\n\r\n", 400},
+      {"POST /hook HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n", 400},
+      {"POST /hook HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+      {"GET /x HTTP/2.0\r\nHost: a\r\n\r\n", 505},
+      {"GET /x HTTP/1.1\r\nHost: a\r\n" + huge_name + ": 1\r\n\r\n", 431},
+      {"POST /hook HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n", 401},
+      {"GET /x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", 501},
+      {"GET /_/health HTTP/1.0\r\n\r\n", 200},
+      {"POST /hook HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX-Hub-Sig", 0},  // cut mid-head
+  };
+  std::mt19937 rng(20261208);
+  for (int round = 0; round < 45; ++round) {
+    const auto& [bytes, status] = endings[static_cast<std::size_t>(round) % endings.size()];
+    INFO("round " << round << ": " << bytes.substr(0, 60));
+    {
+      RawConnection bad(e.w->port());
+      REQUIRE(bad.fd() >= 0);
+      bad.Send(bytes);
+      if (status != 0) {
+        const std::string raw = bad.ReadToClose(10s);
+        const auto got = ParseResponses(raw);
+        REQUIRE_FALSE(got.empty());
+        // A broken chunk may be refused at its signature first: 401 or 400, then the end.
+        if (status == 401) {
+          CHECK((got[0].status == 401 || got[0].status == 400));
+        } else {
+          CHECK(got[0].status == status);
+        }
+      }
+    }
+    // A new connection: a signed request with a random body, a forged one pipelined after it.
+    std::string body(rng() % 3000 + 1, '\0');
+    for (char& c : body) c = static_cast<char>(rng() % 256);
+    RawConnection good(e.w->port());
+    REQUIRE(good.fd() >= 0);
+    REQUIRE(good.Send(Signed(body) + Forged(body)));
+    const auto got = ReadResponses(good, 2);
+    REQUIRE(got.size() == 2);
+    CHECK(got[0].status == 200);
+    CHECK(got[0].body == body);  // byte for byte
+    CHECK(got[1].status == 401);
+  }
+}
